@@ -1,0 +1,123 @@
+//! The Trigger kind: which events fire the tags that name it.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::status::ResourceStatus;
+use super::variable::{ClientKind, Variable};
+
+/// A Trigger matches events by name and by conditions that must all hold, as an sGTM
+/// Custom Event trigger does. Tags name triggers as firing or blocking triggers.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[kube(
+    group = "hermes.io",
+    version = "v1alpha1",
+    kind = "Trigger",
+    namespaced,
+    shortname = "trg",
+    category = "hermes",
+    status = "ResourceStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Event","type":"string","jsonPath":".spec.event.name"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerSpec {
+    /// Which event names fire. Omitted: every event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventMatch>,
+    /// Conditions that must all hold (logical AND) for the trigger to fire.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Only hits that arrived through this client fire. Omitted: any client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientKind>,
+}
+
+/// An event-name match: set exactly one of `name`, `names` or `regex`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMatch {
+    /// The exact event name, e.g. `purchase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Any of these exact event names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<String>>,
+    /// A regular expression (Rust `regex` syntax) the whole event name must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+/// One comparison of a variable's value, as a GTM trigger filter.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// The value tested.
+    pub variable: Variable,
+    /// The comparison.
+    pub operator: Operator,
+    /// The operand for every operator except `in`, `exists` and `notEmpty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The operands of `in`: the condition holds when the variable equals any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// Invert the result (GTM's "does not …").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub negate: bool,
+    /// Compare strings ignoring case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_case: bool,
+}
+
+/// Comparison operators. Numeric ones parse both sides as numbers and are false when
+/// either side is not a number.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Operator {
+    /// The value equals `value`.
+    Equals,
+    /// The value contains `value`.
+    Contains,
+    /// The value starts with `value`.
+    StartsWith,
+    /// The value ends with `value`.
+    EndsWith,
+    /// The value matches the regular expression `value` (anywhere, as GTM does).
+    MatchesRegex,
+    /// The value equals one of `values`.
+    In,
+    /// The variable has a value (present, even if empty).
+    Exists,
+    /// The variable has a value that is not empty (not "", [], {} or null).
+    NotEmpty,
+    /// Numerically less than `value`.
+    LessThan,
+    /// Numerically less than or equal to `value`.
+    LessThanOrEqual,
+    /// Numerically greater than `value`.
+    GreaterThan,
+    /// Numerically greater than or equal to `value`.
+    GreaterThanOrEqual,
+}
+
+impl Operator {
+    /// Whether the operator reads `value` (rather than `values` or nothing).
+    pub fn needs_value(self) -> bool {
+        !matches!(self, Operator::In | Operator::Exists | Operator::NotEmpty)
+    }
+
+    /// Whether the operator compares numbers.
+    pub fn is_numeric(self) -> bool {
+        matches!(
+            self,
+            Operator::LessThan
+                | Operator::LessThanOrEqual
+                | Operator::GreaterThan
+                | Operator::GreaterThanOrEqual
+        )
+    }
+}

@@ -1,0 +1,6 @@
+//! Hermes' API and compiler: the `hermes.io/v1alpha1` custom resources (Tag, Trigger,
+//! LookupTable) and the pure compiler that turns one scope's resources into the
+//! [`config::GatewayConfig`] the gateway serves. No Kubernetes client, no I/O.
+
+pub mod api;
+pub mod config;

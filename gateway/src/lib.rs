@@ -1,0 +1,3 @@
+//! The Hermes gateway: collect → fire → publish.
+
+pub mod event;
