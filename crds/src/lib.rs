@@ -3,4 +3,5 @@
 //! [`config::GatewayConfig`] the gateway serves. No Kubernetes client, no I/O.
 
 pub mod api;
+pub mod compile;
 pub mod config;
