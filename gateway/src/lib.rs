@@ -1,3 +1,4 @@
 //! The Hermes gateway: collect → fire → publish.
 
+pub mod config_source;
 pub mod event;
