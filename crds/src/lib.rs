@@ -3,5 +3,6 @@
 //! [`config::GatewayConfig`] the gateway serves. No Kubernetes client, no I/O.
 
 pub mod api;
+pub mod cluster;
 pub mod compile;
 pub mod config;

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use hermes_crds::api::ClientKind;
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// sGTM event data: one JSON object per event.
 pub type EventData = Map<String, Value>;
@@ -33,6 +34,24 @@ impl Event {
             .get("event_name")
             .and_then(Value::as_str)
             .unwrap_or("")
+    }
+
+    /// A stable id for this event: the same hit sent twice (a browser or back-end retry)
+    /// gives the same id, so consumers can de-duplicate. Derived from the event data and
+    /// the event's position in its request.
+    pub fn stable_id(&self, index_in_request: usize) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.client.as_str().as_bytes());
+        hasher.update(index_in_request.to_le_bytes());
+        // Event data is built in a fixed key order by the parsers, so equal hits
+        // serialize equally.
+        if let Ok(bytes) = serde_json::to_vec(&self.data) {
+            hasher.update(&bytes);
+        }
+        let digest = hasher.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_custom_bytes(id).into_uuid().to_string()
     }
 
     /// Whether the hit's consent state allows a storage type (`analytics_storage` or

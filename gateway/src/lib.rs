@@ -2,3 +2,5 @@
 
 pub mod config_source;
 pub mod event;
+pub mod fire;
+pub mod metrics;

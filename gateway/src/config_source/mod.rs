@@ -5,6 +5,10 @@
 
 use hermes_crds::config::GatewayConfig;
 
+mod store;
+
+pub use store::ConfigStore;
+
 /// Receives configs from a source.
 pub trait ConfigSink: Send + Sync {
     /// Prepare and swap in `config`. On error the previous config keeps serving and the

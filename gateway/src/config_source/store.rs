@@ -1,0 +1,60 @@
+//! The gateway's current config: prepared once, swapped atomically, read lock-free on
+//! the hit path.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use hermes_crds::config::GatewayConfig;
+
+use super::{ConfigLoadError, ConfigSink};
+use crate::fire::PreparedConfig;
+use crate::metrics::Metrics;
+
+/// Holds the config being served. Hits take a snapshot with [`ConfigStore::current`];
+/// sources replace it with [`ConfigSink::offer`].
+pub struct ConfigStore {
+    current: ArcSwapOption<PreparedConfig>,
+    metrics: Arc<Metrics>,
+}
+
+impl ConfigStore {
+    /// An empty store (not ready until the first config loads).
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        ConfigStore {
+            current: ArcSwapOption::empty(),
+            metrics,
+        }
+    }
+
+    /// The config serving now, if any.
+    pub fn current(&self) -> Option<Arc<PreparedConfig>> {
+        self.current.load_full()
+    }
+}
+
+impl ConfigSink for ConfigStore {
+    fn offer(&self, config: GatewayConfig) -> Result<(), ConfigLoadError> {
+        if self.current_hash().as_deref() == Some(config.hash.as_str()) {
+            return Ok(());
+        }
+        let hash = config.hash.clone();
+        match PreparedConfig::prepare(config) {
+            Ok(prepared) => {
+                let previous = self.current_hash();
+                self.current.store(Some(Arc::new(prepared)));
+                self.metrics.config_loaded(previous.as_deref(), &hash);
+                tracing::info!(config_hash = %hash, "config loaded");
+                Ok(())
+            }
+            Err(error) => {
+                self.metrics.config_failed();
+                tracing::warn!(config_hash = %hash, %error, "config refused; previous config keeps serving");
+                Err(ConfigLoadError::Prepare(error.to_string()))
+            }
+        }
+    }
+
+    fn current_hash(&self) -> Option<String> {
+        self.current.load().as_ref().map(|c| c.hash().to_string())
+    }
+}
