@@ -14,8 +14,7 @@ use serde_json::Value;
 
 pub use prepare::{PrepareError, PreparedConfig};
 pub use render::{
-    EVENT_ID_ATTRIBUTE, EVENT_NAME_ATTRIBUTE, ITEM_INDEX_ATTRIBUTE, RenderedMessage,
-    TAG_ATTRIBUTE,
+    EVENT_ID_ATTRIBUTE, EVENT_NAME_ATTRIBUTE, ITEM_INDEX_ATTRIBUTE, RenderedMessage, TAG_ATTRIBUTE,
 };
 pub use trace::{ConditionTrace, EventTrace, TagTrace, TriggerTrace};
 
@@ -139,12 +138,18 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn fire_tag(&mut self, tag: &'a PreparedTag, event_id: &str) -> (FiredReason, Vec<RenderedMessage>) {
+    fn fire_tag(
+        &mut self,
+        tag: &'a PreparedTag,
+        event_id: &str,
+    ) -> (FiredReason, Vec<RenderedMessage>) {
         let compiled = &tag.tag;
         if compiled.paused {
             return (FiredReason::Paused, Vec::new());
         }
-        if compiled.require_analytics_storage && !self.scope.event.consent_granted("analytics_storage") {
+        if compiled.require_analytics_storage
+            && !self.scope.event.consent_granted("analytics_storage")
+        {
             return (FiredReason::ConsentDenied("analytics_storage"), Vec::new());
         }
         if compiled.require_ad_storage && !self.scope.event.consent_granted("ad_storage") {
@@ -169,7 +174,13 @@ impl<'a> Run<'a> {
             }
         }
         let messages = match &tag.per_item {
-            None => vec![render::render(&tag.name, compiled, &self.scope, event_id, None)],
+            None => vec![render::render(
+                &tag.name,
+                compiled,
+                &self.scope,
+                event_id,
+                None,
+            )],
             Some(conditions) => {
                 let items = self
                     .scope
@@ -187,7 +198,9 @@ impl<'a> Run<'a> {
                         conditions
                             .iter()
                             .all(|c| condition::holds(c, &scope.resolve(&c.variable)))
-                            .then(|| render::render(&tag.name, compiled, &scope, event_id, Some(index)))
+                            .then(|| {
+                                render::render(&tag.name, compiled, &scope, event_id, Some(index))
+                            })
                     })
                     .collect()
             }
@@ -240,3 +253,6 @@ impl<'a> Run<'a> {
         fired
     }
 }
+
+#[cfg(test)]
+mod tests;

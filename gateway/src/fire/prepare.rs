@@ -184,7 +184,10 @@ impl PreparedConfig {
         }
         check_table_references(&config, &tables)?;
         let index = |names: &[String]| -> Vec<usize> {
-            names.iter().filter_map(|n| position.get(n).copied()).collect()
+            names
+                .iter()
+                .filter_map(|n| position.get(n).copied())
+                .collect()
         };
         let tags_by_event = config
             .tags_by_event

@@ -65,7 +65,12 @@ pub struct ConditionTrace {
 }
 
 impl ConditionTrace {
-    pub(crate) fn new(index: usize, c: &PreparedCondition, values: &Values<'_>, result: bool) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        c: &PreparedCondition,
+        values: &Values<'_>,
+        result: bool,
+    ) -> Self {
         let operand = match c.operator {
             Operator::In => Value::from(c.values.clone()),
             Operator::Exists | Operator::NotEmpty => Value::Null,

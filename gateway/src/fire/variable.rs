@@ -73,9 +73,12 @@ impl<'a> Scope<'a> {
                     .client_ip
                     .map(|ip| owned(&ip.to_string()))
                     .unwrap_or_default(),
-                RequestProperty::UserAgent => {
-                    self.request.user_agent.as_deref().map(owned).unwrap_or_default()
-                }
+                RequestProperty::UserAgent => self
+                    .request
+                    .user_agent
+                    .as_deref()
+                    .map(owned)
+                    .unwrap_or_default(),
                 RequestProperty::Path => owned(&self.request.path),
                 RequestProperty::Method => owned(&self.request.method),
                 RequestProperty::Client => owned(self.event.client.as_str()),
@@ -99,10 +102,9 @@ impl<'a> Scope<'a> {
                 let key = text(input);
                 let found = match table.match_type {
                     MatchType::Exact => table.exact.get(key.as_ref()).map(Cow::Borrowed),
-                    MatchType::CaseInsensitive => table
-                        .exact
-                        .get(&key.to_lowercase())
-                        .map(Cow::Borrowed),
+                    MatchType::CaseInsensitive => {
+                        table.exact.get(&key.to_lowercase()).map(Cow::Borrowed)
+                    }
                     MatchType::Regex => regex_row(table, &key),
                 };
                 found.or_else(|| table.default.as_ref().map(Cow::Borrowed))
