@@ -5,6 +5,8 @@
 
 use hermes_crds::config::GatewayConfig;
 
+pub mod cluster;
+pub mod manifests;
 mod store;
 
 pub use store::ConfigStore;

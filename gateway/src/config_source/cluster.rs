@@ -1,0 +1,328 @@
+//! Cluster mode: watch the config ConfigMap the operator writes, swap each new config in,
+//! and report what this replica serves through its own Lease.
+//!
+//! Why a Lease per replica: the operator must know which config every live replica
+//! serves before it calls an object `Ready`. A `coordination.k8s.io` Lease is the
+//! Kubernetes heartbeat object (nodes report liveness the same way): it carries a holder,
+//! a renew time and a duration, so "fresh" is `renewTime + leaseDurationSeconds > now`
+//! and a replica that dies simply stops counting, without any cleanup. One Lease per
+//! replica means no write conflicts between replicas; the hash rides in an annotation.
+//! The alternatives are worse here: the operator polling each pod's HTTP endpoint needs
+//! pod discovery and network reachability (and fails for gateways run as local
+//! processes), and replicas writing into one shared status object would contend.
+//!
+//! Nothing here is fatal: watch errors back off and retry, report errors are logged and
+//! retried at the next renewal, and the last good config keeps serving throughout.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use hermes_crds::cluster::{self, GatewayReport};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::utils::Backoff;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use tokio::sync::Notify;
+
+use super::ConfigSink;
+
+/// Where this replica finds its config and how it reports.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// The scope's namespace (config ConfigMap and Leases live there).
+    pub namespace: String,
+    /// The config ConfigMap's name ([`cluster::DEFAULT_CONFIG_MAP`] by default).
+    pub config_map: String,
+    /// This replica's id, unique among replicas (the pod name).
+    pub replica_id: String,
+    /// How long a report stays valid; renewed every third of it.
+    pub lease_duration: Duration,
+}
+
+impl ClusterOptions {
+    /// Options with the default ConfigMap name and a 10 s lease.
+    pub fn new(namespace: impl Into<String>, replica_id: impl Into<String>) -> Self {
+        ClusterOptions {
+            namespace: namespace.into(),
+            config_map: cluster::DEFAULT_CONFIG_MAP.to_string(),
+            replica_id: replica_id.into(),
+            lease_duration: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Watch the config and report it until the returned future is dropped. Never returns
+/// on its own; errors are logged and retried.
+pub async fn run(client: Client, options: ClusterOptions, sink: Arc<dyn ConfigSink>) {
+    let state = Arc::new(ReportState::default());
+    tokio::join!(
+        watch_config(client.clone(), &options, sink.clone(), state.clone()),
+        report(client, &options, sink, state),
+    );
+}
+
+/// Delete this replica's Lease, so that the operator stops waiting for it at once
+/// (call on graceful shutdown; a replica that just dies expires instead).
+pub async fn retire(client: Client, options: &ClusterOptions) -> Result<(), kube::Error> {
+    let leases: Api<Lease> = Api::namespaced(client, &options.namespace);
+    let name = cluster::gateway_lease_name(&options.replica_id);
+    match leases.delete(&name, &DeleteParams::default()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// What the reporter needs besides the sink: the latest refusal, and a nudge after each
+/// load attempt so the Lease is renewed at once.
+#[derive(Default)]
+struct ReportState {
+    error: Mutex<Option<String>>,
+    changed: Notify,
+}
+
+impl ReportState {
+    fn set_error(&self, error: Option<String>) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = error;
+        }
+        self.changed.notify_one();
+    }
+
+    fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+async fn watch_config(
+    client: Client,
+    options: &ClusterOptions,
+    sink: Arc<dyn ConfigSink>,
+    state: Arc<ReportState>,
+) {
+    let config_maps: Api<ConfigMap> = Api::namespaced(client, &options.namespace);
+    let selector = format!("metadata.name={}", options.config_map);
+    let events = watcher(config_maps, watcher::Config::default().fields(&selector))
+        .backoff(ReconnectBackoff::default());
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(watcher::Event::Apply(config_map) | watcher::Event::InitApply(config_map)) => {
+                match load(&config_map, sink.as_ref()) {
+                    Load::Unchanged if state.error().is_some() => state.set_error(None),
+                    Load::Unchanged => {}
+                    Load::Loaded => state.set_error(None),
+                    Load::Refused(error) => state.set_error(Some(error)),
+                }
+            }
+            Ok(watcher::Event::Delete(_)) => tracing::warn!(
+                config_map = %options.config_map,
+                "config ConfigMap deleted; the last config keeps serving"
+            ),
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+            Err(error) => tracing::warn!(
+                %error,
+                "config watch failed; retrying, the last config keeps serving"
+            ),
+        }
+    }
+}
+
+/// What became of one ConfigMap version.
+#[derive(Debug, PartialEq, Eq)]
+enum Load {
+    /// Its hash is already serving.
+    Unchanged,
+    /// It was swapped in.
+    Loaded,
+    /// It was refused: `<hash>: <reason>`; the previous config keeps serving.
+    Refused(String),
+}
+
+fn load(config_map: &ConfigMap, sink: &dyn ConfigSink) -> Load {
+    let declared = cluster::declared_hash(config_map).map(str::to_string);
+    let current = sink.current_hash();
+    if declared.is_some() && declared == current {
+        return Load::Unchanged;
+    }
+    let label = declared.unwrap_or_else(|| "unknown".to_string());
+    let config = match cluster::decode(config_map) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::warn!(config_hash = %label, %error, "config refused; previous config keeps serving");
+            return Load::Refused(format!("{label}: {error}"));
+        }
+    };
+    if Some(&config.hash) == current.as_ref() {
+        return Load::Unchanged;
+    }
+    let hash = config.hash.clone();
+    match sink.offer(config) {
+        Ok(()) => Load::Loaded,
+        Err(error) => Load::Refused(format!("{hash}: {error}")),
+    }
+}
+
+async fn report(
+    client: Client,
+    options: &ClusterOptions,
+    sink: Arc<dyn ConfigSink>,
+    state: Arc<ReportState>,
+) {
+    let leases: Api<Lease> = Api::namespaced(client, &options.namespace);
+    let name = cluster::gateway_lease_name(&options.replica_id);
+    let params = PatchParams::apply(cluster::GATEWAY_FIELD_MANAGER).force();
+    let duration = options.lease_duration.max(Duration::from_secs(1));
+    let renew_every = duration / 3;
+    let mut failing = false;
+    loop {
+        let lease = GatewayReport {
+            replica: options.replica_id.clone(),
+            hash: sink.current_hash(),
+            error: state.error(),
+            renew_time: Some(Timestamp::now()),
+            duration: SignedDuration::from_secs(duration.as_secs().try_into().unwrap_or(10)),
+        }
+        .to_lease(&options.namespace);
+        match leases.patch(&name, &params, &Patch::Apply(&lease)).await {
+            Ok(_) if failing => {
+                tracing::info!(lease = %name, "gateway report renewed again");
+                failing = false;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(lease = %name, %error, "gateway report failed; retrying");
+                }
+                failing = true;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(renew_every) => {}
+            _ = state.changed.notified() => {}
+        }
+    }
+}
+
+/// Reconnect quickly after an outage (the default waits up to 30 s): 200 ms doubling to
+/// 5 s, reset by the first event that arrives.
+struct ReconnectBackoff {
+    next: Duration,
+}
+
+impl Default for ReconnectBackoff {
+    fn default() -> Self {
+        ReconnectBackoff {
+            next: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Iterator for ReconnectBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        Some(delay)
+    }
+}
+
+impl Backoff for ReconnectBackoff {
+    fn reset(&mut self) {
+        *self = ReconnectBackoff::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config_source::ConfigLoadError;
+    use hermes_crds::config::GatewayConfig;
+
+    /// Accepts every config unless told to refuse; remembers what it serves.
+    #[derive(Default)]
+    struct FakeSink {
+        serving: Mutex<Option<String>>,
+        offers: Mutex<usize>,
+        refuse: bool,
+    }
+
+    impl ConfigSink for FakeSink {
+        fn offer(&self, config: GatewayConfig) -> Result<(), ConfigLoadError> {
+            *self.offers.lock().unwrap() += 1;
+            if self.refuse {
+                return Err(ConfigLoadError::Prepare("regex too big".into()));
+            }
+            *self.serving.lock().unwrap() = Some(config.hash);
+            Ok(())
+        }
+
+        fn current_hash(&self) -> Option<String> {
+            self.serving.lock().unwrap().clone()
+        }
+    }
+
+    fn config_map(scope: &str) -> (ConfigMap, String) {
+        let config = GatewayConfig::empty(scope);
+        let encoded = cluster::encode(&config).unwrap();
+        (
+            encoded.to_config_map("hermes-gateway-config", "shop"),
+            config.hash,
+        )
+    }
+
+    #[test]
+    fn new_config_is_offered_once_and_then_unchanged() {
+        let sink = FakeSink::default();
+        let (cm, hash) = config_map("shop");
+        assert_eq!(load(&cm, &sink), Load::Loaded);
+        assert_eq!(sink.current_hash(), Some(hash));
+        assert_eq!(load(&cm, &sink), Load::Unchanged);
+        assert_eq!(*sink.offers.lock().unwrap(), 1);
+    }
+
+    #[test]
+    fn corrupt_config_is_refused_naming_its_hash_and_keeps_the_previous() {
+        let sink = FakeSink::default();
+        let (good, hash) = config_map("shop");
+        load(&good, &sink);
+        let (mut bad, _) = config_map("other");
+        bad.data
+            .as_mut()
+            .unwrap()
+            .insert(cluster::CONFIG_JSON_KEY.into(), "{".into());
+        let Load::Refused(message) = load(&bad, &sink) else {
+            panic!("corrupt config accepted");
+        };
+        assert!(message.starts_with("sha256:"), "{message}");
+        assert_eq!(sink.current_hash(), Some(hash));
+    }
+
+    #[test]
+    fn config_the_sink_refuses_is_reported() {
+        let sink = FakeSink {
+            refuse: true,
+            ..FakeSink::default()
+        };
+        let (cm, hash) = config_map("shop");
+        assert_eq!(
+            load(&cm, &sink),
+            Load::Refused(format!("{hash}: config cannot be prepared: regex too big"))
+        );
+    }
+
+    #[test]
+    fn reconnect_backoff_is_capped_and_resets() {
+        let mut backoff = ReconnectBackoff::default();
+        let delays: Vec<_> = (&mut backoff).take(7).collect();
+        assert_eq!(delays[0], Duration::from_millis(200));
+        assert_eq!(delays[6], Duration::from_secs(5));
+        backoff.reset();
+        assert_eq!(backoff.next(), Some(Duration::from_millis(200)));
+    }
+}
