@@ -16,6 +16,7 @@ use super::variable::Variable;
     group = "hermes.io",
     version = "v1alpha1",
     kind = "LookupTable",
+    doc = "A LookupTable maps the value of a variable to an output through key/value rows, inline or in a ConfigMap (sGTM Lookup and Regex Table).",
     namespaced,
     shortname = "lt",
     category = "hermes",
@@ -48,7 +49,20 @@ pub struct LookupTableSpec {
 }
 
 /// How lookup keys match the input value.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum MatchType {
     /// Byte-for-byte equal.
@@ -99,7 +113,20 @@ pub struct ConfigMapKeyRef {
 }
 
 /// Layouts of a lookup source.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum SourceFormat {
     /// Two columns, `key,value`, one row per line; a first line `key,value` (any case) is

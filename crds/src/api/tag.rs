@@ -16,6 +16,7 @@ use super::variable::Variable;
     group = "hermes.io",
     version = "v1alpha1",
     kind = "Tag",
+    doc = "A Tag publishes Pub/Sub messages for events that fire its triggers (an sGTM tag). `kubectl explain tag.spec` lists its fields.",
     namespaced,
     shortname = "tag",
     category = "hermes",
@@ -112,7 +113,20 @@ pub struct PayloadField {
 }
 
 /// JSON types of payload fields (the Hermes template's `_int` / `_num` key suffixes).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum FieldType {
     /// A JSON string.

@@ -14,6 +14,7 @@ use super::variable::{ClientKind, Variable};
     group = "hermes.io",
     version = "v1alpha1",
     kind = "Trigger",
+    doc = "A Trigger matches events by name and conditions; Tags name it to fire or to block (an sGTM trigger).",
     namespaced,
     shortname = "trg",
     category = "hermes",
@@ -75,7 +76,9 @@ pub struct Condition {
 
 /// Comparison operators. Numeric ones parse both sides as numbers and are false when
 /// either side is not a number.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Operator {
     /// The value equals `value`.
