@@ -6,13 +6,38 @@
 //! (a tag on an invalid trigger, a trigger on an invalid table) are dropped too, with a
 //! diagnostic naming the dependency. Every other object compiles as if they were absent.
 
+mod attribute;
+mod condition;
+mod index;
+mod lookup_source;
+mod lookup_table;
+mod outcome;
+mod path;
+mod pattern;
+mod payload;
+mod problem;
+pub mod reason;
+mod tag;
+mod topic;
+mod trigger;
+mod variable;
+
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
+use kube::Resource;
 use serde::{Deserialize, Serialize};
 
 use crate::api::{LookupTable, Tag, Trigger};
 use crate::config::GatewayConfig;
+
+use self::outcome::{Named, Report, by_name};
+use self::problem::Problems;
+use self::tag::TriggerRefs;
+use self::variable::TableRefs;
 
 /// Everything one scope holds.
 #[derive(Debug, Clone, Default)]
@@ -106,11 +131,81 @@ pub struct CompileOutput {
 }
 
 /// Compile one scope. See the module docs for the contract.
+///
+/// Lookup tables compile first, then triggers (which may read tables), then tags (which
+/// name triggers and may read tables), so each reference sees whether its target
+/// compiled.
 pub fn compile(scope: &str, resources: &Resources) -> CompileOutput {
-    let _ = resources;
+    let mut report = Report::default();
+    let mut config = GatewayConfig::empty(scope);
+
+    let tables = by_name(Kind::LookupTable, &resources.lookup_tables, &mut report);
+    config.lookup_tables = compile_each(Kind::LookupTable, &tables, &mut report, |table, out| {
+        lookup_table::compile_lookup_table(table, &resources.config_maps, out)
+    });
+    let table_refs = TableRefs {
+        compiled: &config.lookup_tables,
+        declared: &tables.declared,
+    };
+
+    let triggers = by_name(Kind::Trigger, &resources.triggers, &mut report);
+    config.triggers = compile_each(Kind::Trigger, &triggers, &mut report, |trigger, out| {
+        trigger::compile_trigger(trigger, &table_refs, out)
+    });
+    let trigger_refs = TriggerRefs {
+        compiled: &config.triggers,
+        declared: &triggers.declared,
+    };
+
+    let tags = by_name(Kind::Tag, &resources.tags, &mut report);
+    config.tags = compile_each(Kind::Tag, &tags, &mut report, |tag, out| {
+        tag::compile_tag(tag, &trigger_refs, &table_refs, out)
+    });
+
+    let index = index::index_tags(&config.tags, &config.triggers);
+    config.tags_by_event = index.by_event;
+    config.tags_for_any_event = index.any_event;
+    config.hash = config.content_hash();
+
+    let (diagnostics, objects) = report.finish();
     CompileOutput {
-        config: GatewayConfig::empty(scope),
-        diagnostics: Vec::new(),
-        objects: Vec::new(),
+        config,
+        diagnostics,
+        objects,
     }
+}
+
+/// Compile every uniquely named object of a kind, recording each outcome; the compiled
+/// ones come back by name.
+fn compile_each<T: Resource, C>(
+    kind: Kind,
+    named: &Named<'_, T>,
+    report: &mut Report,
+    mut compile_one: impl FnMut(&T, &mut Problems) -> Option<C>,
+) -> BTreeMap<String, C> {
+    let mut compiled = BTreeMap::new();
+    for (name, object) in &named.unique {
+        let mut problems = Problems::new();
+        let result = compile_one(object, &mut problems);
+        let key = ObjectKey {
+            kind,
+            name: name.clone(),
+        };
+        match result {
+            Some(result) if problems.is_empty() => {
+                compiled.insert(name.clone(), result);
+            }
+            _ if problems.is_empty() => {
+                // A compiler that gives up must say why; never drop an object silently.
+                problems.push(problem::Problem {
+                    field: "spec".to_string(),
+                    reason: reason::INVALID_SPEC,
+                    message: format!("{kind} could not be compiled"),
+                });
+            }
+            _ => {}
+        }
+        report.record(key, object.meta().generation, problems);
+    }
+    compiled
 }

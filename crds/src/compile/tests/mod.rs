@@ -1,0 +1,1 @@
+//! Compiler tests over whole scopes.
