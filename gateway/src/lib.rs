@@ -1,5 +1,6 @@
 //! The Hermes gateway: collect → fire → publish.
 
+pub mod collect;
 pub mod config_source;
 pub mod event;
 pub mod fire;

@@ -1,0 +1,168 @@
+//! `/g/collect`: gtag.js hits into sGTM events, as sGTM's GA4 client parses them.
+//!
+//! The query string carries parameters shared by every event of the request. A POST body
+//! carries one event per line, each line URL-encoded parameters that add to or override
+//! the shared ones (`\r\n` allowed, blank lines ignored). An empty body (GET, or
+//! `navigator.sendBeacon` with everything in the URL) is one event from the query alone.
+//! How each parameter lands in event data: see [`params`].
+
+mod client_hints;
+mod consent;
+mod items;
+mod params;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use hermes_crds::api::ClientKind;
+use url::form_urlencoded;
+
+use super::{CollectError, Limits};
+use crate::event::{Event, RequestInfo};
+use items::item_index;
+use params::EventBuilder;
+
+type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+/// Parse one `/g/collect` request into its events, in body-line order.
+///
+/// `query` is the raw query string (without or with its leading `?`), `body` the raw
+/// request body. `request` supplies `ip_override` (its `client_ip`), `user_agent` and the
+/// `_ga` cookie. Refuses, with a reason, a hit over `limits`, an event without `en`, and a
+/// `v` other than 2.
+pub fn parse_ga4(
+    query: &str,
+    body: &[u8],
+    request: &RequestInfo,
+    limits: &Limits,
+) -> Result<Vec<Event>, CollectError> {
+    let shared: Pairs =
+        form_urlencoded::parse(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
+    let lines: Vec<&[u8]> = body
+        .split(|&byte| byte == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
+        .collect();
+    if lines.len() > limits.max_events {
+        return Err(CollectError::TooManyEvents {
+            count: lines.len(),
+            max: limits.max_events,
+        });
+    }
+    check_counts(0, &shared, limits)?;
+    let request = RequestParts::of(request);
+    if lines.is_empty() {
+        return Ok(vec![build_event(0, &shared, &[], &request, limits)?]);
+    }
+    lines
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let own: Pairs = form_urlencoded::parse(line).collect();
+            check_counts(index, &own, limits)?;
+            build_event(index, &shared, &own, &request, limits)
+        })
+        .collect()
+}
+
+/// What every event of a request takes from the request itself.
+struct RequestParts<'r> {
+    ip: Option<String>,
+    user_agent: Option<&'r str>,
+    js_client_id: Option<&'r str>,
+}
+
+impl<'r> RequestParts<'r> {
+    fn of(request: &'r RequestInfo) -> Self {
+        RequestParts {
+            ip: request.client_ip.map(|ip| ip.to_string()),
+            user_agent: request.user_agent.as_deref(),
+            js_client_id: request.cookie("_ga").and_then(ga_cookie_client_id),
+        }
+    }
+}
+
+/// The client id inside a `_ga` cookie: `GA1.1.1234567890.1700000000` → `1234567890.1700000000`.
+fn ga_cookie_client_id(cookie: &str) -> Option<&str> {
+    let mut parts = cookie.splitn(3, '.');
+    let version = parts.next()?;
+    let _domain_depth = parts.next()?;
+    let id = parts.next()?;
+    (version.starts_with("GA") && !id.is_empty()).then_some(id)
+}
+
+/// Refuse a parameter list (the query's or one line's) over the limits before any work.
+fn check_counts(event: usize, pairs: &Pairs, limits: &Limits) -> Result<(), CollectError> {
+    let items = pairs
+        .iter()
+        .filter(|(k, _)| item_index(k).is_some())
+        .count();
+    let params = pairs.len() - items;
+    if params > limits.max_params_per_event {
+        return Err(CollectError::TooManyParams {
+            event,
+            count: params,
+            max: limits.max_params_per_event,
+        });
+    }
+    if items > limits.max_items_per_event {
+        return Err(CollectError::TooManyItems {
+            event,
+            count: items,
+            max: limits.max_items_per_event,
+        });
+    }
+    Ok(())
+}
+
+/// One event from the shared parameters overridden by its own line's.
+fn build_event(
+    index: usize,
+    shared: &Pairs,
+    own: &[(Cow<'_, str>, Cow<'_, str>)],
+    request: &RequestParts<'_>,
+    limits: &Limits,
+) -> Result<Event, CollectError> {
+    let overridden = |key: &str| own.iter().any(|(k, _)| k == key);
+    let merged = || {
+        shared
+            .iter()
+            .filter(|(k, _)| !overridden(k))
+            .chain(own.iter())
+    };
+    let last = |key: &str| merged().rfind(|(k, _)| k == key).map(|(_, v)| v.as_ref());
+    match last("v") {
+        None => return Err(CollectError::MissingVersion),
+        Some("2") => {}
+        Some(other) => return Err(CollectError::UnsupportedVersion(other.to_string())),
+    }
+    let name = match last("en") {
+        Some(name) if !name.is_empty() => name,
+        _ => return Err(CollectError::MissingEventName { event: index }),
+    };
+    let params = merged().filter(|(k, _)| item_index(k).is_none()).count();
+    if params > limits.max_params_per_event {
+        return Err(CollectError::TooManyParams {
+            event: index,
+            count: params,
+            max: limits.max_params_per_event,
+        });
+    }
+    let mut builder = EventBuilder::new(name);
+    for (key, value) in merged() {
+        builder.apply(key, value);
+    }
+    if let Some(item) = builder.item_index_above(limits.max_items_per_event) {
+        return Err(CollectError::TooManyItems {
+            event: index,
+            count: item,
+            max: limits.max_items_per_event,
+        });
+    }
+    let data = builder.finish(request.ip.clone(), request.user_agent, request.js_client_id);
+    Ok(Event {
+        client: ClientKind::Ga4,
+        data,
+    })
+}
