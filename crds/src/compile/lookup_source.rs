@@ -93,10 +93,11 @@ pub(crate) fn parse_csv(text: &str) -> Result<Vec<SourceRow>, String> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
+    let mut lines = Lines::new(text);
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|error| csv_error(text, &error))?;
-        let line = record.position().map(|position| line_of(text, position));
+        let record = record.map_err(|error| csv_error(&mut lines, &error))?;
+        let line = record.position().map(|position| lines.line_of(position));
         let at = line.map(|n| format!("line {n}")).unwrap_or_default();
         if record.len() != 2 {
             return Err(format!(
@@ -118,27 +119,49 @@ pub(crate) fn parse_csv(text: &str) -> Result<Vec<SourceRow>, String> {
 }
 
 /// The csv crate's error with its line when it knows it.
-fn csv_error(text: &str, error: &csv::Error) -> String {
+fn csv_error(lines: &mut Lines<'_>, error: &csv::Error) -> String {
     match error.position() {
-        Some(position) => format!("line {}: {error}", line_of(text, position)),
+        Some(position) => format!("line {}: {error}", lines.line_of(position)),
         None => error.to_string(),
     }
 }
 
-/// The 1-based line a record starts on. The csv crate positions a record where the
-/// previous one ended, before any blank lines it skipped, so skip those here too.
-fn line_of(text: &str, position: &csv::Position) -> u64 {
-    let bytes = text.as_bytes();
-    let mut offset = usize::try_from(position.byte())
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
-    while matches!(bytes.get(offset), Some(b'\n' | b'\r')) {
-        offset += 1;
+/// Turns the csv crate's record positions into 1-based line numbers, counting newlines
+/// once as records advance (a count from the start for each record is quadratic).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    newlines: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            bytes: text.as_bytes(),
+            offset: 0,
+            newlines: 0,
+        }
     }
-    let newlines = bytes[..offset].iter().filter(|&&b| b == b'\n').count();
-    u64::try_from(newlines)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1)
+
+    /// The line a record at `position` starts on. The csv crate positions a record where
+    /// the previous one ended, before any blank lines it skipped, so skip those too.
+    fn line_of(&mut self, position: &csv::Position) -> u64 {
+        let mut target = usize::try_from(position.byte()).unwrap_or(usize::MAX);
+        target = target.min(self.bytes.len());
+        while matches!(self.bytes.get(target), Some(b'\n' | b'\r')) {
+            target += 1;
+        }
+        if target < self.offset {
+            // Positions only move forward; should one not, count again from the start.
+            self.offset = 0;
+            self.newlines = 0;
+        }
+        let skipped = self.bytes.get(self.offset..target).unwrap_or_default();
+        let count = skipped.iter().filter(|&&b| b == b'\n').count();
+        self.newlines += u64::try_from(count).unwrap_or(u64::MAX);
+        self.offset = target;
+        self.newlines.saturating_add(1)
+    }
 }
 
 /// A JSON object of key → any JSON; duplicate keys are kept for the table to refuse.
