@@ -5,6 +5,12 @@
 //! Invalid objects are dropped with diagnostics; objects that depend on a dropped object
 //! (a tag on an invalid trigger, a trigger on an invalid table) are dropped too, with a
 //! diagnostic naming the dependency. Every other object compiles as if they were absent.
+//!
+//! Diagnostics name the innermost field at fault (`spec.conditions[0].variable.eventData`,
+//! `spec.rows[1].key`, `spec.source.configMapKeyRef`) and carry a [`reason`] constant.
+//! Every problem of an object is reported, except that a lookup source stops at its first
+//! bad row. Objects of one kind sharing a name are all dropped (`DuplicateName`), so the
+//! result never depends on input order.
 
 mod attribute;
 mod condition;
