@@ -1,0 +1,203 @@
+//! Starting etcd and kube-apiserver on free loopback ports, in a fresh folder, and
+//! waiting until the API serves: `/readyz` is `ok` and the `default` namespace exists.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::Api;
+
+use crate::binaries::Binaries;
+use crate::error::ClusterError;
+use crate::identity::{Identity, token_auth_file};
+use crate::kubeconfig;
+use crate::ports::free_port;
+use crate::process::{Reaper, ServerProcess};
+use crate::wait::wait_for;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+const ATTEMPTS: usize = 3;
+
+/// A started, ready cluster's parts. Field order is drop order: apiserver, etcd, reaper.
+pub(crate) struct Launched {
+    pub(crate) dir: PathBuf,
+    pub(crate) server: String,
+    pub(crate) processes: Vec<ServerProcess>,
+    /// Held for its drop: it cleans up after the servers.
+    pub(crate) _reaper: Reaper,
+}
+
+/// Starts a cluster, retrying with new ports when a server exits early (a port taken
+/// between [`free_port`] and its bind).
+pub(crate) async fn launch(binaries: &Binaries) -> Result<Launched, ClusterError> {
+    let mut attempt = 1;
+    loop {
+        match launch_once(binaries).await {
+            Err(error @ ClusterError::ProcessExited { .. }) if attempt < ATTEMPTS => {
+                tracing::warn!(%error, attempt, "test cluster failed to start; retrying");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
+    let dir = tempfile::Builder::new()
+        .prefix("hermes-cluster-")
+        .tempdir()
+        .map_err(ClusterError::io("creating the cluster folder"))?
+        .keep();
+    let reaper = Reaper::spawn(&dir)?;
+    let keep_on_error = |error: ClusterError| {
+        // Startup failed: keep the folder (logs) for whoever reads the error.
+        let _ = std::fs::write(dir.join("KEEP"), "");
+        error
+    };
+    let result = start_servers(binaries, &dir, &reaper).await;
+    let (server, processes) = result.map_err(keep_on_error)?;
+    Ok(Launched {
+        dir,
+        server,
+        processes,
+        _reaper: reaper,
+    })
+}
+
+async fn start_servers(
+    binaries: &Binaries,
+    dir: &Path,
+    reaper: &Reaper,
+) -> Result<(String, Vec<ServerProcess>), ClusterError> {
+    let service_account_key = dir.join("service-account.key");
+    generate_rsa_key(&service_account_key).await?;
+    let token_file = dir.join("tokens.csv");
+    std::fs::write(&token_file, token_auth_file()).map_err(ClusterError::io(format!(
+        "writing {}",
+        token_file.display()
+    )))?;
+
+    let port = || free_port().map_err(ClusterError::io("finding a free port"));
+    let (client_port, peer_port, api_port) = (port()?, port()?, port()?);
+    let etcd_url = format!("http://127.0.0.1:{client_port}");
+    let peer_url = format!("http://127.0.0.1:{peer_port}");
+    let etcd_args = [
+        "--name=hermes-test".to_owned(),
+        format!("--data-dir={}", dir.join("etcd").display()),
+        format!("--listen-client-urls={etcd_url}"),
+        format!("--advertise-client-urls={etcd_url}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=hermes-test={peer_url}"),
+    ];
+    let mut etcd = ServerProcess::spawn(
+        "etcd",
+        &binaries.etcd,
+        &etcd_args,
+        dir.join("etcd.log"),
+        reaper,
+    )?;
+
+    let cert_dir = dir.join("certs");
+    let key = service_account_key.display();
+    let apiserver_args = [
+        format!("--etcd-servers={etcd_url}"),
+        format!("--secure-port={api_port}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        "--advertise-address=127.0.0.1".to_owned(),
+        "--insecure-port=0".to_owned(),
+        format!("--cert-dir={}", cert_dir.display()),
+        format!("--token-auth-file={}", token_file.display()),
+        format!("--service-account-key-file={key}"),
+        format!("--service-account-signing-key-file={key}"),
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
+        "--authorization-mode=RBAC".to_owned(),
+        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+        // No token controller runs, so pods could never get their service account.
+        "--disable-admission-plugins=ServiceAccount".to_owned(),
+        "--allow-privileged=true".to_owned(),
+        "--profiling=false".to_owned(),
+    ];
+    let mut apiserver = ServerProcess::spawn(
+        "kube-apiserver",
+        &binaries.kube_apiserver,
+        &apiserver_args,
+        dir.join("kube-apiserver.log"),
+        reaper,
+    )?;
+
+    let server = format!("https://127.0.0.1:{api_port}");
+    let ca_file = cert_dir.join("apiserver.crt");
+    kubeconfig::write_all(dir, &server, &ca_file)?;
+    let admin = kubeconfig::path_for(dir, Identity::Admin);
+    let ready = tokio::select! {
+        ready = wait_ready(&ca_file, &admin) => ready,
+        exited = etcd.exited() => Err(exited),
+        exited = apiserver.exited() => Err(exited),
+    };
+    if let Err(error) = ready {
+        return Err(match error {
+            ClusterError::Wait(source) => ClusterError::NotReady {
+                source,
+                report: format!("{}\n{}", apiserver.report(40), etcd.report(20)),
+            },
+            other => other,
+        });
+    }
+    Ok((server, vec![apiserver, etcd]))
+}
+
+async fn wait_ready(ca_file: &Path, admin_kubeconfig: &Path) -> Result<(), ClusterError> {
+    wait_for(READY_TIMEOUT, || async {
+        if !ca_file.exists() {
+            return Err("kube-apiserver has not written its serving certificate yet".to_owned());
+        }
+        let client = kubeconfig::client_from(admin_kubeconfig)
+            .await
+            .map_err(|e| e.to_string())?;
+        let request = http::Request::get("/readyz")
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        let readyz = client
+            .request_text(request)
+            .await
+            .map_err(|e| format!("/readyz: {e}"))?;
+        if readyz.trim() != "ok" {
+            return Err(format!("/readyz: {readyz}"));
+        }
+        Api::<Namespace>::all(client)
+            .get("default")
+            .await
+            .map_err(|e| format!("namespace default: {e}"))?;
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
+/// A 2048-bit RSA key (PKCS#8 PEM) for signing and verifying service account tokens.
+async fn generate_rsa_key(path: &Path) -> Result<(), ClusterError> {
+    let args = [
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+    ];
+    let output = tokio::process::Command::new("openssl")
+        .args(args)
+        .arg(path)
+        .output()
+        .await
+        .map_err(ClusterError::io("running openssl (is it installed?)"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(ClusterError::Command {
+            command: format!("openssl {} {}", args.join(" "), path.display()),
+            status: output.status.to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! One namespace per test, so tests sharing a cluster never see each other's objects.
+
+use std::collections::BTreeMap;
+use std::process::Output;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client, Resource};
+
+use crate::cluster::TestCluster;
+use crate::error::ClusterError;
+
+/// Label on every test namespace.
+pub const TEST_NAMESPACE_LABEL: &str = "hermes.io/test";
+
+/// A namespace with a unique name, deleted when dropped. When the test is panicking, the
+/// drop first prints the cluster's log tails and keeps its folder.
+///
+/// The 1.20 apiserver runs no namespace controller, so a deleted namespace stays
+/// `Terminating` with its objects; the cluster itself is thrown away after the run.
+pub struct TestNamespace {
+    name: String,
+    client: Client,
+    cluster: TestCluster,
+}
+
+impl TestNamespace {
+    pub(crate) async fn create(cluster: &TestCluster, prefix: &str) -> Result<Self, ClusterError> {
+        let name = unique_name(prefix, cluster.next_namespace_number());
+        let client = cluster.client().await?;
+        let namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                labels: Some(BTreeMap::from([(
+                    TEST_NAMESPACE_LABEL.to_owned(),
+                    "true".to_owned(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await?;
+        Ok(Self {
+            name,
+            client,
+            cluster: cluster.clone(),
+        })
+    }
+
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// An admin client (made in this test's runtime).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// An admin API for namespaced kind `K` in this namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// The cluster this namespace is in.
+    pub fn cluster(&self) -> &TestCluster {
+        &self.cluster
+    }
+
+    /// `kubectl --namespace NAME ARGS…` as admin; stdout, or an error with stderr.
+    pub async fn kubectl(&self, args: &[&str]) -> Result<String, ClusterError> {
+        let mut full = vec!["--namespace", &self.name];
+        full.extend_from_slice(args);
+        self.cluster.kubectl(&full).await
+    }
+
+    /// Like [`TestNamespace::kubectl`], with `stdin` and the raw output whatever the exit status.
+    pub async fn kubectl_output(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Result<Output, ClusterError> {
+        let mut full = vec!["--namespace", &self.name];
+        full.extend_from_slice(args);
+        self.cluster.kubectl_output(&full, stdin).await
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.cluster.keep_artifacts();
+            eprintln!(
+                "test failed in namespace {}; cluster logs:\n{}",
+                self.name,
+                self.cluster.failure_report()
+            );
+        }
+        // Synchronous on purpose: the test's runtime may be shutting down.
+        let kubectl = &self.cluster.binaries().kubectl;
+        let _ = std::process::Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(self.cluster.kubeconfig_path())
+            .arg("--cache-dir")
+            .arg(self.cluster.kubectl_cache_dir())
+            .args([
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// `PREFIX-N`, with the prefix reduced to a DNS label (lowercase alphanumerics and `-`).
+fn unique_name(prefix: &str, number: u32) -> String {
+    let mut label: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    label = label.trim_matches('-').to_owned();
+    if label.is_empty() {
+        label.push_str("test");
+    }
+    format!("{label}-{number}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_name_is_a_dns_label_even_for_odd_prefixes() {
+        assert_eq!(unique_name("Tag_Status", 3), "tag-status-3");
+        assert_eq!(unique_name("--", 1), "test-1");
+        assert!(unique_name(&"x".repeat(100), 12345).len() <= 63);
+    }
+}
