@@ -1,1 +1,21 @@
-fn main() {}
+//! `hermes-gateway`: see `hermes_gateway::cli`.
+
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "hermes-gateway",
+    version,
+    about = "Hermes gateway: GA4 and Measurement Protocol hits → triggers → tags → Pub/Sub"
+)]
+struct Args {
+    #[command(flatten)]
+    gateway: hermes_gateway::cli::GatewayArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    hermes_gateway::cli::init_logging(&args.gateway.log_format);
+    hermes_gateway::cli::run(args.gateway).await
+}

@@ -80,14 +80,26 @@ impl Metrics {
             config_info: Family::default(),
             info_lock: Mutex::new(()),
         };
-        registry.register("hermes_hits", "Hits received, by client and outcome", metrics.hits.clone());
-        registry.register("hermes_events", "Events evaluated, by client", metrics.events.clone());
+        registry.register(
+            "hermes_hits",
+            "Hits received, by client and outcome",
+            metrics.hits.clone(),
+        );
+        registry.register(
+            "hermes_events",
+            "Events evaluated, by client",
+            metrics.events.clone(),
+        );
         registry.register(
             "hermes_triggers_matched",
             "Triggers that fired",
             metrics.triggers_matched.clone(),
         );
-        registry.register("hermes_tags_fired", "Tags that fired", metrics.tags_fired.clone());
+        registry.register(
+            "hermes_tags_fired",
+            "Tags that fired",
+            metrics.tags_fired.clone(),
+        );
         registry.register(
             "hermes_tags_failed",
             "Tag messages that could not be queued for publishing",

@@ -42,10 +42,9 @@ pub struct StatusCondition {
     /// `True`, `False` or `Unknown`.
     pub status: String,
     /// A CamelCase machine-readable reason, e.g. `TriggerNotFound`.
-    #[serde(default)]
+    // Required rather than defaulted: Kubernetes 1.20 rejects `default: ""` in CRDs.
     pub reason: String,
-    /// A human-readable message naming the field at fault, when there is one.
-    #[serde(default)]
+    /// A human-readable message naming the field at fault (may be empty).
     pub message: String,
     /// When the status last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,184 @@
+//! The gateway's command line (`hermes-gateway`, and `hermes gateway`): flags, logging,
+//! config source, publisher, server, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use prometheus_client::registry::Registry;
+
+use crate::collect::{Cidr, Limits};
+use crate::config_source::{self, ConfigSink, ConfigStore};
+use crate::metrics::Metrics;
+use crate::publish::{self, Publisher};
+use crate::server::{AppState, app};
+use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings};
+
+/// Flags of the gateway.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// Address to serve hits, health and metrics on.
+    #[arg(long, env = "HERMES_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Standalone: compile the manifests in these files or folders (reloaded on change).
+    #[arg(long, value_name = "PATH", conflicts_with = "cluster")]
+    pub manifests: Vec<PathBuf>,
+    /// Cluster: serve the config the operator writes, and report it through a Lease.
+    #[arg(long)]
+    pub cluster: bool,
+    /// Cluster: the namespace holding the config and this replica's Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Cluster: the ConfigMap the operator writes.
+    #[arg(long, env = "HERMES_CONFIG_MAP", default_value = "hermes-gateway-config")]
+    pub config_map: String,
+    /// Cluster: this replica's identity (its pod name).
+    #[arg(long, env = "POD_NAME", default_value = "gateway-0")]
+    pub replica_id: String,
+    /// Measurement Protocol secrets, `MEASUREMENT_ID=SECRET` (repeat, or comma-separate).
+    #[arg(long = "mp-secret", env = "HERMES_MP_SECRETS", value_delimiter = ',')]
+    pub mp_secrets: Vec<String>,
+    /// Token that enables debug mode for requests carrying it in `X-Hermes-Debug`.
+    #[arg(long, env = "HERMES_DEBUG_TOKEN")]
+    pub debug_token: Option<String>,
+    /// Proxies (CIDR) whose X-Forwarded-For is trusted.
+    #[arg(long = "trusted-proxy", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// Browser origins allowed to send hits (default: any).
+    #[arg(long = "allowed-origin", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body, bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Most events in one /g/collect request.
+    #[arg(long, default_value_t = Limits::default().max_events)]
+    pub max_events: usize,
+    /// Most parameters per event.
+    #[arg(long, default_value_t = Limits::default().max_params_per_event)]
+    pub max_params: usize,
+    /// Log format: `text` or `json` (containers).
+    #[arg(long, env = "HERMES_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// Set up `tracing`: JSON for containers, text for people; `RUST_LOG` filters.
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+impl GatewayArgs {
+    fn settings(&self) -> anyhow::Result<GatewaySettings> {
+        let mut mp_secrets = std::collections::HashMap::new();
+        for pair in &self.mp_secrets {
+            for (id, secrets) in GatewaySettings::parse_mp_secrets(pair).map_err(anyhow::Error::msg)? {
+                mp_secrets.entry(id).or_insert_with(Vec::new).extend(secrets);
+            }
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|c| c.parse::<Cidr>().map_err(|e| anyhow::anyhow!("--trusted-proxy {c}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(GatewaySettings {
+            mp_secrets,
+            debug_token: self.debug_token.clone().filter(|t| !t.is_empty()),
+            trusted_proxies,
+            limits: Limits {
+                max_events: self.max_events,
+                max_params_per_event: self.max_params,
+                ..Limits::default()
+            },
+            max_body_bytes: self.max_body_bytes,
+            allowed_origins: self.allowed_origins.clone(),
+        })
+    }
+}
+
+/// Run the gateway until SIGTERM or Ctrl-C, then flush pending messages.
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    publish::install_crypto_provider();
+    if args.manifests.is_empty() && !args.cluster {
+        bail!("give --manifests PATH (standalone) or --cluster");
+    }
+    let settings = args.settings()?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let publisher: Arc<dyn Publisher> = Arc::new(publish::PubSubPublisher::start(
+        publish::PubSubConfig::from_env(),
+        publish::PublishMetrics::register(&mut registry),
+    ));
+    let store = Arc::new(ConfigStore::new(metrics.clone()));
+    let sink: Arc<dyn ConfigSink> = store.clone();
+    let source = if args.cluster {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the Kubernetes API")?;
+        let options = config_source::cluster::ClusterOptions {
+            namespace: args.namespace.clone(),
+            config_map: args.config_map.clone(),
+            replica_id: args.replica_id.clone(),
+            lease_duration: Duration::from_secs(10),
+        };
+        tokio::spawn(config_source::cluster::run(client, options, sink))
+    } else {
+        config_source::manifests::load_into(&args.manifests, "manifests", sink.as_ref())
+            .context("loading --manifests")?;
+        tokio::spawn(config_source::manifests::watch(
+            args.manifests.clone(),
+            "manifests".to_string(),
+            sink,
+            Duration::from_secs(1),
+        ))
+    };
+    let state = Arc::new(AppState {
+        config: store,
+        publisher: publisher.clone(),
+        settings,
+        metrics,
+        registry: Arc::new(registry),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(listen = %args.listen, "gateway serving");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
+    source.abort();
+    tracing::info!(queued = publisher.queue_depth(), "shutting down: flushing pending messages");
+    publisher.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,64 @@
+//! The HTTP side: routes, limits, health, metrics and debug mode. `app(state)` is a
+//! plain `Router`, testable with `tower::ServiceExt::oneshot`.
+
+mod dispatch;
+mod ga4;
+mod health;
+mod mp;
+mod request;
+mod response;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, Method};
+use axum::routing::{get, post};
+use prometheus_client::registry::Registry;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use crate::config_source::ConfigStore;
+use crate::metrics::Metrics;
+use crate::publish::Publisher;
+use crate::settings::GatewaySettings;
+
+/// Everything a request handler reads.
+pub struct AppState {
+    /// The config being served.
+    pub config: Arc<ConfigStore>,
+    /// Where messages go.
+    pub publisher: Arc<dyn Publisher>,
+    /// Secrets, limits, debug token.
+    pub settings: GatewaySettings,
+    /// Hit-path metrics.
+    pub metrics: Arc<Metrics>,
+    /// Every metric, for `/metrics`.
+    pub registry: Arc<Registry>,
+}
+
+/// The gateway's router.
+pub fn app(state: Arc<AppState>) -> Router {
+    let cors_settings = state.settings.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin
+                .to_str()
+                .is_ok_and(|o| cors_settings.origin_allowed(o))
+        }))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers(AllowHeaders::list([
+            HeaderName::from_static("content-type"),
+            HeaderName::from_static(crate::settings::DEBUG_HEADER),
+        ]));
+    let browser = Router::new()
+        .route("/g/collect", get(ga4::collect).post(ga4::collect))
+        .layer(cors);
+    Router::new()
+        .merge(browser)
+        .route("/mp/collect", post(mp::collect))
+        .route("/debug/mp/collect", post(mp::debug_collect))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}

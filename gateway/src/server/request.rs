@@ -1,0 +1,87 @@
+//! Turning an HTTP request into [`RequestInfo`]: headers, query, cookies, client IP.
+
+use std::net::SocketAddr;
+
+use axum::http::{HeaderMap, Method, Uri, header};
+
+use crate::collect::{Cidr, client_ip};
+use crate::event::RequestInfo;
+
+/// Build the request description variables read. `peer` is the TCP peer.
+pub(crate) fn request_info(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted_proxies: &[Cidr],
+) -> RequestInfo {
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .to_str()
+                .ok()
+                .map(|v| (name.as_str().to_string(), v.to_string()))
+        })
+        .collect();
+    let query = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cookies = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            let value = percent_encoding::percent_decode_str(value.trim())
+                .decode_utf8_lossy()
+                .into_owned();
+            Some((name.trim().to_string(), value))
+        })
+        .collect();
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    RequestInfo {
+        method: method.as_str().to_string(),
+        path: uri.path().to_string(),
+        client_ip: peer.map(|p| client_ip(p.ip(), forwarded, trusted_proxies)),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        headers: header_pairs,
+        query,
+        cookies,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_info_decodes_query_cookies_and_user_agent() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "_ga=GA1.1.123.456; theme=dark%20mode".parse().unwrap());
+        headers.insert(header::USER_AGENT, "Mozilla/5.0".parse().unwrap());
+        headers.insert("X-Shop-Id", "eu-1".parse().unwrap());
+        let uri: Uri = "/g/collect?v=2&tid=G-1&dl=https%3A%2F%2Fshop.example%2F".parse().unwrap();
+        let peer: SocketAddr = "203.0.113.9:5555".parse().unwrap();
+        let info = request_info(&Method::GET, &uri, &headers, Some(peer), &[]);
+        assert_eq!(info.path, "/g/collect");
+        assert_eq!(info.method, "GET");
+        assert_eq!(info.query_parameter("dl"), Some("https://shop.example/"));
+        assert_eq!(info.cookie("_ga"), Some("GA1.1.123.456"));
+        assert_eq!(info.cookie("theme"), Some("dark mode"));
+        assert_eq!(info.header("x-shop-id"), Some("eu-1"));
+        assert_eq!(info.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(info.client_ip, Some(peer.ip()));
+    }
+}
