@@ -1,0 +1,396 @@
+//! One scope's view of the cluster: reflector stores (kube-runtime watchers with backoff)
+//! for its Tags, Triggers, LookupTables, ConfigMaps and gateway Leases, and a
+//! [`ChangeSignal`] raised whenever something that can change the scope's config or
+//! statuses changed.
+//!
+//! Why stores plus one signal per scope rather than a kube-runtime `Controller` per kind:
+//! the unit of work is the scope, not the object: one compile covers every object, and
+//! the config is one write. Per-object controllers would compile the scope once per
+//! object changed, and run those compiles concurrently for the same ConfigMap. Here a
+//! burst of changes (a `kubectl apply -f examples/`) raises one signal, and one worker
+//! per scope reconciles it serially. Changes that cannot matter are filtered out: status
+//! writes (no generation change), gateway Lease renewals that report the same hash, and
+//! ConfigMaps no LookupTable names.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use hermes_crds::api::{LookupTable, Tag, Trigger};
+use hermes_crds::cluster::{self, GatewayReport};
+use hermes_crds::compile::Resources;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Raised when a scope needs a reconcile; remembers when the first unhandled change came.
+#[derive(Default)]
+pub struct ChangeSignal {
+    notify: Notify,
+    since: Mutex<Option<Instant>>,
+}
+
+impl ChangeSignal {
+    /// Mark the scope changed.
+    pub fn raise(&self) {
+        if let Ok(mut since) = self.since.lock() {
+            since.get_or_insert_with(Instant::now);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Wait until raised (returns at once if raised since the last wait).
+    pub async fn raised(&self) {
+        self.notify.notified().await;
+    }
+
+    /// Clear the mark; returns when the first unhandled change came.
+    pub fn take(&self) -> Option<Instant> {
+        self.since.lock().ok().and_then(|mut since| since.take())
+    }
+}
+
+/// The stores of one scope. Watchers stop when this is dropped.
+pub struct ScopeCache {
+    /// The namespace.
+    pub namespace: String,
+    /// The config ConfigMap's name.
+    pub config_map: String,
+    /// Raised on relevant changes.
+    pub signal: Arc<ChangeSignal>,
+    tags: Store<Tag>,
+    triggers: Store<Trigger>,
+    tables: Store<LookupTable>,
+    config_maps: Store<ConfigMap>,
+    leases: Store<Lease>,
+    watches: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ScopeCache {
+    fn drop(&mut self) {
+        for watch in &self.watches {
+            watch.abort();
+        }
+    }
+}
+
+impl ScopeCache {
+    /// Start watching `namespace`.
+    pub fn start(client: &Client, namespace: &str, config_map: &str) -> Self {
+        let signal = Arc::new(ChangeSignal::default());
+        let (tags, tags_writer) = reflector::store();
+        let (triggers, triggers_writer) = reflector::store();
+        let (tables, tables_writer) = reflector::store();
+        let (config_maps, config_maps_writer) = reflector::store();
+        let (leases, leases_writer) = reflector::store();
+        let all = watcher::Config::default;
+        let referenced = {
+            let tables = tables.clone();
+            let own = config_map.to_string();
+            move |name: &str| name == own || names_config_map(&tables, name)
+        };
+        let watches = vec![
+            spawn_watch(
+                Api::<Tag>::namespaced(client.clone(), namespace),
+                all(),
+                tags_writer,
+                signal.clone(),
+                GenerationFilter::default().into_fn(),
+            ),
+            spawn_watch(
+                Api::<Trigger>::namespaced(client.clone(), namespace),
+                all(),
+                triggers_writer,
+                signal.clone(),
+                GenerationFilter::default().into_fn(),
+            ),
+            spawn_watch(
+                Api::<LookupTable>::namespaced(client.clone(), namespace),
+                all(),
+                tables_writer,
+                signal.clone(),
+                GenerationFilter::default().into_fn(),
+            ),
+            spawn_watch(
+                Api::<ConfigMap>::namespaced(client.clone(), namespace),
+                all(),
+                config_maps_writer,
+                signal.clone(),
+                move |event: &watcher::Event<ConfigMap>| match event {
+                    watcher::Event::Apply(cm) | watcher::Event::Delete(cm) => {
+                        referenced(&cm.name_any())
+                    }
+                    watcher::Event::InitDone => true,
+                    _ => false,
+                },
+            ),
+            spawn_watch(
+                Api::<Lease>::namespaced(client.clone(), namespace),
+                all().labels(cluster::GATEWAY_LABEL_SELECTOR),
+                leases_writer,
+                signal.clone(),
+                LeaseFilter::default().into_fn(),
+            ),
+        ];
+        ScopeCache {
+            namespace: namespace.to_string(),
+            config_map: config_map.to_string(),
+            signal,
+            tags,
+            triggers,
+            tables,
+            config_maps,
+            leases,
+            watches,
+        }
+    }
+
+    /// Wait until every store has listed once (compiling earlier would write a config
+    /// missing objects).
+    pub async fn wait_until_ready(&self) {
+        let _ = self.tags.wait_until_ready().await;
+        let _ = self.triggers.wait_until_ready().await;
+        let _ = self.tables.wait_until_ready().await;
+        let _ = self.config_maps.wait_until_ready().await;
+        let _ = self.leases.wait_until_ready().await;
+    }
+
+    /// The scope's resources for the compiler: every Tag, Trigger and LookupTable, and
+    /// the data of each ConfigMap a LookupTable source names.
+    pub fn resources(&self) -> Resources {
+        let tables: Vec<LookupTable> = self.tables.state().iter().map(|t| (**t).clone()).collect();
+        let mut resources = Resources {
+            tags: self.tags.state().iter().map(|t| (**t).clone()).collect(),
+            triggers: self
+                .triggers
+                .state()
+                .iter()
+                .map(|t| (**t).clone())
+                .collect(),
+            lookup_tables: Vec::new(),
+            config_maps: Default::default(),
+        };
+        for table in &tables {
+            let Some(source) = &table.spec.source else {
+                continue;
+            };
+            let name = &source.config_map_key_ref.name;
+            if let Some(cm) = self.config_map_named(name) {
+                resources
+                    .config_maps
+                    .insert(name.clone(), cm.data.clone().unwrap_or_default());
+            }
+        }
+        resources.lookup_tables = tables;
+        resources
+    }
+
+    /// A ConfigMap of the scope.
+    pub fn config_map_named(&self, name: &str) -> Option<Arc<ConfigMap>> {
+        self.config_maps
+            .get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// A Tag of the scope.
+    pub fn tag(&self, name: &str) -> Option<Arc<Tag>> {
+        self.tags.get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// A Trigger of the scope.
+    pub fn trigger(&self, name: &str) -> Option<Arc<Trigger>> {
+        self.triggers
+            .get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// A LookupTable of the scope.
+    pub fn table(&self, name: &str) -> Option<Arc<LookupTable>> {
+        self.tables
+            .get(&ObjectRef::new(name).within(&self.namespace))
+    }
+
+    /// What each gateway replica reports.
+    pub fn gateway_reports(&self) -> Vec<GatewayReport> {
+        self.leases
+            .state()
+            .iter()
+            .filter_map(|lease| GatewayReport::from_lease(lease))
+            .collect()
+    }
+}
+
+fn names_config_map(tables: &Store<LookupTable>, name: &str) -> bool {
+    tables
+        .find(|t| {
+            t.spec
+                .source
+                .as_ref()
+                .is_some_and(|s| s.config_map_key_ref.name == name)
+        })
+        .is_some()
+}
+
+fn spawn_watch<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    signal: Arc<ChangeSignal>,
+    mut relevant: impl FnMut(&watcher::Event<K>) -> bool + Send + 'static,
+) -> JoinHandle<()>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
+{
+    let kind = K::kind(&K::DynamicType::default()).to_string();
+    tokio::spawn(async move {
+        let events = watcher(api, config).default_backoff().reflect(writer);
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => {
+                    if relevant(&event) {
+                        signal.raise();
+                    }
+                }
+                Err(error) => tracing::warn!(%kind, %error, "watch failed; retrying with backoff"),
+            }
+        }
+    })
+}
+
+/// Passes spec changes (new generation), deletions and relists; drops status-only
+/// updates, which the operator itself causes.
+#[derive(Default)]
+struct GenerationFilter {
+    seen: HashMap<String, Option<i64>>,
+}
+
+impl GenerationFilter {
+    fn relevant<K: Resource>(&mut self, event: &watcher::Event<K>) -> bool {
+        match event {
+            watcher::Event::Apply(object) => {
+                let generation = object.meta().generation;
+                self.seen.insert(object.name_any(), generation) != Some(generation)
+            }
+            watcher::Event::InitApply(object) => {
+                self.seen
+                    .insert(object.name_any(), object.meta().generation);
+                false
+            }
+            watcher::Event::Delete(object) => {
+                self.seen.remove(&object.name_any());
+                true
+            }
+            watcher::Event::Init => {
+                self.seen.clear();
+                false
+            }
+            watcher::Event::InitDone => true,
+        }
+    }
+
+    fn into_fn<K: Resource>(mut self) -> impl FnMut(&watcher::Event<K>) -> bool + Send + 'static {
+        move |event| self.relevant(event)
+    }
+}
+
+/// Passes gateway Lease changes that can change a verdict: a new replica, a different
+/// hash or refusal, a replica coming back after its report expired, a deletion.
+/// Plain renewals pass silently; expiries are found by the reconcile's recheck timer.
+#[derive(Default)]
+struct LeaseFilter {
+    seen: HashMap<String, GatewayReport>,
+}
+
+impl LeaseFilter {
+    fn relevant(&mut self, event: &watcher::Event<Lease>) -> bool {
+        match event {
+            watcher::Event::Apply(lease) | watcher::Event::InitApply(lease) => {
+                let Some(report) = GatewayReport::from_lease(lease) else {
+                    return false;
+                };
+                let renewed = report.renew_time.unwrap_or_else(Timestamp::now);
+                let changed = match self.seen.get(&lease.name_any()) {
+                    None => true,
+                    Some(before) => {
+                        before.hash != report.hash
+                            || before.error != report.error
+                            || before.replica != report.replica
+                            || !before.is_fresh(renewed)
+                    }
+                };
+                self.seen.insert(lease.name_any(), report);
+                changed && matches!(event, watcher::Event::Apply(_))
+            }
+            watcher::Event::Delete(lease) => {
+                self.seen.remove(&lease.name_any());
+                true
+            }
+            watcher::Event::Init => {
+                self.seen.clear();
+                false
+            }
+            watcher::Event::InitDone => true,
+        }
+    }
+
+    fn into_fn(mut self) -> impl FnMut(&watcher::Event<Lease>) -> bool + Send + 'static {
+        move |event| self.relevant(event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_crds::api::TagSpec;
+    use k8s_openapi::jiff::SignedDuration;
+
+    fn tag(generation: i64) -> Tag {
+        let mut tag = Tag::new("t", TagSpec::default());
+        tag.metadata.generation = Some(generation);
+        tag
+    }
+
+    #[test]
+    fn status_only_updates_do_not_raise_but_spec_changes_and_deletes_do() {
+        let mut filter = GenerationFilter::default();
+        assert!(filter.relevant(&watcher::Event::Apply(tag(1))));
+        assert!(!filter.relevant(&watcher::Event::Apply(tag(1))));
+        assert!(filter.relevant(&watcher::Event::Apply(tag(2))));
+        assert!(filter.relevant(&watcher::Event::Delete(tag(2))));
+        assert!(!filter.relevant(&watcher::Event::InitApply(tag(3))));
+        assert!(filter.relevant(&watcher::Event::<Tag>::InitDone));
+    }
+
+    fn lease(hash: &str, renewed: Timestamp) -> Lease {
+        GatewayReport {
+            replica: "gw-0".into(),
+            hash: Some(hash.into()),
+            error: None,
+            renew_time: Some(renewed),
+            duration: SignedDuration::from_secs(10),
+        }
+        .to_lease("shop")
+    }
+
+    #[test]
+    fn lease_renewals_are_silent_but_new_hashes_and_returns_after_expiry_raise() {
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let at = |s: i64| t0 + SignedDuration::from_secs(s);
+        let mut filter = LeaseFilter::default();
+        assert!(filter.relevant(&watcher::Event::Apply(lease("h1", at(0)))));
+        assert!(!filter.relevant(&watcher::Event::Apply(lease("h1", at(3)))));
+        assert!(filter.relevant(&watcher::Event::Apply(lease("h2", at(6)))));
+        // Silent for 20 s (expired at 16 s), then renewed: the replica is back.
+        assert!(filter.relevant(&watcher::Event::Apply(lease("h2", at(26)))));
+        assert!(filter.relevant(&watcher::Event::Delete(lease("h2", at(26)))));
+    }
+}

@@ -1,0 +1,501 @@
+//! Status computing, pure: what a Tag, Trigger or LookupTable's status should say given
+//! the scope's compile outcome, whether the config was written, and whether the gateways
+//! serve it. The controller patches the result only when [`differs`] says it changed, so
+//! statuses do not flap and reconciles do not loop on their own writes.
+
+use hermes_crds::api::{READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
+use hermes_crds::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome};
+use hermes_crds::config::GatewayConfig;
+
+use crate::liveness::{Behind, Liveness};
+
+/// Ready reason: the object's generation is served by every live gateway replica.
+pub const REASON_LIVE: &str = "Live";
+/// Ready/Reconciling reason: compiled and written, but no gateway replica reports.
+pub const REASON_AWAITING_GATEWAY: &str = "AwaitingGateway";
+/// Ready/Reconciling reason: some live replicas still serve an older config.
+pub const REASON_PROPAGATING: &str = "Propagating";
+/// Ready/Stalled reason: a live replica refused the config.
+pub const REASON_GATEWAY_REJECTED: &str = "GatewayRejected";
+/// Ready/Stalled reason: the compiled config exceeds the ConfigMap size limit.
+pub const REASON_CONFIG_TOO_LARGE: &str = "ConfigTooLarge";
+/// Ready/Stalled reason: the compiler dropped the object without saying why (a bug).
+pub const REASON_NOT_COMPILED: &str = "NotCompiled";
+
+/// What happened to the scope's config in this reconcile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The ConfigMap holds this config (written now or before).
+    Yes,
+    /// The config exceeds the size limit; the previous one stays. The message says by how
+    /// much.
+    TooLarge(String),
+}
+
+/// Everything about the scope that statuses depend on.
+#[derive(Clone, Copy, Debug)]
+pub struct ScopeOutcome<'a> {
+    /// The compiled config.
+    pub config: &'a GatewayConfig,
+    /// The compiler's diagnostics.
+    pub diagnostics: &'a [Diagnostic],
+    /// The compiler's per-object outcomes.
+    pub objects: &'a [ObjectOutcome],
+    /// Whether the config is in the ConfigMap.
+    pub written: &'a Written,
+    /// Whether the gateways serve `config.hash`.
+    pub liveness: &'a Liveness,
+}
+
+/// One object whose status is computed.
+#[derive(Clone, Copy, Debug)]
+pub struct Object<'a> {
+    /// Kind and name.
+    pub key: &'a ObjectKey,
+    /// Its `metadata.generation`.
+    pub generation: Option<i64>,
+    /// Its current status.
+    pub previous: Option<&'a ResourceStatus>,
+}
+
+/// The status `object` should have. `now` (RFC 3339) stamps conditions that changed.
+pub fn desired(object: Object<'_>, scope: ScopeOutcome<'_>, now: &str) -> ResourceStatus {
+    let diagnostics: Vec<&Diagnostic> = scope
+        .diagnostics
+        .iter()
+        .filter(|d| &d.object == object.key)
+        .collect();
+    let accepted = scope
+        .objects
+        .iter()
+        .find(|o| &o.object == object.key)
+        .map_or(diagnostics.is_empty(), |o| o.accepted);
+    let hash = scope.config.hash.as_str();
+    let previous_live = object
+        .previous
+        .map(|p| (p.live_generation, p.config_hash.clone()));
+    let (conditions, live) = if !accepted {
+        let (reason, message) = rejection(&diagnostics);
+        let live = match scope.liveness {
+            // The config without this object is what the gateways serve now.
+            Liveness::Live { .. } if *scope.written == Written::Yes => (None, None),
+            _ => previous_live.unwrap_or_default(),
+        };
+        (stalled(&reason, &message), live)
+    } else if let Written::TooLarge(message) = scope.written {
+        (
+            stalled(REASON_CONFIG_TOO_LARGE, message),
+            previous_live.unwrap_or_default(),
+        )
+    } else {
+        match scope.liveness {
+            Liveness::Live { .. } => (
+                vec![condition(
+                    READY,
+                    "True",
+                    REASON_LIVE,
+                    &format!(
+                        "generation {} is served by every live gateway replica (config {})",
+                        object.generation.unwrap_or_default(),
+                        short(hash)
+                    ),
+                )],
+                (object.generation, Some(hash.to_string())),
+            ),
+            Liveness::NoGateway => (
+                reconciling(
+                    REASON_AWAITING_GATEWAY,
+                    &format!(
+                        "compiled into config {}; no gateway replica reports in this namespace",
+                        short(hash)
+                    ),
+                ),
+                previous_live.unwrap_or_default(),
+            ),
+            Liveness::Pending { behind, .. } => {
+                let refusals: Vec<&Behind> =
+                    behind.iter().filter(|b| b.refused.is_some()).collect();
+                let conditions = if refusals.is_empty() {
+                    reconciling(
+                        REASON_PROPAGATING,
+                        &format!(
+                            "config {} is written; waiting for gateway replicas: {}",
+                            short(hash),
+                            waiting_list(behind)
+                        ),
+                    )
+                } else {
+                    stalled(
+                        REASON_GATEWAY_REJECTED,
+                        &refusals
+                            .iter()
+                            .map(|b| {
+                                format!(
+                                    "gateway replica {} refused config {}: {}",
+                                    b.replica,
+                                    short(hash),
+                                    b.refused.as_deref().unwrap_or_default()
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                };
+                (conditions, previous_live.unwrap_or_default())
+            }
+        }
+    };
+    let rows = (object.key.kind == Kind::LookupTable)
+        .then(|| scope.config.lookup_tables.get(&object.key.name))
+        .flatten()
+        .filter(|_| accepted)
+        .map(|table| table.rows.len() as i64);
+    let conditions = conditions
+        .into_iter()
+        .map(|c| stamp(c, object, now))
+        .collect();
+    ResourceStatus {
+        observed_generation: object.generation,
+        conditions,
+        live_generation: live.0,
+        config_hash: live.1,
+        rows,
+    }
+}
+
+/// Whether `new` says something `old` does not (ignoring `lastTransitionTime`).
+pub fn differs(old: Option<&ResourceStatus>, new: &ResourceStatus) -> bool {
+    let Some(old) = old else { return true };
+    let unstamped = |status: &ResourceStatus| {
+        let mut status = status.clone();
+        for condition in &mut status.conditions {
+            condition.last_transition_time = None;
+        }
+        status
+    };
+    unstamped(old) != unstamped(new)
+}
+
+/// A transition worth a Kubernetes Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// `false` for problems (Warning events).
+    pub normal: bool,
+    /// The new Ready reason.
+    pub reason: String,
+    /// The new Ready message.
+    pub note: String,
+}
+
+/// The Ready transition from `old` to `new`, if its status or reason changed.
+pub fn transition(old: Option<&ResourceStatus>, new: &ResourceStatus) -> Option<Transition> {
+    let ready = |status: Option<&ResourceStatus>| {
+        status
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == READY))
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    };
+    let after = new.conditions.iter().find(|c| c.type_ == READY)?;
+    if ready(old) == Some((after.status.clone(), after.reason.clone())) {
+        return None;
+    }
+    Some(Transition {
+        normal: after.status == "True"
+            || after.reason == REASON_AWAITING_GATEWAY
+            || after.reason == REASON_PROPAGATING,
+        reason: after.reason.clone(),
+        note: after.message.clone(),
+    })
+}
+
+fn rejection(diagnostics: &[&Diagnostic]) -> (String, String) {
+    match diagnostics.first() {
+        Some(first) => (
+            first.reason.clone(),
+            diagnostics
+                .iter()
+                .map(|d| format!("{}: {}", d.field, d.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        None => (
+            REASON_NOT_COMPILED.to_string(),
+            "the compiler left this object out without a diagnostic".to_string(),
+        ),
+    }
+}
+
+fn waiting_list(behind: &[Behind]) -> String {
+    behind
+        .iter()
+        .map(|b| match &b.serving {
+            Some(hash) => format!("{} (serves {})", b.replica, short(hash)),
+            None => format!("{} (no config yet)", b.replica),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn reconciling(reason: &str, message: &str) -> Vec<StatusCondition> {
+    vec![
+        condition(READY, "False", reason, message),
+        condition(RECONCILING, "True", reason, message),
+    ]
+}
+
+fn stalled(reason: &str, message: &str) -> Vec<StatusCondition> {
+    vec![
+        condition(READY, "False", reason, message),
+        condition(STALLED, "True", reason, message),
+    ]
+}
+
+fn condition(type_: &str, status: &str, reason: &str, message: &str) -> StatusCondition {
+    StatusCondition {
+        type_: type_.to_string(),
+        status: status.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: None,
+        observed_generation: None,
+    }
+}
+
+/// Keep the previous transition time when the condition's status did not change.
+fn stamp(mut condition: StatusCondition, object: Object<'_>, now: &str) -> StatusCondition {
+    let before = object
+        .previous
+        .and_then(|p| p.conditions.iter().find(|c| c.type_ == condition.type_));
+    condition.last_transition_time = match before {
+        Some(before) if before.status == condition.status => before
+            .last_transition_time
+            .clone()
+            .or_else(|| Some(now.to_string())),
+        _ => Some(now.to_string()),
+    };
+    condition.observed_generation = object.generation;
+    condition
+}
+
+/// `sha256:0123456789ab` — enough of a hash for people.
+fn short(hash: &str) -> &str {
+    let end = hash.len().min("sha256:".len() + 12);
+    hash.get(..end).unwrap_or(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_crds::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
+
+    const T0: &str = "2026-12-01T10:00:00Z";
+    const T1: &str = "2026-12-01T10:05:00Z";
+
+    fn key(kind: Kind, name: &str) -> ObjectKey {
+        ObjectKey {
+            kind,
+            name: name.into(),
+        }
+    }
+
+    fn missing_trigger() -> Diagnostic {
+        Diagnostic {
+            object: key(Kind::Tag, "promo"),
+            field: "spec.firingTriggers[0]".into(),
+            reason: "TriggerNotFound".into(),
+            message: "trigger \"promo-view\" not found".into(),
+        }
+    }
+
+    struct Fixture {
+        config: GatewayConfig,
+        diagnostics: Vec<Diagnostic>,
+        written: Written,
+        liveness: Liveness,
+    }
+
+    impl Fixture {
+        fn new(liveness: Liveness) -> Self {
+            Fixture {
+                config: GatewayConfig::empty("shop"),
+                diagnostics: Vec::new(),
+                written: Written::Yes,
+                liveness,
+            }
+        }
+
+        fn status(
+            &self,
+            key: &ObjectKey,
+            generation: i64,
+            previous: Option<&ResourceStatus>,
+            now: &str,
+        ) -> ResourceStatus {
+            desired(
+                Object {
+                    key,
+                    generation: Some(generation),
+                    previous,
+                },
+                ScopeOutcome {
+                    config: &self.config,
+                    diagnostics: &self.diagnostics,
+                    objects: &[],
+                    written: &self.written,
+                    liveness: &self.liveness,
+                },
+                now,
+            )
+        }
+    }
+
+    fn ready(status: &ResourceStatus) -> &StatusCondition {
+        status.conditions.iter().find(|c| c.type_ == READY).unwrap()
+    }
+
+    #[test]
+    fn live_object_is_ready_with_its_generation_and_hash() {
+        let fixture = Fixture::new(Liveness::Live { replicas: 2 });
+        let status = fixture.status(&key(Kind::Tag, "low-stock"), 3, None, T0);
+        assert_eq!(ready(&status).status, "True");
+        assert_eq!(ready(&status).reason, REASON_LIVE);
+        assert_eq!(status.observed_generation, Some(3));
+        assert_eq!(status.live_generation, Some(3));
+        assert_eq!(
+            status.config_hash.as_deref(),
+            Some(fixture.config.hash.as_str())
+        );
+        assert_eq!(status.conditions.len(), 1);
+    }
+
+    #[test]
+    fn without_gateways_the_object_awaits_one_and_keeps_its_last_live_generation() {
+        let live = Fixture::new(Liveness::Live { replicas: 1 });
+        let before = live.status(&key(Kind::Tag, "t"), 1, None, T0);
+        let fixture = Fixture::new(Liveness::NoGateway);
+        let status = fixture.status(&key(Kind::Tag, "t"), 2, Some(&before), T1);
+        assert_eq!(ready(&status).status, "False");
+        assert_eq!(ready(&status).reason, REASON_AWAITING_GATEWAY);
+        let reconciling = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == RECONCILING)
+            .unwrap();
+        assert_eq!(reconciling.status, "True");
+        assert_eq!(status.live_generation, Some(1));
+    }
+
+    #[test]
+    fn diagnostic_makes_the_object_stalled_naming_the_field() {
+        let mut fixture = Fixture::new(Liveness::Live { replicas: 1 });
+        fixture.diagnostics.push(missing_trigger());
+        let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        assert_eq!(ready(&status).status, "False");
+        assert_eq!(ready(&status).reason, "TriggerNotFound");
+        assert_eq!(
+            ready(&status).message,
+            "spec.firingTriggers[0]: trigger \"promo-view\" not found"
+        );
+        assert!(
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == STALLED && c.status == "True")
+        );
+        assert_eq!(status.live_generation, None);
+        // Another object of the same scope is unaffected.
+        let other = fixture.status(&key(Kind::Tag, "low-stock"), 1, None, T0);
+        assert_eq!(ready(&other).status, "True");
+    }
+
+    #[test]
+    fn pending_replicas_are_named_and_a_refusal_stalls() {
+        let behind = vec![Behind {
+            replica: "gw-1".into(),
+            serving: Some("sha256:00112233445566778899".into()),
+            refused: None,
+        }];
+        let fixture = Fixture::new(Liveness::Pending {
+            behind: behind.clone(),
+            serving: 1,
+        });
+        let status = fixture.status(&key(Kind::Trigger, "t"), 1, None, T0);
+        assert_eq!(ready(&status).reason, REASON_PROPAGATING);
+        assert!(
+            ready(&status)
+                .message
+                .contains("gw-1 (serves sha256:001122334455)")
+        );
+
+        let refused = Fixture::new(Liveness::Pending {
+            behind: vec![Behind {
+                refused: Some("regex too big".into()),
+                ..behind[0].clone()
+            }],
+            serving: 0,
+        });
+        let status = refused.status(&key(Kind::Trigger, "t"), 1, None, T0);
+        assert_eq!(ready(&status).reason, REASON_GATEWAY_REJECTED);
+        assert!(status.conditions.iter().any(|c| c.type_ == STALLED));
+    }
+
+    #[test]
+    fn too_large_config_stalls_every_accepted_object() {
+        let mut fixture = Fixture::new(Liveness::Live { replicas: 1 });
+        fixture.written = Written::TooLarge("compiled config is 3000000 bytes".into());
+        let status = fixture.status(&key(Kind::LookupTable, "stock"), 4, None, T0);
+        assert_eq!(ready(&status).reason, REASON_CONFIG_TOO_LARGE);
+        assert_eq!(status.live_generation, None);
+    }
+
+    #[test]
+    fn unchanged_status_keeps_its_transition_time_and_needs_no_patch() {
+        let fixture = Fixture::new(Liveness::Live { replicas: 1 });
+        let first = fixture.status(&key(Kind::Tag, "t"), 1, None, T0);
+        let again = fixture.status(&key(Kind::Tag, "t"), 1, Some(&first), T1);
+        assert_eq!(ready(&again).last_transition_time.as_deref(), Some(T0));
+        assert!(!differs(Some(&first), &again));
+        assert_eq!(transition(Some(&first), &again), None);
+
+        let newer = fixture.status(&key(Kind::Tag, "t"), 2, Some(&first), T1);
+        assert!(differs(Some(&first), &newer));
+        // Still Ready=True: the time of the last status change stays.
+        assert_eq!(ready(&newer).last_transition_time.as_deref(), Some(T0));
+    }
+
+    #[test]
+    fn ready_flip_is_a_transition_with_a_new_time() {
+        let live = Fixture::new(Liveness::Live { replicas: 1 });
+        let first = live.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        let mut broken = Fixture::new(Liveness::Live { replicas: 1 });
+        broken.diagnostics.push(missing_trigger());
+        let second = broken.status(&key(Kind::Tag, "promo"), 2, Some(&first), T1);
+        assert_eq!(ready(&second).last_transition_time.as_deref(), Some(T1));
+        let event = transition(Some(&first), &second).unwrap();
+        assert!(!event.normal);
+        assert_eq!(event.reason, "TriggerNotFound");
+        assert!(transition(None, &first).unwrap().normal);
+    }
+
+    #[test]
+    fn lookup_table_status_counts_its_compiled_rows() {
+        let mut fixture = Fixture::new(Liveness::Live { replicas: 1 });
+        fixture.config.lookup_tables.insert(
+            "stock".into(),
+            CompiledLookupTable {
+                generation: Some(1),
+                input: CompiledVariable::Constant { value: "x".into() },
+                match_type: Default::default(),
+                rows: vec![
+                    CompiledRow {
+                        key: "a".into(),
+                        value: "1".into(),
+                    };
+                    3
+                ],
+                default: None,
+            },
+        );
+        let status = fixture.status(&key(Kind::LookupTable, "stock"), 1, None, T0);
+        assert_eq!(status.rows, Some(3));
+    }
+}
