@@ -7,9 +7,11 @@
 
 pub mod client_ip;
 pub mod ga4;
+pub mod mp;
 
 pub use client_ip::{Cidr, client_ip};
 pub use ga4::parse_ga4;
+pub use mp::{MpOutcome, MpQuery, ValidationCode, ValidationMessage, ValidationResponse, parse_mp};
 
 use serde_json::{Number, Value};
 

@@ -4,7 +4,7 @@
 //! carries one event per line, each line URL-encoded parameters that add to or override
 //! the shared ones (`\r\n` allowed, blank lines ignored). An empty body (GET, or
 //! `navigator.sendBeacon` with everything in the URL) is one event from the query alone.
-//! How each parameter lands in event data: see [`params`].
+//! How each parameter lands in event data: see the `params` module.
 
 mod client_hints;
 mod consent;
