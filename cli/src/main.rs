@@ -1,1 +1,49 @@
-fn main() {}
+//! `hermes`: the command-line tool for GitOps pipelines and operators of Hermes.
+//!
+//! Thin on purpose: each subcommand is a module with an `Args` struct and a `run`
+//! function; the work happens in the library crates. Add a subcommand by adding a
+//! module and one variant to [`Command`].
+
+mod compile;
+mod crds;
+mod lint;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Server-side tagging on Kubernetes: lint and compile Tag, Trigger and LookupTable
+/// manifests, print the CRDs.
+#[derive(Debug, Parser)]
+#[command(name = "hermes", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check manifests (files or folders): exit 0 when valid, 1 with one line per problem
+    /// on stdout (FILE: Kind/name: FIELD: MESSAGE), 2 when a path cannot be read.
+    Lint(lint::Args),
+    /// Compile manifests into the gateway config and print it as JSON.
+    Compile(compile::Args),
+    /// Print the CustomResourceDefinitions of Tag, Trigger and LookupTable as YAML.
+    Crds(crds::Args),
+}
+
+/// Exit status for usage and I/O errors (clap uses it for usage errors too).
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Lint(args) => lint::run(&args),
+        Command::Compile(args) => compile::run(&args),
+        Command::Crds(args) => crds::run(&args),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("hermes: {error:#}");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
