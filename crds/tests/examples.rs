@@ -72,7 +72,11 @@ fn broken_examples_cover_many_distinct_defects_one_line_each() {
         .iter()
         .map(|line| line.rsplit(": ").next().unwrap_or_default())
         .collect();
-    assert_eq!(messages.len(), expected.len(), "two broken examples share a message");
+    assert_eq!(
+        messages.len(),
+        expected.len(),
+        "two broken examples share a message"
+    );
 }
 
 #[test]
@@ -82,7 +86,13 @@ fn the_examples_compile_to_the_documented_tags() {
     let tags: Vec<&str> = config.tags.keys().map(String::as_str).collect();
     assert_eq!(
         tags,
-        ["cart-activity", "low-stock-items", "low-stock-signal", "promotion-used", "shop-purchases"]
+        [
+            "cart-activity",
+            "low-stock-items",
+            "low-stock-signal",
+            "promotion-used",
+            "shop-purchases"
+        ]
     );
     assert_eq!(config.tags_by_event["LowStock"], ["low-stock-signal"]);
     assert_eq!(
@@ -90,9 +100,16 @@ fn the_examples_compile_to_the_documented_tags() {
         ["low-stock-items", "promotion-used", "shop-purchases"]
     );
     for tag in config.tags.values() {
-        assert!(tag.topic.starts_with("projects/hermes-local/topics/"), "{}", tag.topic);
+        assert!(
+            tag.topic.starts_with("projects/hermes-local/topics/"),
+            "{}",
+            tag.topic
+        );
     }
     assert!(config.tags["promotion-used"].per_item.is_some());
-    assert_eq!(config.tags["shop-purchases"].blocking_triggers, ["internal-traffic"]);
+    assert_eq!(
+        config.tags["shop-purchases"].blocking_triggers,
+        ["internal-traffic"]
+    );
     assert!(config.tags["cart-activity"].require_analytics_storage);
 }
