@@ -45,7 +45,9 @@ pub struct Variable {
 }
 
 /// Request properties a variable can read.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum RequestProperty {
     /// The client's IP address (after trusted-proxy `X-Forwarded-For` handling).
@@ -61,7 +63,9 @@ pub enum RequestProperty {
 }
 
 /// The client (protocol) a hit arrived through.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum ClientKind {
     /// gtag.js / GA4 web hits on `/g/collect`.
