@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use super::AppState;
 use super::dispatch::{debug_body, dispatch};
@@ -44,7 +44,11 @@ pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request
         Ok(events) => events,
         Err(error) => {
             state.metrics.hit(CLIENT, error.reason());
-            return reject(StatusCode::BAD_REQUEST, error.reason(), vec![error.to_string()]);
+            return reject(
+                StatusCode::BAD_REQUEST,
+                error.reason(),
+                vec![error.to_string()],
+            );
         }
     };
     let debug = state.settings.debug_allowed(

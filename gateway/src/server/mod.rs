@@ -62,3 +62,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/metrics", get(health::metrics))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests;

@@ -46,7 +46,12 @@ async fn parse(
     let body = read_body(body, state.settings.max_body_bytes)
         .await
         .inspect_err(|_| state.metrics.hit(CLIENT, "too_large"))?;
-    let outcome = parse_mp(&body, &MpQuery::from_request(&info), &info, SystemTime::now());
+    let outcome = parse_mp(
+        &body,
+        &MpQuery::from_request(&info),
+        &info,
+        SystemTime::now(),
+    );
     let debug = state.settings.debug_allowed(
         parts
             .headers

@@ -45,9 +45,7 @@ pub(crate) fn request_info(
             Some((name.trim().to_string(), value))
         })
         .collect();
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     RequestInfo {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
@@ -69,10 +67,15 @@ mod tests {
     #[test]
     fn request_info_decodes_query_cookies_and_user_agent() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, "_ga=GA1.1.123.456; theme=dark%20mode".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "_ga=GA1.1.123.456; theme=dark%20mode".parse().unwrap(),
+        );
         headers.insert(header::USER_AGENT, "Mozilla/5.0".parse().unwrap());
         headers.insert("X-Shop-Id", "eu-1".parse().unwrap());
-        let uri: Uri = "/g/collect?v=2&tid=G-1&dl=https%3A%2F%2Fshop.example%2F".parse().unwrap();
+        let uri: Uri = "/g/collect?v=2&tid=G-1&dl=https%3A%2F%2Fshop.example%2F"
+            .parse()
+            .unwrap();
         let peer: SocketAddr = "203.0.113.9:5555".parse().unwrap();
         let info = request_info(&Method::GET, &uri, &headers, Some(peer), &[]);
         assert_eq!(info.path, "/g/collect");

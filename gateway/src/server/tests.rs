@@ -1,0 +1,182 @@
+//! The router with a recording publisher: status codes, CORS, debug gating, overload.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use prometheus_client::registry::Registry;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::{AppState, app};
+use crate::config_source::{ConfigSink, ConfigStore, manifests};
+use crate::metrics::Metrics;
+use crate::publish::{Publisher, RecordingPublisher};
+use crate::settings::GatewaySettings;
+
+const LOW_STOCK: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
+
+fn state(publisher: Arc<dyn Publisher>, load_examples: bool) -> Arc<AppState> {
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let store = Arc::new(ConfigStore::new(metrics.clone()));
+    if load_examples {
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let (config, problems) = manifests::compile_manifests(&[examples], "test").unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        store.offer(config).unwrap();
+    }
+    Arc::new(AppState {
+        config: store,
+        publisher,
+        settings: GatewaySettings {
+            debug_token: Some("token".into()),
+            allowed_origins: vec!["https://shop.example".into()],
+            max_body_bytes: 1024,
+            ..Default::default()
+        },
+        metrics,
+        registry: Arc::new(registry),
+    })
+}
+
+async fn send(
+    state: Arc<AppState>,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let response = app(state).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn browser_hits_get_204_with_credentialed_cors_for_allowed_origins_only() {
+    let recorder = Arc::new(RecordingPublisher::new());
+    let state = state(recorder.clone(), true);
+    let request = Request::get(LOW_STOCK)
+        .header(header::ORIGIN, "https://shop.example")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(state.clone(), request).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://shop.example"
+    );
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+    assert_eq!(recorder.messages().len(), 1);
+
+    let other = Request::get(LOW_STOCK)
+        .header(header::ORIGIN, "https://evil.example")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, _) = send(state.clone(), other).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+
+    let preflight = Request::options("/g/collect")
+        .header(header::ORIGIN, "https://shop.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = send(state, preflight).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://shop.example"
+    );
+}
+
+#[tokio::test]
+async fn the_debug_header_does_nothing_without_the_right_token() {
+    let recorder = Arc::new(RecordingPublisher::new());
+    let state = state(recorder.clone(), true);
+    let wrong = Request::get(LOW_STOCK)
+        .header("x-hermes-debug", "guess")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(state.clone(), wrong).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(recorder.take().len(), 1);
+
+    let right = Request::get(LOW_STOCK)
+        .header("x-hermes-debug", "token")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = send(state, right).await;
+    assert_eq!(status, StatusCode::OK);
+    let trace: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(trace["messages"], 1);
+    assert_eq!(trace["events"][0]["eventData"]["sku"], "BOWL-10");
+    assert!(
+        recorder.messages().is_empty(),
+        "debug mode publishes nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_without_config_is_not_ready_and_answers_503_with_retry_after() {
+    let state = state(Arc::new(RecordingPublisher::new()), false);
+    let (status, _, body) = send(state.clone(), get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("\"configHash\":null"), "{body}");
+    let (status, headers, body) = send(state, get(LOW_STOCK)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "5");
+    assert!(body.contains("no_config"), "{body}");
+}
+
+#[tokio::test]
+async fn a_full_publish_queue_is_a_503_and_counted_for_the_tag() {
+    let state = state(Arc::new(RecordingPublisher::with_capacity(0)), true);
+    let (status, _, body) = send(state.clone(), get(LOW_STOCK)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("queue_full"), "{body}");
+    let (_, _, metrics) = send(state, get("/metrics")).await;
+    assert!(
+        metrics.contains("hermes_tags_failed_total{tag=\"low-stock-signal\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_and_unknown_paths_404() {
+    let state = state(Arc::new(RecordingPublisher::new()), true);
+    let big = Request::post("/g/collect?v=2&tid=G-0000")
+        .body(Body::from(format!("en=x&ep.a={}", "z".repeat(2000))))
+        .unwrap();
+    let (status, _, body) = send(state.clone(), big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body.contains("1024 bytes"), "{body}");
+    let (status, _, _) = send(state, get("/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn measurement_protocol_needs_a_configured_secret() {
+    let state = state(Arc::new(RecordingPublisher::new()), true);
+    let body = r#"{"client_id":"1.2","events":[{"name":"purchase","params":{"session_id":"1"}}]}"#;
+    let unknown = Request::post("/mp/collect?measurement_id=G-X&api_secret=s")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, reply) = send(state.clone(), unknown).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(reply.contains("api_secret is not valid for G-X"), "{reply}");
+    let no_stream = Request::post("/mp/collect?api_secret=s")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, _, _) = send(state, no_stream).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
