@@ -5,3 +5,4 @@ pub mod config_source;
 pub mod event;
 pub mod fire;
 pub mod metrics;
+pub mod publish;

@@ -26,7 +26,7 @@ use crate::cache::ScopeCache;
 use crate::error::Error;
 use crate::leader::{LeaderOptions, Leadership};
 use crate::metrics::{self, Metrics};
-use crate::publication::{OutcomeSink, PubSubOutcomes};
+use crate::publication::{OutcomeSink, PubSubOutcomes, PublicationOptions};
 use crate::reconcile::{self, Context, ScopeMemory};
 
 /// How the operator runs.
@@ -40,8 +40,8 @@ pub struct Options {
     pub identity: String,
     /// Leader election; `None`: this replica always leads (one replica only).
     pub leader: Option<LeaderOptions>,
-    /// Where config publication outcomes go (`projects/P/topics/T`).
-    pub publication_topic: Option<String>,
+    /// Where config publication outcomes go, if anywhere.
+    pub publication: Option<PublicationOptions>,
     /// Where `/metrics` is served.
     pub metrics_addr: Option<SocketAddr>,
     /// How long a worker waits after a change for more changes.
@@ -59,7 +59,7 @@ impl Options {
             config_map: cluster::DEFAULT_CONFIG_MAP.to_string(),
             identity: identity.into(),
             leader: None,
-            publication_topic: None,
+            publication: None,
             metrics_addr: None,
             debounce: Duration::from_millis(100),
             resync: Duration::from_secs(300),
@@ -79,7 +79,7 @@ pub async fn run(
         _ = &mut shutdown => return Ok(()),
     }
     let metrics = Arc::new(Metrics::new());
-    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    let mut tasks = Tasks::default();
     if let Some(addr) = options.metrics_addr {
         let metrics = metrics.clone();
         tasks.push(tokio::spawn(async move {
@@ -88,8 +88,8 @@ pub async fn run(
             }
         }));
     }
-    let outcomes: Option<Arc<dyn OutcomeSink>> = match &options.publication_topic {
-        Some(topic) => Some(Arc::new(PubSubOutcomes::connect(topic).await?)),
+    let outcomes: Option<Arc<dyn OutcomeSink>> = match &options.publication {
+        Some(publication) => Some(Arc::new(PubSubOutcomes::connect(publication).await?)),
         None => None,
     };
     let leadership = Arc::new(match options.leader.clone() {
@@ -129,14 +129,37 @@ pub async fn run(
     );
     shutdown.await;
     tracing::info!("shutting down");
-    for task in &tasks {
-        task.abort();
-    }
-    for task in tasks {
-        let _ = task.await;
-    }
+    tasks.stop().await;
     leadership.release().await;
     Ok(())
+}
+
+/// The operator's background tasks; aborted when dropped, so that dropping [`run`]'s
+/// future (a test simulating a crash) stops everything, as a process exit would.
+#[derive(Default)]
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Tasks {
+    fn push(&mut self, task: JoinHandle<()>) {
+        self.0.push(task);
+    }
+
+    async fn stop(mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+        for task in std::mem::take(&mut self.0) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Wait until the Tag, Trigger and LookupTable CRDs are established, retrying watch

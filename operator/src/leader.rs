@@ -135,6 +135,17 @@ impl Leadership {
     }
 }
 
+impl Drop for Leadership {
+    /// Dropped without [`Leadership::release`] (a crash, an aborted task): stop renewing
+    /// and let the Lease expire.
+    fn drop(&mut self) {
+        if let Some(tasks) = self.tasks.get_mut().ok().and_then(|tasks| tasks.take()) {
+            tasks.forwarder.abort();
+            tasks.manager.abort();
+        }
+    }
+}
+
 /// Whether `lease` is held by `identity` and unexpired at `now`.
 pub fn holds(lease: &Lease, identity: &str, now: Timestamp) -> bool {
     let Some(spec) = &lease.spec else {

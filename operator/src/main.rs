@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use hermes_crds::cluster;
+use hermes_operator::publication::PublicationOptions;
 use hermes_operator::{LeaderOptions, Options};
 
 /// Reconciles Hermes Tags, Triggers and LookupTables into live gateway config.
@@ -32,7 +33,8 @@ struct Args {
     /// Run without leader election (only ever one replica).
     #[arg(long)]
     no_leader_election: bool,
-    /// Publish each config publication outcome to this topic, `projects/P/topics/T`.
+    /// Publish each config publication outcome to this topic, `projects/P/topics/T`
+    /// (to the emulator at $PUBSUB_EMULATOR_HOST when set).
     #[arg(long)]
     publication_topic: Option<String>,
     /// Serve Prometheus metrics on this address (`/metrics`, `/healthz`).
@@ -74,7 +76,13 @@ async fn main() -> anyhow::Result<()> {
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let mut options = Options::new(namespaces.clone(), identity.clone());
     options.config_map = args.config_map.clone();
-    options.publication_topic = args.publication_topic.clone();
+    options.publication = args
+        .publication_topic
+        .clone()
+        .map(|topic| PublicationOptions {
+            topic,
+            emulator_host: std::env::var("PUBSUB_EMULATOR_HOST").ok(),
+        });
     options.metrics_addr = Some(args.metrics_addr);
     options.debounce = Duration::from_millis(args.debounce_ms);
     if !args.no_leader_election {

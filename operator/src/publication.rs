@@ -145,23 +145,32 @@ pub trait OutcomeSink: Send + Sync {
     fn publish(&self, message: PublicationMessage) -> BoxFuture<'static, Result<(), Error>>;
 }
 
-/// Publishes outcomes to a Pub/Sub topic (the emulator when `PUBSUB_EMULATOR_HOST` is set).
+/// Where outcomes are published.
+#[derive(Clone, Debug)]
+pub struct PublicationOptions {
+    /// The topic, `projects/P/topics/T`.
+    pub topic: String,
+    /// `HOST:PORT` of a Pub/Sub emulator (plain HTTP, no credentials), as
+    /// `PUBSUB_EMULATOR_HOST` gives it; `None`: Google Cloud with default credentials.
+    pub emulator_host: Option<String>,
+}
+
+/// Publishes outcomes to a Pub/Sub topic.
 pub struct PubSubOutcomes {
     publisher: Publisher,
 }
 
 impl PubSubOutcomes {
-    /// Connect to `topic` (`projects/P/topics/T`).
-    pub async fn connect(topic: &str) -> Result<Self, Error> {
+    /// Connect to the topic.
+    pub async fn connect(options: &PublicationOptions) -> Result<Self, Error> {
+        let topic = options.topic.as_str();
         if !is_topic_name(topic) {
             return Err(Error::Publication(format!(
                 "topic {topic:?} is not of the form projects/PROJECT/topics/TOPIC"
             )));
         }
         let mut builder = Publisher::builder(topic).set_delay_threshold(Duration::ZERO);
-        if let Ok(host) = std::env::var("PUBSUB_EMULATOR_HOST")
-            && !host.is_empty()
-        {
+        if let Some(host) = options.emulator_host.as_deref().filter(|h| !h.is_empty()) {
             builder = builder
                 .with_endpoint(format!("http://{host}"))
                 .with_credentials(

@@ -25,6 +25,7 @@ mod launch;
 pub mod namespace;
 pub mod ports;
 mod process;
+pub mod pubsub;
 pub mod wait;
 
 pub use binaries::Binaries;

@@ -1,0 +1,161 @@
+//! How the Pub/Sub publisher connects, batches, queues and retries.
+
+use std::time::Duration;
+
+use super::limits::{MAX_BATCH_BYTES, MAX_BATCH_MESSAGES};
+
+/// The environment variable every Google client reads to use the emulator.
+pub const EMULATOR_HOST_VAR: &str = "PUBSUB_EMULATOR_HOST";
+
+/// Which Pub/Sub to talk to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PubSubTarget {
+    /// `pubsub.googleapis.com` with Application Default Credentials (Workload Identity on
+    /// GKE).
+    Google,
+    /// Another endpoint (e.g. a locational one, `https://europe-west1-pubsub.googleapis.com`)
+    /// with Application Default Credentials.
+    Endpoint { url: String },
+    /// The emulator at `host:port`, plain HTTP/2, no credentials.
+    Emulator { host_port: String },
+}
+
+impl PubSubTarget {
+    /// The emulator when `PUBSUB_EMULATOR_HOST` is set (and not empty), else Google.
+    pub fn from_env() -> Self {
+        Self::from_emulator_host(std::env::var(EMULATOR_HOST_VAR).ok())
+    }
+
+    /// [`from_env`](Self::from_env) for a given value of `PUBSUB_EMULATOR_HOST`.
+    pub fn from_emulator_host(value: Option<String>) -> Self {
+        match value.map(|v| v.trim().to_owned()) {
+            Some(host_port) if !host_port.is_empty() => PubSubTarget::Emulator { host_port },
+            _ => PubSubTarget::Google,
+        }
+    }
+}
+
+/// Batching thresholds handed to the client's batcher (per topic and ordering key): a
+/// batch is sent when it holds `max_messages`, reaches `max_bytes`, or its oldest message
+/// waited `max_delay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    pub max_messages: u32,
+    pub max_bytes: u32,
+    pub max_delay: Duration,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            max_messages: MAX_BATCH_MESSAGES,
+            max_bytes: 1_000_000,
+            max_delay: Duration::from_millis(10),
+        }
+    }
+}
+
+impl BatchSettings {
+    /// Within Pub/Sub's request limits: 1 to 1,000 messages, 1 byte to
+    /// [`MAX_BATCH_BYTES`], and at most a second of delay.
+    pub fn clamped(self) -> Self {
+        BatchSettings {
+            max_messages: self.max_messages.clamp(1, MAX_BATCH_MESSAGES),
+            max_bytes: self.max_bytes.clamp(1, MAX_BATCH_BYTES),
+            max_delay: self.max_delay.min(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Everything [`PubSubPublisher`](super::PubSubPublisher) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PubSubConfig {
+    pub target: PubSubTarget,
+    /// Unpublished messages held at most; beyond it `enqueue` answers `Full`.
+    pub queue_capacity: usize,
+    pub batching: BatchSettings,
+    /// Time budget of one publish attempt, including the client's own quick retries of
+    /// transient errors; then the message goes back to our backoff.
+    pub attempt_timeout: Duration,
+    /// First delay before re-publishing a failed message; doubles per failure.
+    pub initial_backoff: Duration,
+    /// Longest delay between attempts.
+    pub max_backoff: Duration,
+    /// How long `shutdown` keeps publishing pending messages.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for PubSubConfig {
+    fn default() -> Self {
+        PubSubConfig {
+            target: PubSubTarget::Google,
+            queue_capacity: 100_000,
+            batching: BatchSettings::default(),
+            attempt_timeout: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl PubSubConfig {
+    /// Defaults, with the target from `PUBSUB_EMULATOR_HOST`.
+    pub fn from_env() -> Self {
+        PubSubConfig {
+            target: PubSubTarget::from_env(),
+            ..Default::default()
+        }
+    }
+
+    /// Defaults, aimed at the emulator at `host:port`.
+    pub fn emulator(host_port: impl Into<String>) -> Self {
+        PubSubConfig {
+            target: PubSubTarget::Emulator {
+                host_port: host_port.into(),
+            },
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_host_selects_the_emulator_and_absence_selects_google() {
+        assert_eq!(
+            PubSubTarget::from_emulator_host(Some("127.0.0.1:8085".into())),
+            PubSubTarget::Emulator {
+                host_port: "127.0.0.1:8085".into()
+            }
+        );
+        assert_eq!(PubSubTarget::from_emulator_host(None), PubSubTarget::Google);
+        assert_eq!(
+            PubSubTarget::from_emulator_host(Some(" ".into())),
+            PubSubTarget::Google
+        );
+    }
+
+    #[test]
+    fn batch_settings_are_clamped_to_pubsub_request_limits() {
+        let wild = BatchSettings {
+            max_messages: 50_000,
+            max_bytes: u32::MAX,
+            max_delay: Duration::from_secs(60),
+        }
+        .clamped();
+        assert_eq!(wild.max_messages, MAX_BATCH_MESSAGES);
+        assert_eq!(wild.max_bytes, MAX_BATCH_BYTES);
+        assert_eq!(wild.max_delay, Duration::from_secs(1));
+        let zero = BatchSettings {
+            max_messages: 0,
+            max_bytes: 0,
+            max_delay: Duration::ZERO,
+        }
+        .clamped();
+        assert_eq!((zero.max_messages, zero.max_bytes), (1, 1));
+        assert_eq!(BatchSettings::default().clamped(), BatchSettings::default());
+    }
+}

@@ -1,0 +1,482 @@
+//! The background task between the queue and the `google-cloud-pubsub` client: it hands
+//! messages to one batching client publisher per topic, collects their results, and
+//! schedules retries with backoff until each message is acknowledged.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
+use google_cloud_gax::retry_policy::RetryPolicyExt;
+use google_cloud_pubsub::client::{BasePublisher, Publisher as TopicPublisher};
+use google_cloud_pubsub::error::PublishError;
+use google_cloud_pubsub::model::Message;
+use google_cloud_pubsub::retry_policy::RetryableErrors;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
+
+use super::backoff::Backoff;
+use super::lanes::{LaneId, Lanes, Next, Pending};
+use super::limits::MAX_BATCH_MESSAGES;
+use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics};
+
+/// What the publisher handle tells the dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Running,
+    /// Publish what is pending with short backoffs; nothing new arrives.
+    Draining,
+    /// Stop now; whatever is pending is given up.
+    Stopped,
+}
+
+/// State shared by the handle (hot path) and the dispatcher.
+#[derive(Debug)]
+pub(super) struct Shared {
+    /// Accepted and not yet settled (acknowledged or given up).
+    pub depth: AtomicUsize,
+    /// The client exists.
+    pub connected: AtomicBool,
+    /// Woken when `depth` drops to zero.
+    pub drained: Notify,
+    pub metrics: PublishMetrics,
+}
+
+impl Shared {
+    pub fn new(metrics: PublishMetrics) -> Self {
+        Shared {
+            depth: AtomicUsize::new(0),
+            connected: AtomicBool::new(false),
+            drained: Notify::new(),
+            metrics,
+        }
+    }
+
+    fn settle(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.metrics.queue_depth.dec_by(n as i64);
+        if self.depth.fetch_sub(n, Ordering::SeqCst) == n {
+            self.drained.notify_waiters();
+        }
+    }
+}
+
+/// A message with its enqueue time, as the handle sends it.
+pub(super) type Queued = (OutgoingMessage, std::time::Instant);
+
+enum Retry {
+    Message(Pending),
+    Lane(LaneId),
+}
+
+/// How a failed attempt is handled.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Failed behind an earlier message of its ordering key: retry with the lane.
+    Paused,
+    /// Retry after a backoff.
+    Retry,
+    /// The topic's client publisher is gone: make a new one, then retry.
+    ClientGone,
+    /// Pub/Sub refuses the message itself: give it up.
+    GiveUp,
+}
+
+fn classify(error: &PublishError) -> Verdict {
+    match error {
+        PublishError::OrderingKeyPaused => Verdict::Paused,
+        PublishError::Shutdown => Verdict::ClientGone,
+        PublishError::Rpc(e) if e.status().is_some_and(|s| s.code == Code::InvalidArgument) => {
+            Verdict::GiveUp
+        }
+        _ => Verdict::Retry,
+    }
+}
+
+/// Run the dispatcher until stopped: connect, then pump messages.
+pub(super) async fn run(
+    config: PubSubConfig,
+    shared: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Queued>,
+    mut control: watch::Receiver<Phase>,
+) {
+    let backoff = Backoff {
+        initial: config.initial_backoff,
+        max: config.max_backoff,
+    };
+    let Some(client) = connect(&config, backoff, &mut control).await else {
+        Pump::new(config, shared, rx, control, None).stop();
+        return;
+    };
+    shared.connected.store(true, Ordering::SeqCst);
+    Pump::new(config, shared, rx, control, Some(client))
+        .run()
+        .await;
+}
+
+/// Build the client, retrying with backoff (e.g. while credentials are missing).
+async fn connect(
+    config: &PubSubConfig,
+    backoff: Backoff,
+    control: &mut watch::Receiver<Phase>,
+) -> Option<BasePublisher> {
+    let mut failures = 0;
+    loop {
+        match build_client(config).await {
+            Ok(client) => return Some(client),
+            Err(error) => {
+                failures += 1;
+                let delay = backoff.delay(failures);
+                tracing::error!(%error, retry_in = ?delay, "cannot create the Pub/Sub client");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    changed = control.changed() => {
+                        if changed.is_err() || *control.borrow() == Phase::Stopped {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn build_client(
+    config: &PubSubConfig,
+) -> Result<BasePublisher, google_cloud_gax::client_builder::Error> {
+    // The client retries transient errors quickly within one attempt's budget; longer
+    // outages come back to our backoff, which keeps the message.
+    let builder = BasePublisher::builder()
+        .with_retry_policy(RetryableErrors.with_time_limit(config.attempt_timeout))
+        .with_backoff_policy(
+            ExponentialBackoffBuilder::new()
+                .with_initial_delay(Duration::from_millis(50))
+                .with_maximum_delay(Duration::from_secs(2))
+                .with_scaling(2.0)
+                .clamp(),
+        );
+    let builder = match &config.target {
+        PubSubTarget::Google => builder,
+        PubSubTarget::Endpoint { url } => builder.with_endpoint(url.clone()),
+        PubSubTarget::Emulator { host_port } => builder
+            .with_endpoint(format!("http://{host_port}"))
+            .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build()),
+    };
+    builder.build().await
+}
+
+/// The connected dispatcher's state. Owned by one task: no locks.
+struct Pump {
+    config: PubSubConfig,
+    backoff: Backoff,
+    shared: Arc<Shared>,
+    rx: mpsc::UnboundedReceiver<Queued>,
+    control: watch::Receiver<Phase>,
+    client: Option<BasePublisher>,
+    topics: HashMap<String, TopicPublisher>,
+    lanes: Lanes,
+    /// Messages handed to the client, by sequence number.
+    sent: HashMap<u64, Pending>,
+    in_flight: FuturesUnordered<BoxFuture<'static, (u64, Result<String, PublishError>)>>,
+    retries: BTreeMap<(Instant, u64), Retry>,
+    next_seq: u64,
+    draining: bool,
+    warnings: WarnThrottle,
+}
+
+impl Pump {
+    fn new(
+        config: PubSubConfig,
+        shared: Arc<Shared>,
+        rx: mpsc::UnboundedReceiver<Queued>,
+        control: watch::Receiver<Phase>,
+        client: Option<BasePublisher>,
+    ) -> Self {
+        Pump {
+            backoff: Backoff {
+                initial: config.initial_backoff,
+                max: config.max_backoff,
+            },
+            config,
+            shared,
+            rx,
+            control,
+            client,
+            topics: HashMap::new(),
+            lanes: Lanes::default(),
+            sent: HashMap::new(),
+            in_flight: FuturesUnordered::new(),
+            retries: BTreeMap::new(),
+            next_seq: 0,
+            draining: false,
+            warnings: WarnThrottle::default(),
+        }
+    }
+
+    async fn run(mut self) {
+        if *self.control.borrow_and_update() == Phase::Draining {
+            self.start_draining();
+        }
+        let mut arrived = Vec::with_capacity(MAX_BATCH_MESSAGES as usize);
+        loop {
+            let next_retry = self.retries.first_key_value().map(|((at, _), _)| *at);
+            let retry_at = next_retry.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                changed = self.control.changed() => {
+                    let phase = if changed.is_err() { Phase::Stopped } else { *self.control.borrow_and_update() };
+                    match phase {
+                        Phase::Stopped => break,
+                        Phase::Draining => self.start_draining(),
+                        Phase::Running => {}
+                    }
+                }
+                n = self.rx.recv_many(&mut arrived, MAX_BATCH_MESSAGES as usize) => {
+                    if n == 0 {
+                        break; // the handle is gone without a shutdown
+                    }
+                    self.shared.metrics.batch_size.observe(n as f64);
+                    for (msg, enqueued) in arrived.drain(..) {
+                        let pending = Pending::new(msg, self.next_seq, enqueued);
+                        self.next_seq += 1;
+                        if let Some(pending) = self.lanes.admit(pending) {
+                            self.send(pending);
+                        }
+                    }
+                }
+                Some((seq, result)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    self.complete(seq, result);
+                }
+                () = tokio::time::sleep_until(retry_at), if next_retry.is_some() => {
+                    self.retry_due();
+                }
+            }
+        }
+        self.stop();
+    }
+
+    fn publisher_for(&mut self, topic: &str) -> Option<&TopicPublisher> {
+        if !self.topics.contains_key(topic) {
+            let client = self.client.as_ref()?;
+            let batching = self.config.batching.clamped();
+            let publisher = client
+                .publisher(topic)
+                .set_message_count_threshold(batching.max_messages)
+                .set_byte_threshold(batching.max_bytes)
+                .set_delay_threshold(batching.max_delay)
+                .build();
+            self.topics.insert(topic.to_owned(), publisher);
+        }
+        self.topics.get(topic)
+    }
+
+    fn send(&mut self, mut pending: Pending) {
+        if pending.attempts > 0 {
+            PublishMetrics::for_tag(&self.shared.metrics.retried, &pending.msg.tag).inc();
+        }
+        pending.attempts += 1;
+        let msg = &pending.msg;
+        let mut message = Message::new()
+            .set_data(msg.data.clone())
+            .set_attributes(msg.attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(key) = msg.ordering_key() {
+            message = message.set_ordering_key(key);
+        }
+        let topic = msg.topic.clone();
+        let seq = pending.seq;
+        let Some(publisher) = self.publisher_for(&topic) else {
+            // Unreachable: a pump without a client only stops. Keep the count honest.
+            PublishMetrics::for_tag(&self.shared.metrics.dropped, &pending.msg.tag).inc();
+            self.shared.settle(1);
+            return;
+        };
+        let future = publisher.publish(message);
+        self.sent.insert(seq, pending);
+        self.in_flight
+            .push(Box::pin(async move { (seq, future.await) }));
+    }
+
+    fn complete(&mut self, seq: u64, result: Result<String, PublishError>) {
+        let Some(mut pending) = self.sent.remove(&seq) else {
+            return;
+        };
+        let metrics = &self.shared.metrics;
+        let tag = pending.msg.tag.as_str();
+        let next = match result {
+            Ok(_) => {
+                PublishMetrics::for_tag(&metrics.published, tag).inc();
+                metrics
+                    .latency
+                    .observe(pending.enqueued.elapsed().as_secs_f64());
+                let next = self.lanes.succeeded(&pending.msg);
+                self.shared.settle(1);
+                next
+            }
+            Err(error) => match classify(&error) {
+                Verdict::Paused => self.lanes.failed(pending, true),
+                Verdict::GiveUp => {
+                    PublishMetrics::for_tag(&metrics.failed, tag).inc();
+                    PublishMetrics::for_tag(&metrics.dropped, tag).inc();
+                    tracing::error!(
+                        tag, topic = %pending.msg.topic, %error,
+                        "Pub/Sub refused the message; dropping it"
+                    );
+                    let next = self.lanes.failed(pending, false);
+                    self.shared.settle(1);
+                    next
+                }
+                verdict => {
+                    PublishMetrics::for_tag(&metrics.failed, tag).inc();
+                    if verdict == Verdict::ClientGone {
+                        self.topics.remove(&pending.msg.topic);
+                    }
+                    self.warnings.warn(&pending, &error);
+                    pending.failures += 1;
+                    self.lanes.failed(pending, true)
+                }
+            },
+        };
+        self.schedule(next);
+    }
+
+    fn delay(&self, failures: u32) -> Duration {
+        let delay = self.backoff.delay(failures);
+        if self.draining {
+            delay.min(self.config.initial_backoff)
+        } else {
+            delay
+        }
+    }
+
+    fn schedule(&mut self, next: Next) {
+        let (failures, retry) = match next {
+            Next::Nothing => return,
+            Next::RetryMessage(pending) => (pending.failures, Retry::Message(pending)),
+            Next::RetryLane { lane, failures } => (failures, Retry::Lane(lane)),
+        };
+        let at = Instant::now() + self.delay(failures);
+        self.retries.insert((at, self.next_seq), retry);
+        self.next_seq += 1;
+    }
+
+    fn retry_due(&mut self) {
+        let now = Instant::now();
+        while let Some(entry) = self.retries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                Retry::Message(pending) => self.send(pending),
+                Retry::Lane(lane) => {
+                    if let Some(publisher) = self.topics.get(&lane.topic) {
+                        publisher.resume_publish(lane.key.clone());
+                    }
+                    for pending in self.lanes.release(&lane) {
+                        self.send(pending);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Shutdown began: retry everything now and keep backoffs short.
+    fn start_draining(&mut self) {
+        self.draining = true;
+        let now = Instant::now();
+        let retries = std::mem::take(&mut self.retries);
+        self.retries = retries
+            .into_iter()
+            .map(|((_, id), retry)| ((now, id), retry))
+            .collect();
+    }
+
+    /// Give up whatever is still pending, counting it per tag.
+    fn stop(mut self) {
+        self.rx.close();
+        let mut left: Vec<OutgoingMessage> = Vec::new();
+        while let Ok((msg, _)) = self.rx.try_recv() {
+            left.push(msg);
+        }
+        left.extend(self.sent.drain().map(|(_, p)| p.msg));
+        left.extend(self.lanes.drain_held().into_iter().map(|p| p.msg));
+        for retry in std::mem::take(&mut self.retries).into_values() {
+            if let Retry::Message(p) = retry {
+                left.push(p.msg);
+            }
+        }
+        if !left.is_empty() {
+            tracing::error!(
+                unpublished = left.len(),
+                "publisher stopped with unpublished messages"
+            );
+        }
+        for msg in &left {
+            PublishMetrics::for_tag(&self.shared.metrics.dropped, &msg.tag).inc();
+        }
+        self.shared.settle(left.len());
+    }
+}
+
+/// At most one failure warning per interval, with the count of the ones held back.
+#[derive(Debug, Default)]
+struct WarnThrottle {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl WarnThrottle {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn warn(&mut self, pending: &Pending, error: &PublishError) {
+        let now = Instant::now();
+        if self.last.is_some_and(|last| now - last < Self::INTERVAL) {
+            self.suppressed += 1;
+            return;
+        }
+        tracing::warn!(
+            tag = %pending.msg.tag,
+            topic = %pending.msg.topic,
+            attempts = pending.attempts,
+            %error,
+            similar_failures_suppressed = self.suppressed,
+            "publish attempt failed; will retry"
+        );
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_gax::error::rpc::Status;
+
+    fn rpc(code: Code) -> PublishError {
+        PublishError::Rpc(Arc::new(google_cloud_pubsub::Error::service(
+            Status::default().set_code(code).set_message("test"),
+        )))
+    }
+
+    #[test]
+    fn only_invalid_arguments_are_given_up() {
+        assert_eq!(classify(&rpc(Code::InvalidArgument)), Verdict::GiveUp);
+        for code in [
+            Code::NotFound,
+            Code::Unavailable,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::ResourceExhausted,
+            Code::DeadlineExceeded,
+        ] {
+            assert_eq!(classify(&rpc(code)), Verdict::Retry, "{code:?}");
+        }
+        assert_eq!(classify(&PublishError::OrderingKeyPaused), Verdict::Paused);
+        assert_eq!(classify(&PublishError::Shutdown), Verdict::ClientGone);
+    }
+}

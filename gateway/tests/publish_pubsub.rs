@@ -1,0 +1,396 @@
+//! The Pub/Sub publisher against Google's real Pub/Sub emulator: messages are read back
+//! through real subscriptions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hermes_gateway::publish::{
+    self, BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig,
+    PubSubPublisher, PublishMetrics, Publisher, TagLabel,
+};
+use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
+use hermes_tests::{free_port, wait_for};
+use prometheus_client::registry::Registry;
+
+const PROJECT: &str = "hermes-test";
+const TAG: &str = "low-stock";
+const DELIVERY: Duration = Duration::from_secs(60);
+
+fn topic(id: &str) -> String {
+    format!("projects/{PROJECT}/topics/{id}")
+}
+
+fn subscription(id: &str) -> String {
+    format!("projects/{PROJECT}/subscriptions/{id}-sub")
+}
+
+/// An emulator with a topic and a subscription (ordered or not) named after `id`.
+async fn emulator_with_topic(id: &str, ordered: bool) -> PubSubEmulator {
+    publish::install_crypto_provider();
+    let emulator = PubSubEmulator::start().await.expect("emulator starts");
+    create_topic_and_subscription(&emulator, id, ordered).await;
+    emulator
+}
+
+async fn create_topic_and_subscription(emulator: &PubSubEmulator, id: &str, ordered: bool) {
+    emulator.create_topic(&topic(id)).await.unwrap();
+    let options = SubscriptionOptions {
+        ordering: ordered,
+        ..Default::default()
+    };
+    emulator
+        .create_subscription(&subscription(id), &topic(id), options)
+        .await
+        .unwrap();
+}
+
+/// A publisher on `host_port` with quick retries, and its metrics in a registry.
+fn publisher(
+    host_port: String,
+    tweak: impl FnOnce(&mut PubSubConfig),
+) -> (PubSubPublisher, PublishMetrics, Registry) {
+    publish::install_crypto_provider();
+    let mut config = PubSubConfig::emulator(host_port);
+    config.initial_backoff = Duration::from_millis(100);
+    config.max_backoff = Duration::from_millis(500);
+    config.attempt_timeout = Duration::from_secs(2);
+    config.shutdown_timeout = Duration::from_secs(30);
+    tweak(&mut config);
+    let mut registry = Registry::default();
+    let metrics = PublishMetrics::register(&mut registry);
+    (
+        PubSubPublisher::start(config, metrics.clone()),
+        metrics,
+        registry,
+    )
+}
+
+fn message(topic_id: &str, n: usize) -> OutgoingMessage {
+    OutgoingMessage::new(TAG, topic(topic_id), format!(r#"{{"n":{n}}}"#))
+        .with_attribute("sku", format!("SKU-{n}"))
+        .with_attribute("event_id", format!("ev-{n}"))
+}
+
+fn count(
+    family: &prometheus_client::metrics::family::Family<
+        TagLabel,
+        prometheus_client::metrics::counter::Counter,
+    >,
+) -> u64 {
+    family.get_or_create(&TagLabel { tag: TAG.into() }).get()
+}
+
+/// The value of the first sample whose line starts with `name` in the text exposition.
+fn sample(registry: &Registry, name: &str) -> f64 {
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in:\n{text}"))
+}
+
+async fn pull(emulator: &PubSubEmulator, id: &str, n: usize) -> Vec<ReceivedMessage> {
+    let got = emulator.pull(&subscription(id), n, DELIVERY).await.unwrap();
+    assert_eq!(
+        got.len(),
+        n,
+        "messages read back; emulator log:\n{}",
+        emulator.log()
+    );
+    got
+}
+
+async fn wait_until_drained(publisher: &PubSubPublisher) {
+    wait_for(DELIVERY, || async {
+        match publisher.queue_depth() {
+            0 => Ok(()),
+            depth => Err(format!("queue depth {depth}")),
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// Forwards TCP connections from a loopback port to the emulator: Pub/Sub "comes up"
+/// on a port the publisher has been failing to reach.
+async fn relay(from_port: u16, to: String) -> tokio::task::JoinHandle<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", from_port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let to = to.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    })
+}
+
+#[tokio::test]
+async fn publishes_messages_with_attributes_that_a_subscription_reads_back() {
+    let emulator = emulator_with_topic("stock", false).await;
+    let (publisher, metrics, registry) = publisher(emulator.host_port(), |_| {});
+    for n in 0..100 {
+        publisher.enqueue(message("stock", n)).unwrap();
+    }
+    wait_until_drained(&publisher).await;
+
+    let got = pull(&emulator, "stock", 100).await;
+    let got: BTreeSet<(String, BTreeMap<String, String>)> = got
+        .into_iter()
+        .inspect(|m| assert_eq!(m.ordering_key, None))
+        .map(|m| (m.text(), m.attributes))
+        .collect();
+    let want: BTreeSet<_> = (0..100)
+        .map(|n| {
+            let m = message("stock", n);
+            (String::from_utf8(m.data.to_vec()).unwrap(), m.attributes)
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(count(&metrics.published), 100);
+    assert_eq!(count(&metrics.failed), 0);
+    assert_eq!(
+        sample(&registry, "hermes_publish_latency_seconds_count"),
+        100.0
+    );
+    assert_eq!(sample(&registry, "hermes_publish_batch_size_sum"), 100.0);
+    assert_eq!(sample(&registry, "hermes_publish_queue_depth"), 0.0);
+    assert!(publisher.is_ready());
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn ordering_keys_are_delivered_in_publish_order_on_an_ordered_subscription() {
+    let emulator = emulator_with_topic("orders", true).await;
+    let (publisher, _, _) = publisher(emulator.host_port(), |c| {
+        // Small batches: many requests per key, so order across requests matters.
+        c.batching.max_messages = 7;
+    });
+    let keys = ["client-a", "client-b", "client-c"];
+    for n in 0..200 {
+        for key in keys {
+            let msg = OutgoingMessage::new(TAG, topic("orders"), format!("{key}/{n}"))
+                .with_ordering_key(key);
+            publisher.enqueue(msg).unwrap();
+        }
+    }
+    let got = pull(&emulator, "orders", 600).await;
+    for key in keys {
+        let seen: Vec<String> = got
+            .iter()
+            .filter(|m| m.ordering_key.as_deref() == Some(key))
+            .map(ReceivedMessage::text)
+            .collect();
+        let want: Vec<String> = (0..200).map(|n| format!("{key}/{n}")).collect();
+        assert_eq!(seen, want, "order of {key}");
+    }
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_enqueued_while_pubsub_is_unreachable_are_delivered_once_it_answers() {
+    let emulator = emulator_with_topic("outage", true).await;
+    let port = free_port().unwrap();
+    let (publisher, metrics, _) = publisher(format!("127.0.0.1:{port}"), |c| {
+        c.attempt_timeout = Duration::from_millis(500);
+    });
+    for n in 0..10 {
+        publisher.enqueue(message("outage", n)).unwrap();
+        let ordered =
+            OutgoingMessage::new(TAG, topic("outage"), format!("k/{n}")).with_ordering_key("k");
+        publisher.enqueue(ordered).unwrap();
+    }
+    wait_for(DELIVERY, || async {
+        match count(&metrics.failed) {
+            0 => Err("no failed attempt yet"),
+            _ => Ok(()),
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        publisher.queue_depth(),
+        20,
+        "nothing is lost while unreachable"
+    );
+
+    let _relay = relay(port, emulator.host_port()).await;
+    let got = pull(&emulator, "outage", 20).await;
+    let ordered: Vec<String> = got
+        .iter()
+        .filter(|m| m.ordering_key.is_some())
+        .map(ReceivedMessage::text)
+        .collect();
+    assert_eq!(
+        ordered,
+        (0..10).map(|n| format!("k/{n}")).collect::<Vec<_>>()
+    );
+    wait_until_drained(&publisher).await;
+    assert_eq!(count(&metrics.published), 20);
+    assert!(
+        count(&metrics.retried) >= 20,
+        "every message was sent again"
+    );
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn messages_for_a_missing_topic_are_delivered_once_the_topic_exists() {
+    publish::install_crypto_provider();
+    let emulator = PubSubEmulator::start().await.unwrap();
+    // Long backoffs leave time to create the topic and its subscription between two
+    // attempts, so no message is published before the subscription exists.
+    let (publisher, metrics, _) = publisher(emulator.host_port(), |c| {
+        c.initial_backoff = Duration::from_secs(3);
+        c.max_backoff = Duration::from_secs(3);
+    });
+    for n in 0..10 {
+        publisher.enqueue(message("late", n)).unwrap();
+    }
+    wait_for(DELIVERY, || async {
+        match count(&metrics.failed) {
+            10 => Ok(()),
+            n => Err(format!("{n} failed attempts")),
+        }
+    })
+    .await
+    .unwrap();
+    create_topic_and_subscription(&emulator, "late", false).await;
+
+    pull(&emulator, "late", 10).await;
+    wait_until_drained(&publisher).await;
+    assert_eq!(count(&metrics.published), 10);
+    assert_eq!(count(&metrics.retried), 10);
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_returns_after_pending_messages_are_published() {
+    let emulator = emulator_with_topic("closing", false).await;
+    let (publisher, metrics, _) = publisher(emulator.host_port(), |c| {
+        // Messages sit in the batcher for a second unless something flushes them.
+        c.batching = BatchSettings {
+            max_delay: Duration::from_secs(1),
+            ..BatchSettings::default()
+        };
+    });
+    for n in 0..50 {
+        publisher.enqueue(message("closing", n)).unwrap();
+    }
+    publisher.shutdown().await;
+    assert_eq!(publisher.queue_depth(), 0);
+    assert_eq!(count(&metrics.published), 50);
+    assert_eq!(
+        publisher.enqueue(message("closing", 99)),
+        Err(EnqueueError::Closed)
+    );
+    assert!(!publisher.is_ready());
+    pull(&emulator, "closing", 50).await;
+    // A second shutdown returns at once.
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_retries_backed_off_messages_at_once() {
+    publish::install_crypto_provider();
+    let emulator = PubSubEmulator::start().await.unwrap();
+    let (publisher, metrics, _) = publisher(emulator.host_port(), |c| {
+        c.initial_backoff = Duration::from_secs(60);
+        c.max_backoff = Duration::from_secs(60);
+    });
+    for n in 0..5 {
+        publisher.enqueue(message("backed-off", n)).unwrap();
+    }
+    wait_for(DELIVERY, || async {
+        match count(&metrics.failed) {
+            5 => Ok(()),
+            n => Err(format!("{n} failed attempts")),
+        }
+    })
+    .await
+    .unwrap();
+    create_topic_and_subscription(&emulator, "backed-off", false).await;
+
+    let began = Instant::now();
+    publisher.shutdown().await;
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "shutdown took {:?}; the 30-60 s backoff was not cut short",
+        began.elapsed()
+    );
+    assert_eq!(count(&metrics.published), 5);
+    pull(&emulator, "backed-off", 5).await;
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_after_its_timeout_and_counts_what_it_dropped() {
+    let unreachable = format!("127.0.0.1:{}", free_port().unwrap());
+    let (publisher, metrics, _) = publisher(unreachable, |c| {
+        c.shutdown_timeout = Duration::from_secs(1);
+    });
+    for n in 0..3 {
+        publisher.enqueue(message("nowhere", n)).unwrap();
+    }
+    let began = Instant::now();
+    publisher.shutdown().await;
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(publisher.queue_depth(), 0);
+    assert_eq!(count(&metrics.dropped), 3);
+    assert_eq!(count(&metrics.published), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_messages_at_once() {
+    let unreachable = format!("127.0.0.1:{}", free_port().unwrap());
+    let (publisher, _, registry) = publisher(unreachable, |c| {
+        c.queue_capacity = 5;
+        c.shutdown_timeout = Duration::from_millis(100);
+    });
+    for n in 0..5 {
+        publisher.enqueue(message("full", n)).unwrap();
+    }
+    let began = Instant::now();
+    assert_eq!(
+        publisher.enqueue(message("full", 5)),
+        Err(EnqueueError::Full { capacity: 5 })
+    );
+    assert!(began.elapsed() < Duration::from_millis(50));
+    assert_eq!(publisher.queue_depth(), 5);
+    assert_eq!(sample(&registry, "hermes_publish_queue_depth"), 5.0);
+    assert!(!publisher.is_ready(), "a full publisher is not ready");
+    // Invalid messages are refused before they take a slot.
+    assert!(matches!(
+        publisher.enqueue(OutgoingMessage::new(TAG, "not-a-topic", "x")),
+        Err(EnqueueError::Invalid(InvalidMessage::Topic { .. }))
+    ));
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_messages_than_one_request_holds_all_arrive() {
+    let emulator = emulator_with_topic("bulk", false).await;
+    let (publisher, metrics, _) = publisher(emulator.host_port(), |_| {});
+    // 2,500 messages of 4 kB: beyond 1,000 messages and 10 MB in all.
+    let payload = "x".repeat(4_000);
+    for n in 0..2_500 {
+        let msg = OutgoingMessage::new(TAG, topic("bulk"), format!("{n}:{payload}"));
+        publisher.enqueue(msg).unwrap();
+    }
+    wait_until_drained(&publisher).await;
+    assert_eq!(count(&metrics.published), 2_500);
+    let got = pull(&emulator, "bulk", 2_500).await;
+    let distinct: BTreeSet<String> = got
+        .iter()
+        .map(|m| m.text().split(':').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(distinct.len(), 2_500);
+    publisher.shutdown().await;
+}

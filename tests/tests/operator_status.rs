@@ -1,0 +1,227 @@
+//! The operator against a real kube-apiserver: statuses say whether each object is live
+//! on the gateways (fake gateway Leases here, real gateway config watchers elsewhere),
+//! name the field at fault, heal, and stay still when nothing changes.
+
+mod operator_support;
+
+use std::time::Duration;
+
+use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
+use hermes_crds::cluster;
+use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
+use kube::api::ListParams;
+use operator_support::*;
+
+const SIGNAL: &str = r#"
+apiVersion: hermes.io/v1alpha1
+kind: Trigger
+metadata:
+  name: low-stock-signal
+spec:
+  event:
+    name: LowStock
+---
+apiVersion: hermes.io/v1alpha1
+kind: Tag
+metadata:
+  name: low-stock-signal
+spec:
+  firingTriggers: [low-stock-signal]
+  topic: projects/hermes-local/topics/low-stock
+  payload:
+    fields:
+      - {key: sku, value: {eventData: sku}}
+"#;
+
+const PROMO_TAG: &str = r#"
+apiVersion: hermes.io/v1alpha1
+kind: Tag
+metadata:
+  name: promo
+spec:
+  firingTriggers: [promo-view]
+  topic: projects/hermes-local/topics/promotions
+"#;
+
+const PROMO_TRIGGER: &str = r#"
+apiVersion: hermes.io/v1alpha1
+kind: Trigger
+metadata:
+  name: promo-view
+spec:
+  event:
+    name: view_promotion
+"#;
+
+#[tokio::test]
+async fn tag_awaits_a_gateway_then_is_ready_once_every_fresh_replica_serves_its_config() {
+    let ns = namespace("live").await;
+    apply_yaml(&ns, SIGNAL).await;
+    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+
+    // Compiled and written, but no gateway reports: AwaitingGateway, Reconciling.
+    let config = wait_config(&ns, |c| {
+        c.tags
+            .contains_key("low-stock-signal")
+            .then_some(())
+            .ok_or_else(|| "tag not in config yet".to_string())
+    })
+    .await;
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "False", "AwaitingGateway").await;
+    let status = tag.status.clone().unwrap();
+    assert_eq!(status.observed_generation, Some(1));
+    assert_eq!(condition(&status, RECONCILING).unwrap().status, "True");
+    assert_eq!(status.live_generation, None);
+
+    // A fresh replica serving the hash: Ready, with the live generation and hash.
+    write_gateway_lease(&ns, "gw-a", Some(&config.hash), 0, 30).await;
+    // A replica that stopped reporting long ago, on an old config, does not block.
+    write_gateway_lease(&ns, "gw-dead", Some("sha256:old"), 120, 10).await;
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    let status = tag.status.clone().unwrap();
+    assert_eq!(status.live_generation, Some(1));
+    assert_eq!(status.config_hash.as_deref(), Some(config.hash.as_str()));
+    assert!(condition(&status, RECONCILING).is_none());
+    // kstatus-compatible: kubectl wait agrees.
+    ns.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "tag/low-stock-signal",
+        "--timeout=20s",
+    ])
+    .await
+    .expect("kubectl wait sees Ready");
+
+    // A fresh replica still on the old config keeps the new generation from being live.
+    write_gateway_lease(&ns, "gw-b", Some(&config.hash), 0, 30).await;
+    apply_yaml(
+        &ns,
+        &SIGNAL.replace("{eventData: sku}", "{eventData: item_sku}"),
+    )
+    .await;
+    let changed = wait_config(&ns, |c| {
+        (c.hash != config.hash)
+            .then_some(())
+            .ok_or_else(|| "config unchanged".to_string())
+    })
+    .await;
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "False", "Propagating").await;
+    let status = tag.status.clone().unwrap();
+    assert_eq!(status.observed_generation, Some(2));
+    assert_eq!(
+        status.live_generation,
+        Some(1),
+        "the old generation is what is live"
+    );
+    let message = &ready(Some(&status)).unwrap().message;
+    assert!(
+        message.contains("gw-a") && message.contains("gw-b"),
+        "{message}"
+    );
+
+    write_gateway_lease(&ns, "gw-a", Some(&changed.hash), 0, 30).await;
+    write_gateway_lease(&ns, "gw-b", Some(&changed.hash), 0, 30).await;
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    assert_eq!(tag.status.unwrap().live_generation, Some(2));
+}
+
+#[tokio::test]
+async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
+    let ns = namespace("expiry").await;
+    apply_yaml(&ns, SIGNAL).await;
+    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    let config = wait_config(&ns, |_| Ok(())).await;
+    write_gateway_lease(&ns, "gw-serving", Some(&config.hash), 0, 60).await;
+    // Behind, and will not renew: a 3 s lease renewed now.
+    write_gateway_lease(&ns, "gw-stuck", Some("sha256:old"), 0, 3).await;
+    wait_ready::<Tag>(&ns, "low-stock-signal", "False", "Propagating").await;
+    // No Lease event comes when it expires: the operator's recheck timer finds it.
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    assert_eq!(tag.status.unwrap().live_generation, Some(1));
+}
+
+#[tokio::test]
+async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and_heals() {
+    let ns = namespace("missing").await;
+    apply_yaml(&ns, SIGNAL).await;
+    apply_yaml(&ns, PROMO_TAG).await;
+    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    let gateway = Gateway::start(ns.client(), &ns, "gw-0");
+
+    let promo: Tag = wait_ready(&ns, "promo", "False", "TriggerNotFound").await;
+    let status = promo.status.clone().unwrap();
+    let message = &ready(Some(&status)).unwrap().message;
+    assert!(message.contains("promo-view"), "{message}");
+    assert!(message.contains("spec.firingTriggers"), "{message}");
+    assert_eq!(condition(&status, STALLED).unwrap().status, "True");
+    // The rest of the scope is live on the (real) gateway watcher.
+    let signal: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    let hash = signal.status.unwrap().config_hash.unwrap();
+    assert_eq!(gateway.serving().as_deref(), Some(hash.as_str()));
+
+    apply_yaml(&ns, PROMO_TRIGGER).await;
+    let promo: Tag = wait_ready(&ns, "promo", "True", "Live").await;
+    let status = promo.status.unwrap();
+    assert!(condition(&status, STALLED).is_none());
+    wait_ready::<Trigger>(&ns, "promo-view", "True", "Live").await;
+
+    // The transitions were recorded as Events on the Tag.
+    let events = ns.api::<Event>();
+    let recorded = hermes_tests::wait_for(TIMEOUT, || async {
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let reasons: Vec<String> = list
+            .items
+            .iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("promo"))
+            .filter_map(|e| e.reason.clone())
+            .collect();
+        if reasons.iter().any(|r| r == "TriggerNotFound") && reasons.iter().any(|r| r == "Live") {
+            Ok(reasons)
+        } else {
+            Err(format!("events for promo: {reasons:?}"))
+        }
+    })
+    .await
+    .expect("events recorded");
+    assert!(!recorded.is_empty());
+}
+
+#[tokio::test]
+async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
+    let ns = namespace("still").await;
+    apply_yaml(&ns, SIGNAL).await;
+    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    let _gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    let version = tag.resource_version();
+    let transition = ready(tag.status.as_ref())
+        .unwrap()
+        .last_transition_time
+        .clone();
+
+    // The gateway renews its Lease every 2 s meanwhile; statuses must stay untouched.
+    // Asserting that nothing happens takes a fixed wait: three renewals.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let again = ns.api::<Tag>().get("low-stock-signal").await.unwrap();
+    assert_eq!(
+        again.resource_version(),
+        version,
+        "status rewritten without a change"
+    );
+    assert_eq!(
+        ready(again.status.as_ref()).unwrap().last_transition_time,
+        transition
+    );
+    // Only the operator writes the config, as one field manager.
+    let cm = config_map(&ns).await;
+    let managers: Vec<_> = cm
+        .managed_fields()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
+}
