@@ -32,7 +32,7 @@ enum Command {
     /// Print the CustomResourceDefinitions of Tag, Trigger and LookupTable as YAML.
     Crds(crds::Args),
     /// Run the gateway: collect hits, fire tags, publish to Pub/Sub.
-    Gateway(gateway::Args),
+    Gateway(Box<gateway::Args>),
 }
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
@@ -44,7 +44,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Crds(args) => crds::run(&args),
-        Command::Gateway(args) => gateway::run(args),
+        Command::Gateway(args) => gateway::run(*args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("hermes: {error:#}");

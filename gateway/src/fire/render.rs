@@ -159,8 +159,8 @@ pub(crate) fn convert(value: &Value, to: FieldType) -> Option<Value> {
         FieldType::Boolean => match value {
             Value::Bool(b) => Some(Value::Bool(*b)),
             Value::Number(n) => match n.as_f64() {
-                Some(f) if f == 1.0 => Some(Value::Bool(true)),
-                Some(f) if f == 0.0 => Some(Value::Bool(false)),
+                Some(1.0) => Some(Value::Bool(true)),
+                Some(0.0) => Some(Value::Bool(false)),
                 _ => None,
             },
             Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {

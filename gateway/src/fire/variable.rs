@@ -176,7 +176,7 @@ fn walk<'a>(value: &'a Value, path: &[PathSegment], out: &mut Values<'a>) {
 /// Whether a variable can give several values (rendered as an array in payloads).
 pub(crate) fn is_multi_valued(variable: &CompiledVariable, in_fan_out: bool) -> bool {
     match variable {
-        CompiledVariable::EventData { path } => path.iter().any(|s| *s == PathSegment::Each),
+        CompiledVariable::EventData { path } => path.contains(&PathSegment::Each),
         CompiledVariable::Item { .. } => !in_fan_out,
         _ => false,
     }

@@ -41,7 +41,7 @@ async fn parse(
         &state.settings.trusted_proxies,
     );
     if check_secret && let Err(response) = check_api_secret(state, &info) {
-        return Err(response);
+        return Err(*response);
     }
     let body = read_body(body, state.settings.max_body_bytes)
         .await
@@ -61,31 +61,31 @@ async fn parse(
     Ok((info, outcome, debug))
 }
 
-fn check_api_secret(state: &AppState, info: &RequestInfo) -> Result<(), Response> {
+fn check_api_secret(state: &AppState, info: &RequestInfo) -> Result<(), Box<Response>> {
     let query = MpQuery::from_request(info);
     let Some(stream) = query.measurement_id.or(query.firebase_app_id) else {
         state.metrics.hit(CLIENT, "invalid");
-        return Err(reject(
+        return Err(Box::new(reject(
             StatusCode::BAD_REQUEST,
             "missing_measurement_id",
             vec!["measurement_id (or firebase_app_id) query parameter is required".into()],
-        ));
+        )));
     };
     let Some(secret) = query.api_secret else {
         state.metrics.hit(CLIENT, "unauthorized");
-        return Err(reject(
+        return Err(Box::new(reject(
             StatusCode::UNAUTHORIZED,
             "missing_api_secret",
             vec!["api_secret query parameter is required".into()],
-        ));
+        )));
     };
     if !state.settings.secret_matches(stream, secret) {
         state.metrics.hit(CLIENT, "forbidden");
-        return Err(reject(
+        return Err(Box::new(reject(
             StatusCode::FORBIDDEN,
             "invalid_api_secret",
             vec![format!("api_secret is not valid for {stream}")],
-        ));
+        )));
     }
     Ok(())
 }
