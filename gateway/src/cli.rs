@@ -32,7 +32,11 @@ pub struct GatewayArgs {
     #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
     pub namespace: String,
     /// Cluster: the ConfigMap the operator writes.
-    #[arg(long, env = "HERMES_CONFIG_MAP", default_value = "hermes-gateway-config")]
+    #[arg(
+        long,
+        env = "HERMES_CONFIG_MAP",
+        default_value = "hermes-gateway-config"
+    )]
     pub config_map: String,
     /// Cluster: this replica's identity (its pod name).
     #[arg(long, env = "POD_NAME", default_value = "gateway-0")]
@@ -79,14 +83,22 @@ impl GatewayArgs {
     fn settings(&self) -> anyhow::Result<GatewaySettings> {
         let mut mp_secrets = std::collections::HashMap::new();
         for pair in &self.mp_secrets {
-            for (id, secrets) in GatewaySettings::parse_mp_secrets(pair).map_err(anyhow::Error::msg)? {
-                mp_secrets.entry(id).or_insert_with(Vec::new).extend(secrets);
+            for (id, secrets) in
+                GatewaySettings::parse_mp_secrets(pair).map_err(anyhow::Error::msg)?
+            {
+                mp_secrets
+                    .entry(id)
+                    .or_insert_with(Vec::new)
+                    .extend(secrets);
             }
         }
         let trusted_proxies = self
             .trusted_proxies
             .iter()
-            .map(|c| c.parse::<Cidr>().map_err(|e| anyhow::anyhow!("--trusted-proxy {c}: {e}")))
+            .map(|c| {
+                c.parse::<Cidr>()
+                    .map_err(|e| anyhow::anyhow!("--trusted-proxy {c}: {e}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(GatewaySettings {
             mp_secrets,
@@ -158,7 +170,10 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     source.abort();
-    tracing::info!(queued = publisher.queue_depth(), "shutting down: flushing pending messages");
+    tracing::info!(
+        queued = publisher.queue_depth(),
+        "shutting down: flushing pending messages"
+    );
     publisher.shutdown().await;
     Ok(())
 }
@@ -167,13 +182,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

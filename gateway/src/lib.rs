@@ -1,8 +1,11 @@
 //! The Hermes gateway: collect → fire → publish.
 
+pub mod cli;
 pub mod collect;
 pub mod config_source;
 pub mod event;
 pub mod fire;
 pub mod metrics;
 pub mod publish;
+pub mod server;
+pub mod settings;

@@ -87,7 +87,11 @@ impl Harness {
             .unwrap()
     }
 
-    async fn post(&self, path_and_query: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    async fn post(
+        &self,
+        path_and_query: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.http
             .post(format!("{}{path_and_query}", self.base))
             .body(body)
@@ -104,8 +108,16 @@ impl Harness {
     }
 
     async fn nothing_on(&self, topic: &str) {
-        let got = self.emulator.pull(&subscription(topic), 1, QUIET).await.unwrap();
-        assert!(got.is_empty(), "expected nothing on {topic}, got {:?}", texts(&got));
+        let got = self
+            .emulator
+            .pull(&subscription(topic), 1, QUIET)
+            .await
+            .unwrap();
+        assert!(
+            got.is_empty(),
+            "expected nothing on {topic}, got {:?}",
+            texts(&got)
+        );
     }
 
     async fn stop(mut self) {
@@ -133,11 +145,16 @@ const PURCHASE_WITH_PROMOTION: &str = "/g/collect?v=2&tid=G-0000&gtm=45je4bn0v9&
 #[tokio::test]
 async fn bare_low_stock_hit_publishes_one_message_with_its_sku() {
     let h = Harness::start().await;
-    let response = h.get("/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10").await;
+    let response = h
+        .get("/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10")
+        .await;
     assert_eq!(response.status(), 204);
     let got = h.messages("low-stock", 2).await;
     assert_eq!(got.len(), 1, "{:?}", texts(&got));
-    assert_eq!(json_of(&got[0]), json!({"sku": "BOWL-10", "source": "signal"}));
+    assert_eq!(
+        json_of(&got[0]),
+        json!({"sku": "BOWL-10", "source": "signal"})
+    );
     assert_eq!(got[0].attributes["hermes_tag"], "low-stock-signal");
     assert_eq!(got[0].attributes["hermes_event_name"], "LowStock");
     assert!(!got[0].attributes["hermes_event_id"].is_empty());
@@ -175,7 +192,12 @@ async fn purchase_of_low_stock_skus_publishes_one_message_per_low_stock_item() {
         .replace("PLATE-99", "BOWL-10")
         .replace("SPOON-3", "MUG-22");
     assert_eq!(h.get(&hit).await.status(), 204);
-    let mut got: Vec<Value> = h.messages("low-stock", 3).await.iter().map(json_of).collect();
+    let mut got: Vec<Value> = h
+        .messages("low-stock", 3)
+        .await
+        .iter()
+        .map(json_of)
+        .collect();
     got.sort_by_key(|m| m["sku"].as_str().map(str::to_string));
     assert_eq!(
         got,
@@ -191,7 +213,9 @@ async fn purchase_of_low_stock_skus_publishes_one_message_per_low_stock_item() {
 async fn batched_post_yields_three_events_and_an_empty_beacon_post_is_accepted() {
     let h = Harness::start().await;
     let body = "en=LowStock&ep.sku=A-1\r\nen=LowStock&ep.sku=B-2\nen=LowStock&ep.sku=C-3\n";
-    let response = h.post("/g/collect?v=2&tid=G-0000&cid=1.2&_p=99", body).await;
+    let response = h
+        .post("/g/collect?v=2&tid=G-0000&cid=1.2&_p=99", body)
+        .await;
     assert_eq!(response.status(), 204);
     let mut skus: Vec<String> = h
         .messages("low-stock", 3)
@@ -202,7 +226,9 @@ async fn batched_post_yields_three_events_and_an_empty_beacon_post_is_accepted()
     skus.sort();
     assert_eq!(skus, ["A-1", "B-2", "C-3"]);
 
-    let beacon = h.post("/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=D-4", "").await;
+    let beacon = h
+        .post("/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=D-4", "")
+        .await;
     assert_eq!(beacon.status(), 204);
     let got = h.messages("low-stock", 1).await;
     assert_eq!(json_of(&got[0])["sku"], "D-4");
@@ -248,11 +274,21 @@ async fn measurement_protocol_purchase_publishes_and_a_wrong_api_secret_is_refus
     assert!(body.get("ip_override").is_none(), "excluded: {body}");
 
     let wrong = h
-        .post("/mp/collect?measurement_id=G-SHOP&api_secret=guess", mp_purchase("MP-2").to_string())
+        .post(
+            "/mp/collect?measurement_id=G-SHOP&api_secret=guess",
+            mp_purchase("MP-2").to_string(),
+        )
         .await;
-    assert!(matches!(wrong.status().as_u16(), 401 | 403), "{}", wrong.status());
+    assert!(
+        matches!(wrong.status().as_u16(), 401 | 403),
+        "{}",
+        wrong.status()
+    );
     let missing = h
-        .post("/mp/collect?measurement_id=G-SHOP", mp_purchase("MP-3").to_string())
+        .post(
+            "/mp/collect?measurement_id=G-SHOP",
+            mp_purchase("MP-3").to_string(),
+        )
         .await;
     assert_eq!(missing.status(), 401);
     h.nothing_on("purchases").await;
@@ -260,7 +296,9 @@ async fn measurement_protocol_purchase_publishes_and_a_wrong_api_secret_is_refus
 }
 
 async fn validation(h: &Harness, body: Value) -> Vec<Value> {
-    let response = h.post("/debug/mp/collect?measurement_id=G-SHOP", body.to_string()).await;
+    let response = h
+        .post("/debug/mp/collect?measurement_id=G-SHOP", body.to_string())
+        .await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     answer["validationMessages"].as_array().unwrap().clone()
@@ -307,7 +345,10 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     let refused = h.post(&url, old.to_string()).await;
     assert_eq!(refused.status(), 400);
     let answer: Value = refused.json().await.unwrap();
-    assert_eq!(answer["validationMessages"][0]["validationCode"], "VALUE_OUT_OF_BOUNDS");
+    assert_eq!(
+        answer["validationMessages"][0]["validationCode"],
+        "VALUE_OUT_OF_BOUNDS"
+    );
     h.nothing_on("purchases").await;
     h.stop().await;
 }
@@ -338,9 +379,15 @@ async fn debug_mode_shows_the_full_trace_and_publishes_nothing() {
     let tags = event["tags"].as_array().unwrap();
     let promotion = tags.iter().find(|t| t["name"] == "promotion-used").unwrap();
     assert_eq!(promotion["fired"], true);
-    assert_eq!(promotion["messages"][0]["topic"], "projects/hermes-local/topics/promotions");
+    assert_eq!(
+        promotion["messages"][0]["topic"],
+        "projects/hermes-local/topics/promotions"
+    );
     assert_eq!(promotion["messages"][0]["data"]["promotion_id"], "SUMMER24");
-    let signal = tags.iter().find(|t| t["name"] == "low-stock-signal").unwrap();
+    let signal = tags
+        .iter()
+        .find(|t| t["name"] == "low-stock-signal")
+        .unwrap();
     assert_eq!(signal["reason"], "no firing trigger fired");
     h.nothing_on("promotions").await;
 
@@ -362,7 +409,10 @@ async fn bad_hits_get_a_4xx_with_a_reason_and_health_shows_the_config_hash() {
     let h = Harness::start().await;
     for (path, reason) in [
         ("/g/collect?v=2&tid=G-0000", "missing_event_name"),
-        ("/g/collect?v=1&tid=G-0000&en=page_view", "unsupported_version"),
+        (
+            "/g/collect?v=1&tid=G-0000&en=page_view",
+            "unsupported_version",
+        ),
     ] {
         let response = h.get(path).await;
         assert_eq!(response.status(), 400, "{path}");
@@ -370,10 +420,18 @@ async fn bad_hits_get_a_4xx_with_a_reason_and_health_shows_the_config_hash() {
         assert_eq!(body["error"], reason, "{path}: {body}");
         assert!(!body["reasons"][0].as_str().unwrap().is_empty());
     }
-    let too_big = h.post("/g/collect?v=2&en=x", "en=y&ep.a=".to_string() + &"z".repeat(300_000)).await;
+    let too_big = h
+        .post(
+            "/g/collect?v=2&en=x",
+            "en=y&ep.a=".to_string() + &"z".repeat(300_000),
+        )
+        .await;
     assert_eq!(too_big.status(), 413);
     let not_json = h
-        .post(&format!("/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}"), "{")
+        .post(
+            &format!("/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}"),
+            "{",
+        )
         .await;
     assert_eq!(not_json.status(), 400);
 
@@ -381,7 +439,10 @@ async fn bad_hits_get_a_4xx_with_a_reason_and_health_shows_the_config_hash() {
     let hash = ready["configHash"].as_str().unwrap().to_string();
     assert!(hash.starts_with("sha256:"), "{ready}");
     let metrics = h.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(&format!("hermes_config_info{{hash=\"{hash}\"}} 1")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("hermes_config_info{{hash=\"{hash}\"}} 1")),
+        "{metrics}"
+    );
     assert!(metrics.contains("hermes_hits_total{client=\"ga4\",outcome=\"missing_event_name\"} 1"));
     h.stop().await;
 }
