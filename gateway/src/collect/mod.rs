@@ -52,11 +52,18 @@ pub enum CollectError {
         count: usize,
         max: usize,
     },
-    /// An event with more items, or a higher item index, than allowed.
+    /// An event with more item parameters than allowed.
     #[error("event {event}: too many items: {count} (the maximum is {max})")]
     TooManyItems {
         event: usize,
         count: usize,
+        max: usize,
+    },
+    /// An item parameter `prN` with N above [`Limits::max_items_per_event`].
+    #[error("event {event}: item index pr{index} is above the maximum of {max}")]
+    ItemIndexTooHigh {
+        event: usize,
+        index: usize,
         max: usize,
     },
     /// An event without `en`.
@@ -77,6 +84,7 @@ impl CollectError {
             CollectError::TooManyEvents { .. } => "too_many_events",
             CollectError::TooManyParams { .. } => "too_many_params",
             CollectError::TooManyItems { .. } => "too_many_items",
+            CollectError::ItemIndexTooHigh { .. } => "item_index_too_high",
             CollectError::MissingEventName { .. } => "missing_event_name",
             CollectError::MissingVersion => "missing_version",
             CollectError::UnsupportedVersion(_) => "unsupported_version",

@@ -149,14 +149,14 @@ fn build_event(
             max: limits.max_params_per_event,
         });
     }
-    let mut builder = EventBuilder::new(name);
+    let mut builder = EventBuilder::new(name, params);
     for (key, value) in merged() {
         builder.apply(key, value);
     }
     if let Some(item) = builder.item_index_above(limits.max_items_per_event) {
-        return Err(CollectError::TooManyItems {
+        return Err(CollectError::ItemIndexTooHigh {
             event: index,
-            count: item,
+            index: item,
             max: limits.max_items_per_event,
         });
     }

@@ -44,9 +44,9 @@ pub(crate) struct EventBuilder<'a> {
 }
 
 impl<'a> EventBuilder<'a> {
-    /// A builder whose event data starts with `event_name`.
-    pub(crate) fn new(event_name: &str) -> Self {
-        let mut data = EventData::new();
+    /// A builder whose event data starts with `event_name`, with room for `params` keys.
+    pub(crate) fn new(event_name: &str, params: usize) -> Self {
+        let mut data = EventData::with_capacity(params + 8);
         data.insert("event_name".into(), Value::String(event_name.to_string()));
         EventBuilder {
             data,

@@ -436,13 +436,18 @@ fn limits_refuse_oversized_requests_with_reasons() {
             max: 2
         }
     );
+    let error = run("v=2&en=a&pr7=idA", "").unwrap_err();
     assert_eq!(
-        run("v=2&en=a&pr7=idA", "").unwrap_err(),
-        CollectError::TooManyItems {
+        error,
+        CollectError::ItemIndexTooHigh {
             event: 0,
-            count: 7,
+            index: 7,
             max: 2
         }
+    );
+    assert_eq!(
+        error.to_string(),
+        "event 0: item index pr7 is above the maximum of 2"
     );
     // Items do not count as parameters.
     assert!(run("v=2&tid=G-1&en=a&pr1=idA&pr2=idB", "").is_ok());
@@ -462,6 +467,14 @@ fn default_limits_accept_200_items_and_refuse_201() {
     )
     .unwrap_err();
     assert_eq!(error.reason(), "too_many_items");
+    let error = parse_ga4(
+        "v=2&tid=G-1&en=view_item&pr201=idX",
+        b"",
+        &request(),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert_eq!(error.reason(), "item_index_too_high");
 }
 
 #[test]
