@@ -3,7 +3,7 @@
 //! Pure functions, no I/O: the HTTP server reads the request, calls a parser and answers.
 //! - [`ga4`]: `/g/collect` (gtag.js), query string plus one event per body line.
 //! - [`mp`]: `/mp/collect` (Measurement Protocol JSON) with Google's validation rules.
-//! - [`client_ip`]: the client's address behind trusted proxies.
+//! - [`client_ip()`]: the client's address behind trusted proxies.
 
 pub mod client_ip;
 pub mod ga4;
