@@ -49,7 +49,7 @@ pub(crate) fn request_info(
     RequestInfo {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
-        client_ip: peer.map(|p| client_ip(p.ip(), forwarded, trusted_proxies)),
+        client_ip: peer.map(|p| client_ip(p.ip(), forwarded.as_deref(), trusted_proxies)),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
