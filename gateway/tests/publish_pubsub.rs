@@ -394,3 +394,51 @@ async fn more_messages_than_one_request_holds_all_arrive() {
     assert_eq!(distinct.len(), 2_500);
     publisher.shutdown().await;
 }
+
+#[tokio::test]
+async fn many_ordering_keys_keep_their_order_and_do_not_pile_up_client_tasks() {
+    let emulator = emulator_with_topic("sessions", true).await;
+    let (publisher, _, _) = publisher(emulator.host_port(), |c| {
+        c.ordering_keys_per_client = 50;
+    });
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let before = tasks();
+    // 1,000 keys (say, client ids), two messages each, the second after all firsts.
+    for n in 0..2 {
+        for client in 0..1_000 {
+            let msg = OutgoingMessage::new(TAG, topic("sessions"), format!("c{client}/{n}"))
+                .with_ordering_key(format!("c{client}"));
+            publisher.enqueue(msg).unwrap();
+        }
+    }
+    let got = pull(&emulator, "sessions", 2_000).await;
+    let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in &got {
+        seen.entry(m.ordering_key.clone().unwrap_or_default())
+            .or_default()
+            .push(m.text());
+    }
+    assert_eq!(seen.len(), 1_000);
+    for (key, texts) in &seen {
+        assert_eq!(
+            texts,
+            &[format!("{key}/0"), format!("{key}/1")],
+            "order of {key}"
+        );
+    }
+    wait_until_drained(&publisher).await;
+    // The client keeps a task per key it has seen; retired client publishers end theirs.
+    wait_for(DELIVERY, || async {
+        match tasks().saturating_sub(before) {
+            n if n < 300 => Ok(()),
+            n => Err(format!("{n} more tasks alive than before publishing")),
+        }
+    })
+    .await
+    .unwrap();
+    publisher.shutdown().await;
+}

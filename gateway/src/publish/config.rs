@@ -83,6 +83,9 @@ pub struct PubSubConfig {
     pub max_backoff: Duration,
     /// How long `shutdown` keeps publishing pending messages.
     pub shutdown_timeout: Duration,
+    /// New ordering keys one client publisher may see before the topic gets a fresh one
+    /// (the client keeps a task per key forever; this bounds that memory).
+    pub ordering_keys_per_client: usize,
 }
 
 impl Default for PubSubConfig {
@@ -95,6 +98,7 @@ impl Default for PubSubConfig {
             initial_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(20),
+            ordering_keys_per_client: 10_000,
         }
     }
 }

@@ -1,6 +1,13 @@
 //! The background task between the queue and the `google-cloud-pubsub` client: it hands
 //! messages to one batching client publisher per topic, collects their results, and
 //! schedules retries with backoff until each message is acknowledged.
+//!
+//! The client publisher keeps a batching task per ordering key it has ever seen and never
+//! frees them (google-cloud-pubsub 1.7, `publisher/actor.rs`, TODO #4012). With keys like
+//! client ids that grows without bound, so after `ordering_keys_per_client` new keys a
+//! topic gets a fresh client publisher (a new generation). A key's lane keeps using its
+//! generation while it has messages in flight or held, which keeps its order; a retired
+//! generation is dropped (its tasks flush and end) once no lane uses it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -172,6 +179,41 @@ async fn build_client(
     builder.build().await
 }
 
+/// How often retired client publishers are checked for being unused.
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
+
+/// The client publishers of one topic.
+struct TopicClients {
+    generation: u64,
+    current: TopicPublisher,
+    /// New ordering keys seen by `current`.
+    keys: usize,
+    retired: HashMap<u64, TopicPublisher>,
+}
+
+impl TopicClients {
+    fn get(&self, generation: Option<u64>) -> &TopicPublisher {
+        generation
+            .filter(|g| *g != self.generation)
+            .and_then(|g| self.retired.get(&g))
+            .unwrap_or(&self.current)
+    }
+}
+
+fn topic_publisher(
+    client: &BasePublisher,
+    topic: &str,
+    batching: super::BatchSettings,
+) -> TopicPublisher {
+    let batching = batching.clamped();
+    client
+        .publisher(topic)
+        .set_message_count_threshold(batching.max_messages)
+        .set_byte_threshold(batching.max_bytes)
+        .set_delay_threshold(batching.max_delay)
+        .build()
+}
+
 /// The connected dispatcher's state. Owned by one task: no locks.
 struct Pump {
     config: PubSubConfig,
@@ -180,7 +222,8 @@ struct Pump {
     rx: mpsc::UnboundedReceiver<Queued>,
     control: watch::Receiver<Phase>,
     client: Option<BasePublisher>,
-    topics: HashMap<String, TopicPublisher>,
+    topics: HashMap<String, TopicClients>,
+    next_generation: u64,
     lanes: Lanes,
     /// Messages handed to the client, by sequence number.
     sent: HashMap<u64, Pending>,
@@ -210,6 +253,7 @@ impl Pump {
             control,
             client,
             topics: HashMap::new(),
+            next_generation: 0,
             lanes: Lanes::default(),
             sent: HashMap::new(),
             in_flight: FuturesUnordered::new(),
@@ -225,6 +269,7 @@ impl Pump {
             self.start_draining();
         }
         let mut arrived = Vec::with_capacity(MAX_BATCH_MESSAGES as usize);
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
         loop {
             let next_retry = self.retries.first_key_value().map(|((at, _), _)| *at);
             let retry_at = next_retry.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
@@ -243,9 +288,10 @@ impl Pump {
                     }
                     self.shared.metrics.batch_size.observe(n as f64);
                     for (msg, enqueued) in arrived.drain(..) {
+                        let generation = self.generation_for_new(&msg);
                         let pending = Pending::new(msg, self.next_seq, enqueued);
                         self.next_seq += 1;
-                        if let Some(pending) = self.lanes.admit(pending) {
+                        if let Some(pending) = self.lanes.admit(pending, generation) {
                             self.send(pending);
                         }
                     }
@@ -256,24 +302,66 @@ impl Pump {
                 () = tokio::time::sleep_until(retry_at), if next_retry.is_some() => {
                     self.retry_due();
                 }
+                _ = housekeeping.tick() => self.drop_unused_generations(),
             }
         }
         self.stop();
     }
 
-    fn publisher_for(&mut self, topic: &str) -> Option<&TopicPublisher> {
+    /// The topic's client publishers, created on first use.
+    fn clients(&mut self, topic: &str) -> Option<&mut TopicClients> {
         if !self.topics.contains_key(topic) {
-            let client = self.client.as_ref()?;
-            let batching = self.config.batching.clamped();
-            let publisher = client
-                .publisher(topic)
-                .set_message_count_threshold(batching.max_messages)
-                .set_byte_threshold(batching.max_bytes)
-                .set_delay_threshold(batching.max_delay)
-                .build();
-            self.topics.insert(topic.to_owned(), publisher);
+            let current = topic_publisher(self.client.as_ref()?, topic, self.config.batching);
+            let clients = TopicClients {
+                generation: self.next_generation,
+                current,
+                keys: 0,
+                retired: HashMap::new(),
+            };
+            self.next_generation += 1;
+            self.topics.insert(topic.to_owned(), clients);
         }
-        self.topics.get(topic)
+        self.topics.get_mut(topic)
+    }
+
+    /// The generation a lane created for `msg` would use; counts new ordering keys and
+    /// starts a new generation when the current one has seen enough.
+    fn generation_for_new(&mut self, msg: &OutgoingMessage) -> u64 {
+        let new_lane = self.lanes.is_new_lane(msg);
+        if self.clients(&msg.topic).is_none() {
+            return 0;
+        }
+        let (Some(client), Some(clients)) = (self.client.as_ref(), self.topics.get_mut(&msg.topic))
+        else {
+            return 0;
+        };
+        if new_lane {
+            if clients.keys >= self.config.ordering_keys_per_client.max(1) {
+                let fresh = topic_publisher(client, &msg.topic, self.config.batching);
+                let old = std::mem::replace(&mut clients.current, fresh);
+                clients.retired.insert(clients.generation, old);
+                clients.generation = self.next_generation;
+                clients.keys = 0;
+                self.next_generation += 1;
+                tracing::debug!(topic = %msg.topic, generation = clients.generation, "new client publisher");
+            }
+            clients.keys += 1;
+        }
+        clients.generation
+    }
+
+    /// Drop retired client publishers that no lane uses any more.
+    fn drop_unused_generations(&mut self) {
+        let in_use = self.lanes.generations_in_use();
+        for (topic, clients) in &mut self.topics {
+            clients
+                .retired
+                .retain(|generation, _| in_use.contains(&(topic.as_str(), *generation)));
+        }
+    }
+
+    fn publisher_for(&mut self, topic: &str, generation: Option<u64>) -> Option<&TopicPublisher> {
+        Some(self.clients(topic)?.get(generation))
     }
 
     fn send(&mut self, mut pending: Pending) {
@@ -290,7 +378,8 @@ impl Pump {
         }
         let topic = msg.topic.clone();
         let seq = pending.seq;
-        let Some(publisher) = self.publisher_for(&topic) else {
+        let generation = self.lanes.generation_of(msg);
+        let Some(publisher) = self.publisher_for(&topic, generation) else {
             // Unreachable: a pump without a client only stops. Keep the count honest.
             PublishMetrics::for_tag(&self.shared.metrics.dropped, &pending.msg.tag).inc();
             self.shared.settle(1);
@@ -374,8 +463,9 @@ impl Pump {
             match entry.remove() {
                 Retry::Message(pending) => self.send(pending),
                 Retry::Lane(lane) => {
-                    if let Some(publisher) = self.topics.get(&lane.topic) {
-                        publisher.resume_publish(lane.key.clone());
+                    let generation = self.lanes.generation(&lane);
+                    if let Some(clients) = self.topics.get(&lane.topic) {
+                        clients.get(generation).resume_publish(lane.key.clone());
                     }
                     for pending in self.lanes.release(&lane) {
                         self.send(pending);

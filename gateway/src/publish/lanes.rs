@@ -6,8 +6,12 @@
 //! the lane then holds the failed messages and any new ones, and once nothing of the
 //! lane is in flight asks for one lane retry. [`Lanes::release`] hands the held messages
 //! back in enqueue order, to be sent after the client's key is resumed.
+//!
+//! Each lane also remembers the generation of the topic's client publisher it started
+//! on, so that its messages keep going through that client while any are in flight (see
+//! the dispatcher's rotation of client publishers).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use super::OutgoingMessage;
@@ -74,6 +78,8 @@ struct Lane {
     /// Consecutive lane failures, for the backoff.
     failures: u32,
     held: BTreeMap<u64, Pending>,
+    /// The client publisher generation the lane sends through.
+    generation: u64,
 }
 
 /// All lanes with something in flight or held.
@@ -84,11 +90,15 @@ pub(super) struct Lanes {
 
 impl Lanes {
     /// A new message: returned when it may be sent now, kept when its lane is blocked.
-    pub fn admit(&mut self, pending: Pending) -> Option<Pending> {
+    /// A lane created now sends through client `generation`.
+    pub fn admit(&mut self, pending: Pending, generation: u64) -> Option<Pending> {
         let Some(id) = LaneId::of(&pending.msg) else {
             return Some(pending);
         };
-        let lane = self.lanes.entry(id).or_default();
+        let lane = self.lanes.entry(id).or_insert_with(|| Lane {
+            generation,
+            ..Lane::default()
+        });
         if lane.blocked {
             lane.held.insert(pending.seq, pending);
             None
@@ -148,6 +158,29 @@ impl Lanes {
         held
     }
 
+    /// Whether `msg` has an ordering key whose lane is not tracked yet (a new key).
+    pub fn is_new_lane(&self, msg: &OutgoingMessage) -> bool {
+        LaneId::of(msg).is_some_and(|id| !self.lanes.contains_key(&id))
+    }
+
+    /// The client generation of the lane of `msg`, `None` without a tracked lane.
+    pub fn generation_of(&self, msg: &OutgoingMessage) -> Option<u64> {
+        self.generation(&LaneId::of(msg)?)
+    }
+
+    /// The client generation of a tracked lane.
+    pub fn generation(&self, id: &LaneId) -> Option<u64> {
+        self.lanes.get(id).map(|lane| lane.generation)
+    }
+
+    /// The (topic, generation) pairs some tracked lane still sends through.
+    pub fn generations_in_use(&self) -> HashSet<(&str, u64)> {
+        self.lanes
+            .iter()
+            .map(|(id, lane)| (id.topic.as_str(), lane.generation))
+            .collect()
+    }
+
     /// Take every held message out (the publisher is stopping).
     pub fn drain_held(&mut self) -> Vec<Pending> {
         let held = self
@@ -201,6 +234,12 @@ mod tests {
         Pending::new(msg, seq, Instant::now())
     }
 
+    impl Lanes {
+        fn admit_now(&mut self, pending: Pending) -> Option<Pending> {
+            self.admit(pending, 0)
+        }
+    }
+
     fn seqs(v: &[Pending]) -> Vec<u64> {
         v.iter().map(|p| p.seq).collect()
     }
@@ -215,10 +254,10 @@ mod tests {
     #[test]
     fn unordered_messages_are_sent_at_once_and_retried_alone() {
         let mut lanes = Lanes::default();
-        let p = lanes.admit(pending(1, None)).expect("sent at once");
+        let p = lanes.admit_now(pending(1, None)).expect("sent at once");
         assert!(matches!(lanes.failed(p, true), Next::RetryMessage(p) if p.seq == 1));
         assert_eq!(lanes.len(), 0);
-        let p = lanes.admit(pending(2, None)).unwrap();
+        let p = lanes.admit_now(pending(2, None)).unwrap();
         assert!(matches!(lanes.failed(p, false), Next::Nothing));
     }
 
@@ -226,7 +265,7 @@ mod tests {
     fn a_failure_blocks_the_lane_until_all_in_flight_settle_then_retries_in_order() {
         let mut lanes = Lanes::default();
         let sent: Vec<Pending> = (1..=3)
-            .map(|i| lanes.admit(pending(i, Some("k"))).unwrap())
+            .map(|i| lanes.admit_now(pending(i, Some("k"))).unwrap())
             .collect();
         let mut sent = sent.into_iter();
         let (p1, p2, p3) = (
@@ -238,9 +277,9 @@ mod tests {
         // 2 fails first (its batch), then 3 is paused, then 1 — out of order on purpose.
         assert!(matches!(lanes.failed(p2, true), Next::Nothing));
         // New messages of the blocked lane are held, not sent.
-        assert!(lanes.admit(pending(4, Some("k"))).is_none());
+        assert!(lanes.admit_now(pending(4, Some("k"))).is_none());
         // Another key is not affected.
-        assert!(lanes.admit(pending(5, Some("other"))).is_some());
+        assert!(lanes.admit_now(pending(5, Some("other"))).is_some());
         assert!(matches!(lanes.failed(p3, true), Next::Nothing));
         let next = lanes.failed(p1, true);
         let Next::RetryLane { lane: id, failures } = next else {
@@ -276,8 +315,8 @@ mod tests {
     #[test]
     fn a_given_up_message_still_blocks_and_releases_its_lane() {
         let mut lanes = Lanes::default();
-        let p1 = lanes.admit(pending(1, Some("k"))).unwrap();
-        let p2 = lanes.admit(pending(2, Some("k"))).unwrap();
+        let p1 = lanes.admit_now(pending(1, Some("k"))).unwrap();
+        let p2 = lanes.admit_now(pending(2, Some("k"))).unwrap();
         assert!(matches!(lanes.failed(p1, false), Next::Nothing));
         assert!(matches!(lanes.failed(p2, true), Next::RetryLane { .. }));
         assert_eq!(seqs(&lanes.release(&lane("k"))), vec![2]);
@@ -286,7 +325,7 @@ mod tests {
     #[test]
     fn only_one_lane_retry_is_scheduled_at_a_time() {
         let mut lanes = Lanes::default();
-        let p1 = lanes.admit(pending(1, Some("k"))).unwrap();
+        let p1 = lanes.admit_now(pending(1, Some("k"))).unwrap();
         assert!(matches!(lanes.failed(p1, true), Next::RetryLane { .. }));
         // A stray result for the lane while the retry is pending asks for nothing more.
         let stray = pending(9, Some("k"));
@@ -295,11 +334,30 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_keeps_its_generation_until_it_is_idle() {
+        let mut lanes = Lanes::default();
+        let first = lanes.admit(pending(1, Some("k")), 1).unwrap();
+        assert!(!lanes.is_new_lane(&first.msg));
+        // Later messages of the busy lane stay on generation 1 whatever is current.
+        let second = lanes.admit(pending(2, Some("k")), 2).unwrap();
+        assert_eq!(lanes.generation_of(&second.msg), Some(1));
+        assert!(lanes.is_new_lane(&pending(3, Some("other")).msg));
+        assert!(!lanes.is_new_lane(&pending(3, None).msg));
+        assert_eq!(lanes.generations_in_use(), HashSet::from([(TOPIC, 1)]));
+        lanes.succeeded(&first.msg);
+        lanes.succeeded(&second.msg);
+        assert!(lanes.generations_in_use().is_empty());
+        // Once idle, the key starts over on the current generation.
+        let third = lanes.admit(pending(3, Some("k")), 2).unwrap();
+        assert_eq!(lanes.generation_of(&third.msg), Some(2));
+    }
+
+    #[test]
     fn idle_lanes_are_forgotten() {
         let mut lanes = Lanes::default();
         for i in 0..100 {
             let key = format!("client-{i}");
-            let p = lanes.admit(pending(i, Some(&key))).unwrap();
+            let p = lanes.admit_now(pending(i, Some(&key))).unwrap();
             lanes.succeeded(&p.msg);
         }
         assert_eq!(lanes.len(), 0);
