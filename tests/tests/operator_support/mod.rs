@@ -32,6 +32,14 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 /// A namespace of the shared cluster, with the Hermes CRDs installed.
 pub async fn namespace(prefix: &str) -> TestNamespace {
     hermes_tests::install_crypto_provider();
+    // Operator and gateway logs, shown for failing tests (RUST_LOG to tune).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube_lease_manager=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let cluster = TestCluster::shared().await.expect("test cluster starts");
     cluster.apply_crds().await.expect("CRDs install");
     cluster
@@ -187,6 +195,38 @@ where
     })
     .await
     .expect("Ready condition reached")
+}
+
+/// Wait until `name`'s status satisfies `check`; returns the object.
+pub async fn wait_status<K>(
+    ns: &TestNamespace,
+    name: &str,
+    check: impl Fn(&ResourceStatus) -> Result<(), String>,
+) -> K
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + HasStatus<Status = ResourceStatus>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let api = ns.api::<K>();
+    wait_for(TIMEOUT, || async {
+        let object = api.get(name).await.map_err(|e| e.to_string())?;
+        let status = object.status().cloned().unwrap_or_default();
+        check(&status).map_err(|e| format!("{name}: {e}; status: {status:?}"))?;
+        Ok::<_, String>(object)
+    })
+    .await
+    .expect("status reached")
+}
+
+/// Ready=True, live with config `hash`.
+pub fn live_with(hash: &str) -> impl Fn(&ResourceStatus) -> Result<(), String> + '_ {
+    move |status| match (ready(Some(status)), status.config_hash.as_deref()) {
+        (Some(c), Some(h)) if c.status == "True" && h == hash => Ok(()),
+        _ => Err(format!("not live with {hash}")),
+    }
 }
 
 /// The config ConfigMap, once it exists.
