@@ -1,0 +1,162 @@
+//! Two operators on one scope: only the Lease holder writes, and when it dies the other
+//! takes over within the lease duration; a graceful shutdown releases the Lease.
+
+mod operator_support;
+
+use std::time::{Duration, Instant};
+
+use hermes_crds::api::Tag;
+use hermes_crds::cluster;
+use hermes_operator::LeaderOptions;
+use hermes_tests::{TestNamespace, wait_for};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
+use kube::ResourceExt;
+use kube::api::ListParams;
+use operator_support::*;
+
+const LEASE_SECONDS: u64 = 4;
+
+const SIGNAL: &str = r#"
+apiVersion: hermes.io/v1alpha1
+kind: Trigger
+metadata:
+  name: low-stock-signal
+spec:
+  event:
+    name: LowStock
+---
+apiVersion: hermes.io/v1alpha1
+kind: Tag
+metadata:
+  name: low-stock-signal
+spec:
+  firingTriggers: [low-stock-signal]
+  topic: projects/hermes-local/topics/low-stock
+  payload:
+    fields:
+      - {key: sku, value: {eventData: sku}}
+"#;
+
+fn elected(ns: &TestNamespace, identity: &str) -> hermes_operator::Options {
+    let mut options = options(ns, identity);
+    options.leader = Some(LeaderOptions {
+        namespace: ns.name().to_string(),
+        lease_name: cluster::OPERATOR_LEASE.to_string(),
+        identity: identity.to_string(),
+        duration: Duration::from_secs(LEASE_SECONDS),
+    });
+    options
+}
+
+async fn holder(ns: &TestNamespace) -> Option<String> {
+    ns.api::<Lease>()
+        .get_opt(cluster::OPERATOR_LEASE)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+async fn wait_holder(ns: &TestNamespace, want: impl Fn(Option<&str>) -> bool) -> Option<String> {
+    wait_for(TIMEOUT, || async {
+        let now = holder(ns).await;
+        if want(now.as_deref()) {
+            Ok(now)
+        } else {
+            Err(format!("holder is {now:?}"))
+        }
+    })
+    .await
+    .expect("lease holder reached")
+}
+
+/// Which operator instances recorded Events in the namespace.
+async fn event_reporters(ns: &TestNamespace) -> Vec<String> {
+    let events = ns
+        .api::<Event>()
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let mut reporters: Vec<String> = events
+        .items
+        .iter()
+        .filter_map(|e| e.reporting_instance.clone())
+        .collect();
+    reporters.sort();
+    reporters.dedup();
+    reporters
+}
+
+#[tokio::test]
+async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_duration() {
+    let ns = namespace("leader").await;
+    apply_yaml(&ns, SIGNAL).await;
+    let _gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let a = Operator::start(ns.client(), elected(&ns, "op-a"));
+    let first = wait_holder(&ns, |h| h.is_some()).await.unwrap();
+    let b = Operator::start(ns.client(), elected(&ns, "op-b"));
+    let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
+    assert_eq!(tag.status.unwrap().live_generation, Some(1));
+
+    // One writer: the config and the statuses carry one field manager, and every Event
+    // came from the holder.
+    let cm = config_map(&ns).await;
+    let managers: Vec<_> = cm
+        .managed_fields()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
+    assert_eq!(event_reporters(&ns).await, [first.clone()]);
+    assert_eq!(holder(&ns).await.as_deref(), Some(first.as_str()));
+
+    // Kill the leader (no release): the other one takes over within the lease duration
+    // (plus its re-check jitter of at most 1 s and API latency).
+    let (leader, follower) = if first == "op-a" { (a, b) } else { (b, a) };
+    let follower_id = follower.identity.clone();
+    let killed = Instant::now();
+    leader.kill().await;
+    wait_holder(&ns, |h| h == Some(follower_id.as_str())).await;
+    let handover = killed.elapsed();
+    eprintln!("leader handover took {handover:?} (lease {LEASE_SECONDS} s)");
+    assert!(
+        handover <= Duration::from_secs(LEASE_SECONDS) + Duration::from_secs(2),
+        "handover took {handover:?}"
+    );
+
+    // The new leader reconciles changes.
+    apply_yaml(
+        &ns,
+        &SIGNAL.replace("{eventData: sku}", "{eventData: item_sku}"),
+    )
+    .await;
+    wait_status::<Tag>(&ns, "low-stock-signal", |s| {
+        (s.live_generation == Some(2))
+            .then_some(())
+            .ok_or_else(|| "generation 2 not live".into())
+    })
+    .await;
+    let reporters = event_reporters(&ns).await;
+    assert!(reporters.contains(&follower_id), "{reporters:?}");
+    drop(follower);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_releases_the_leader_lease() {
+    let ns = namespace("release").await;
+    apply_yaml(&ns, SIGNAL).await;
+    let operator = Operator::start(ns.client(), elected(&ns, "op-solo"));
+    wait_holder(&ns, |h| h == Some("op-solo")).await;
+    wait_config(&ns, |_| Ok(())).await;
+    let stopping = Instant::now();
+    operator.stop().await;
+    let released = wait_holder(&ns, |h| h != Some("op-solo")).await;
+    assert_eq!(released, None);
+    assert!(
+        stopping.elapsed() < Duration::from_secs(LEASE_SECONDS),
+        "{:?}",
+        stopping.elapsed()
+    );
+}
