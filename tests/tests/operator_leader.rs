@@ -109,7 +109,7 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
         .filter_map(|m| m.manager.clone())
         .collect();
     assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
-    assert_eq!(event_reporters(&ns).await, [first.clone()]);
+    assert_eq!(event_reporters(&ns).await, std::slice::from_ref(&first));
     assert_eq!(holder(&ns).await.as_deref(), Some(first.as_str()));
 
     // Kill the leader (no release): the other one takes over within the lease duration
