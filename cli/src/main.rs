@@ -8,6 +8,7 @@ mod compile;
 mod crds;
 mod gateway;
 mod lint;
+mod lookup;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Crds(crds::Args),
     /// Run the gateway: collect hits, fire tags, publish to Pub/Sub.
     Gateway(Box<gateway::Args>),
+    /// Lookup table automation: `hermes lookup import NAME --csv FILE [-n NAMESPACE]`.
+    Lookup(lookup::Args),
 }
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => compile::run(&args),
         Command::Crds(args) => crds::run(&args),
         Command::Gateway(args) => gateway::run(*args),
+        Command::Lookup(args) => lookup::run(&args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("hermes: {error:#}");

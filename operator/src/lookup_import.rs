@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::Path;
 
 use hermes_crds::api::{LookupRow, LookupTable, SourceFormat};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -77,9 +78,17 @@ pub enum ImportError {
         /// The limit.
         limit: usize,
     },
-    /// A Kubernetes API call failed.
+    /// A Kubernetes API call failed, or no client could be configured.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// The CSV file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file as named by the user.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Parse and validate a `key,value` CSV (optional header line `key,value`, any case).
@@ -238,6 +247,27 @@ impl fmt::Display for ImportReport {
             ),
         }
     }
+}
+
+/// `hermes lookup import`: read and validate `csv`, connect as the kubeconfig (or the
+/// in-cluster service account) says, and import into LookupTable `name` of `namespace`
+/// (default: the kubeconfig's namespace).
+pub async fn import_file(
+    csv: &Path,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<ImportReport, ImportError> {
+    let label = csv.display().to_string();
+    let text = std::fs::read_to_string(csv).map_err(|source| ImportError::Read {
+        path: label.clone(),
+        source,
+    })?;
+    let rows = parse_csv(&label, &text)?;
+    let client = Client::try_default().await?;
+    let namespace = namespace
+        .map(str::to_string)
+        .unwrap_or_else(|| client.default_namespace().to_string());
+    import(client, &namespace, name, &rows).await
 }
 
 /// Import `rows` into LookupTable `name` of `namespace`.

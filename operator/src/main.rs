@@ -58,8 +58,7 @@ enum LogFormat {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(args.log_format);
-    // Another crate may have installed it first; either way one provider is set.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    hermes_operator::install_crypto_provider();
 
     let pod_namespace = std::env::var("POD_NAMESPACE")
         .ok()
