@@ -194,7 +194,13 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
 async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
     let ns = namespace("still").await;
     apply_yaml(&ns, SIGNAL).await;
-    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    let mut options = options(&ns, "op");
+    let metrics_addr: std::net::SocketAddr =
+        format!("127.0.0.1:{}", hermes_tests::free_port().unwrap())
+            .parse()
+            .unwrap();
+    options.metrics_addr = Some(metrics_addr);
+    let _operator = Operator::start(ns.client(), options);
     let _gateway = Gateway::start(ns.client(), &ns, "gw-0");
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let version = tag.resource_version();
@@ -224,4 +230,33 @@ async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
         .filter_map(|m| m.manager.clone())
         .collect();
     assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
+
+    // Prometheus metrics: reconciles ran, one config of this size was written, and the
+    // status patches stopped.
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let scope = format!("{{scope=\"{}\"}}", ns.name());
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("{name}{scope}")) || l.starts_with(&format!("{name} "))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+    };
+    assert!(value("hermes_operator_reconciles_total") >= 1.0);
+    assert_eq!(value("hermes_operator_configs_written_total"), 1.0);
+    assert!(value("hermes_operator_config_json_bytes") > 100.0);
+    assert!(value("hermes_operator_status_patches_total") >= 2.0);
+    assert_eq!(value("hermes_operator_leader"), 1.0);
+    assert!(
+        metrics.contains("hermes_operator_config_publication_seconds_count 1"),
+        "{metrics}"
+    );
 }
