@@ -26,7 +26,7 @@ use crate::leader::Leadership;
 use crate::liveness::{self, Liveness};
 use crate::metrics::Metrics;
 use crate::publication::{self, LastPublished, OutcomeSink};
-use crate::scope::{self, Compiled};
+use crate::scope::{self, Compiled, PendingWrite};
 use crate::status::{self, Object, ScopeOutcome, Written};
 
 /// What every reconcile shares.
@@ -52,6 +52,8 @@ pub struct ScopeMemory {
     patched: HashMap<ObjectKey, (Option<String>, ResourceStatus)>,
     /// The last config written and when, until it is live.
     written: Option<(String, Instant)>,
+    /// The last config written, until the cache sees it.
+    pending_write: Option<PendingWrite>,
 }
 
 /// Reconcile the scope `cache` holds. `changed_since` is when the first change it handles
@@ -83,7 +85,10 @@ pub async fn reconcile(
                 .config_stored_bytes
                 .get_or_create(&labels)
                 .set(encoded.stored_bytes as i64);
-            if scope::written_hash(cache).as_deref() != Some(hash.as_str()) {
+            if scope::written_hash(cache, &mut memory.pending_write).as_deref()
+                != Some(hash.as_str())
+            {
+                let version_before = scope::cached_config(cache).0;
                 ctx.leadership.confirm().await?;
                 confirmed = true;
                 match scope::write_config(&ctx.client, cache, encoded).await {
@@ -94,6 +99,10 @@ pub async fn reconcile(
                             Metrics::observe(&ctx.metrics.publication_seconds, since.elapsed());
                         }
                         memory.written = Some((hash.clone(), Instant::now()));
+                        memory.pending_write = Some(PendingWrite {
+                            hash: hash.clone(),
+                            version_before,
+                        });
                         tracing::info!(
                             %scope,
                             config_hash = %hash,

@@ -38,11 +38,46 @@ impl Compiled {
     }
 }
 
-/// The hash the scope's ConfigMap holds now, as the cache last saw it.
-pub fn written_hash(cache: &ScopeCache) -> Option<String> {
-    cache
-        .config_map_named(&cache.config_map)
-        .and_then(|cm| cluster::declared_hash(&cm).map(str::to_string))
+/// The scope's ConfigMap as the cache last saw it: its resourceVersion and hash.
+pub fn cached_config(cache: &ScopeCache) -> (Option<String>, Option<String>) {
+    let cm = cache.config_map_named(&cache.config_map);
+    (
+        cm.as_ref()
+            .and_then(|cm| cm.metadata.resource_version.clone()),
+        cm.as_ref()
+            .and_then(|cm| cluster::declared_hash(cm).map(str::to_string)),
+    )
+}
+
+/// A config written whose watch event may not have reached the cache yet.
+#[derive(Clone, Debug, Default)]
+pub struct PendingWrite {
+    /// The hash written.
+    pub hash: String,
+    /// The ConfigMap's resourceVersion in the cache before the write.
+    pub version_before: Option<String>,
+}
+
+/// The hash the ConfigMap holds: the cache's, unless the cache has not moved since our
+/// last write (then that write's). Clears `pending` once the cache caught up.
+pub fn written_hash(cache: &ScopeCache, pending: &mut Option<PendingWrite>) -> Option<String> {
+    let (version, hash) = cached_config(cache);
+    effective_hash(version, hash, pending)
+}
+
+fn effective_hash(
+    version: Option<String>,
+    hash: Option<String>,
+    pending: &mut Option<PendingWrite>,
+) -> Option<String> {
+    match pending.take() {
+        Some(write) if write.version_before == version => {
+            let hash = write.hash.clone();
+            *pending = Some(write);
+            Some(hash)
+        }
+        _ => hash,
+    }
 }
 
 /// Server-side apply the config ConfigMap. Applying the whole object as the one field
@@ -62,4 +97,38 @@ pub async fn write_config(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(hash: &str, before: Option<&str>) -> Option<PendingWrite> {
+        Some(PendingWrite {
+            hash: hash.into(),
+            version_before: before.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn a_stale_cache_reports_our_last_write_until_it_moves() {
+        let mut write = pending("h2", Some("10"));
+        let stale = effective_hash(Some("10".into()), Some("h1".into()), &mut write);
+        assert_eq!(stale.as_deref(), Some("h2"));
+        assert!(write.is_some());
+        let caught_up = effective_hash(Some("11".into()), Some("h2".into()), &mut write);
+        assert_eq!(caught_up.as_deref(), Some("h2"));
+        assert!(write.is_none());
+        // Deleted by someone after that: the cache is believed, so it is written again.
+        assert_eq!(effective_hash(None, None, &mut write), None);
+    }
+
+    #[test]
+    fn first_write_of_a_missing_config_map_is_pending_until_seen() {
+        let mut write = pending("h1", None);
+        assert_eq!(
+            effective_hash(None, None, &mut write).as_deref(),
+            Some("h1")
+        );
+    }
 }
