@@ -219,10 +219,18 @@ impl ScopeCache {
 
     /// What each gateway replica reports.
     pub fn gateway_reports(&self) -> Vec<GatewayReport> {
+        self.gateway_leases()
+            .into_iter()
+            .map(|(_, report)| report)
+            .collect()
+    }
+
+    /// Gateway Leases by name, with their reports.
+    pub fn gateway_leases(&self) -> Vec<(String, GatewayReport)> {
         self.leases
             .state()
             .iter()
-            .filter_map(|lease| GatewayReport::from_lease(lease))
+            .filter_map(|lease| GatewayReport::from_lease(lease).map(|r| (lease.name_any(), r)))
             .collect()
     }
 }

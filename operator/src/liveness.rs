@@ -6,7 +6,7 @@
 
 use hermes_crds::cluster::GatewayReport;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// Where a config stands with the gateways.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,10 +103,28 @@ pub fn decide(reports: &[GatewayReport], hash: &str, now: Timestamp) -> Verdict 
     }
 }
 
+/// Leases of replicas gone for longer than `retention` after their report expired
+/// (pods replaced long ago): safe to delete, they no longer count anyway.
+pub fn long_gone(
+    leases: &[(String, GatewayReport)],
+    now: Timestamp,
+    retention: SignedDuration,
+) -> Vec<&str> {
+    leases
+        .iter()
+        .filter(|(_, report)| {
+            report
+                .expires_at()
+                .and_then(|expired| expired.checked_add(retention).ok())
+                .is_none_or(|gone| gone < now)
+        })
+        .map(|(name, _)| name.as_str())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::jiff::SignedDuration;
 
     fn now() -> Timestamp {
         "2026-12-01T10:00:00Z".parse().unwrap()
@@ -185,5 +203,19 @@ mod tests {
             Some("config cannot be prepared: regex too big")
         );
         assert_eq!(behind[1].refused, None);
+    }
+
+    #[test]
+    fn only_leases_expired_past_the_retention_are_long_gone() {
+        let leases = [
+            (
+                "hermes-gateway-a".to_string(),
+                report("a", Some("h"), 3600 + 20),
+            ),
+            ("hermes-gateway-b".to_string(), report("b", Some("h"), 60)),
+            ("hermes-gateway-c".to_string(), report("c", Some("h"), 1)),
+        ];
+        let gone = long_gone(&leases, now(), SignedDuration::from_secs(3600));
+        assert_eq!(gone, ["hermes-gateway-a"]);
     }
 }

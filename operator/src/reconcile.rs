@@ -8,11 +8,12 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use hermes_crds::api::ResourceStatus;
-use hermes_crds::cluster::{self, EncodeError};
+use hermes_crds::cluster::{self, EncodeError, GatewayReport};
 use hermes_crds::compile::{Kind, ObjectKey};
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::jiff::Timestamp;
-use kube::api::{Patch, PatchParams};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::core::object::HasStatus;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -139,7 +140,10 @@ pub async fn reconcile(
     }
 
     let now = Timestamp::now();
-    let verdict = liveness::decide(&cache.gateway_reports(), &hash, now);
+    let leases = cache.gateway_leases();
+    let reports: Vec<_> = leases.iter().map(|(_, r)| r.clone()).collect();
+    let verdict = liveness::decide(&reports, &hash, now);
+    forget_gone_gateways(ctx, cache, &leases, now).await;
     if let Liveness::Live { .. } = verdict.liveness
         && let Some((written_hash, at)) = &memory.written
         && *written_hash == hash
@@ -174,6 +178,27 @@ pub async fn reconcile(
     let present = present_objects(&compiled);
     memory.patched.retain(|key, _| present.contains(key));
     Ok(verdict.recheck_at)
+}
+
+/// How long a gateway Lease stays after its report expired (a replica long replaced).
+const GONE_GATEWAY_RETENTION: SignedDuration = SignedDuration::from_hours(1);
+
+/// Delete the Leases of gateway replicas gone for an hour; best effort.
+async fn forget_gone_gateways(
+    ctx: &Context,
+    cache: &ScopeCache,
+    leases: &[(String, GatewayReport)],
+    now: Timestamp,
+) {
+    let api: Api<Lease> = Api::namespaced(ctx.client.clone(), &cache.namespace);
+    for name in liveness::long_gone(leases, now, GONE_GATEWAY_RETENTION) {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {
+                tracing::info!(scope = %cache.namespace, lease = name, "removed the Lease of a gateway replica gone for an hour")
+            }
+            Err(error) => tracing::debug!(lease = name, %error, "gone gateway Lease not removed"),
+        }
+    }
 }
 
 fn present_objects(compiled: &Compiled) -> HashSet<ObjectKey> {

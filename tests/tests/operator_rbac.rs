@@ -50,7 +50,7 @@ rules:
     verbs: [get, list, watch, create, patch]
   - apiGroups: [coordination.k8s.io]
     resources: [leases]
-    verbs: [get, list, watch, create, patch, update]
+    verbs: [get, list, watch, create, patch, update, delete]
   - apiGroups: [events.k8s.io]
     resources: [events]
     verbs: [create, patch]

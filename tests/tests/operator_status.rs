@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
 use hermes_crds::cluster;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::ListParams;
@@ -139,6 +140,47 @@ async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
     // No Lease event comes when it expires: the operator's recheck timer finds it.
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     assert_eq!(tag.status.unwrap().live_generation, Some(1));
+
+    // The Lease of a replica gone for over an hour is removed.
+    write_gateway_lease(&ns, "gw-ancient", Some("sha256:old"), 7200, 10).await;
+    let leases = ns.api::<Lease>();
+    hermes_tests::wait_for(TIMEOUT, || async {
+        match leases
+            .get_opt(&cluster::gateway_lease_name("gw-ancient"))
+            .await
+        {
+            Ok(None) => Ok(()),
+            other => Err(format!("still there: {:?}", other.map(|l| l.is_some()))),
+        }
+    })
+    .await
+    .expect("ancient gateway Lease removed");
+    assert!(
+        leases
+            .get_opt(&cluster::gateway_lease_name("gw-stuck"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn one_operator_reconciles_each_namespace_into_its_own_config() {
+    let shop = namespace("shop").await;
+    let blog = namespace("blog").await;
+    apply_yaml(&shop, SIGNAL).await;
+    apply_yaml(&blog, PROMO_TRIGGER).await;
+    let mut options = options(&shop, "op");
+    options.namespaces.push(blog.name().to_string());
+    let _operator = Operator::start(shop.client(), options);
+    let shop_config = wait_config(&shop, |_| Ok(())).await;
+    let blog_config = wait_config(&blog, |_| Ok(())).await;
+    assert_eq!(shop_config.scope, shop.name());
+    assert_eq!(blog_config.scope, blog.name());
+    assert!(shop_config.tags.contains_key("low-stock-signal"));
+    assert!(blog_config.tags.is_empty());
+    assert!(blog_config.triggers.contains_key("promo-view"));
+    wait_ready::<Trigger>(&blog, "promo-view", "False", "AwaitingGateway").await;
 }
 
 #[tokio::test]
