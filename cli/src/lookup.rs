@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hermes_operator::lookup_import::{self, ImportError};
+use hermes_operator::lookup_import::{self, Header, ImportError};
 
 /// `hermes lookup …`
 #[derive(Debug, clap::Args)]
@@ -25,9 +25,12 @@ enum LookupCommand {
 struct ImportArgs {
     /// The LookupTable's name.
     name: String,
-    /// The CSV file: `key,value` per line, optional `key,value` header.
+    /// The CSV file: `key,value` per line; a first line `key,value` is a header.
     #[arg(long, value_name = "FILE")]
     csv: PathBuf,
+    /// The first line is a header whatever it says (e.g. `SKU,threshold`): skip it.
+    #[arg(long)]
+    header: bool,
     /// The namespace. Default: the kubeconfig context's namespace.
     #[arg(long, short = 'n')]
     namespace: Option<String>,
@@ -38,8 +41,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let LookupCommand::Import(import) = &args.command;
     hermes_operator::install_crypto_provider();
     let runtime = tokio::runtime::Runtime::new()?;
+    let header = if import.header {
+        Header::Skip
+    } else {
+        Header::Auto
+    };
     let result = runtime.block_on(lookup_import::import_file(
         &import.csv,
+        header,
         &import.name,
         import.namespace.as_deref(),
     ));

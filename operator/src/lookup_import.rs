@@ -91,9 +91,18 @@ pub enum ImportError {
     },
 }
 
-/// Parse and validate a `key,value` CSV (optional header line `key,value`, any case).
-/// `file` names the input in problems.
-pub fn parse_csv(file: &str, text: &str) -> Result<Vec<ImportRow>, ImportError> {
+/// How the first line of a feed is treated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Header {
+    /// Skipped when it reads `key,value` (any case), else a row.
+    #[default]
+    Auto,
+    /// Always skipped, whatever it says (e.g. `SKU,threshold`).
+    Skip,
+}
+
+/// Parse and validate a two-column `key,value` CSV. `file` names the input in problems.
+pub fn parse_csv(file: &str, text: &str, header: Header) -> Result<Vec<ImportRow>, ImportError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -121,11 +130,10 @@ pub fn parse_csv(file: &str, text: &str) -> Result<Vec<ImportRow>, ImportError> 
         if record.iter().all(str::is_empty) {
             continue;
         }
-        if index == 0
-            && record.len() == 2
+        let is_key_value = record.len() == 2
             && record[0].eq_ignore_ascii_case("key")
-            && record[1].eq_ignore_ascii_case("value")
-        {
+            && record[1].eq_ignore_ascii_case("value");
+        if index == 0 && (header == Header::Skip || is_key_value) {
             continue;
         }
         if record.len() != 2 {
@@ -254,6 +262,7 @@ impl fmt::Display for ImportReport {
 /// (default: the kubeconfig's namespace).
 pub async fn import_file(
     csv: &Path,
+    header: Header,
     name: &str,
     namespace: Option<&str>,
 ) -> Result<ImportReport, ImportError> {
@@ -262,7 +271,7 @@ pub async fn import_file(
         path: label.clone(),
         source,
     })?;
-    let rows = parse_csv(&label, &text)?;
+    let rows = parse_csv(&label, &text, header)?;
     let client = Client::try_default().await?;
     let namespace = namespace
         .map(str::to_string)
@@ -387,14 +396,16 @@ mod tests {
 
     #[test]
     fn header_and_blank_lines_are_skipped_and_fields_trimmed() {
+        let feed = "\u{feff}SKU,Value\nBOWL-10, 5\n\n\"MUG,XL\",12\n";
+        // "SKU,Value" is not the `key,value` header: a row, unless told to skip it.
+        assert_eq!(parse_csv("feed.csv", feed, Header::Auto).unwrap().len(), 3);
+        assert_eq!(parse_csv("feed.csv", feed, Header::Skip).unwrap().len(), 2);
         let rows = parse_csv(
             "feed.csv",
-            "\u{feff}SKU,Value\nBOWL-10, 5\n\n\"MUG,XL\",12\n",
+            "Key,VALUE\nBOWL-10, 5\n\n\"MUG,XL\",12\n",
+            Header::Auto,
         )
         .unwrap();
-        // "SKU,Value" is not the `key,value` header: it is a row.
-        assert_eq!(rows.len(), 3);
-        let rows = parse_csv("feed.csv", "Key,VALUE\nBOWL-10, 5\n\n\"MUG,XL\",12\n").unwrap();
         assert_eq!(
             rows,
             [
@@ -414,7 +425,7 @@ mod tests {
     fn every_bad_line_is_reported_with_file_and_line() {
         let text = "key,value\nA,1\nB\n,3\nA,4\nC,5,6\n";
         assert_eq!(
-            problems(parse_csv("stock.csv", text)),
+            problems(parse_csv("stock.csv", text, Header::Auto)),
             [
                 "stock.csv:3: expected 2 columns (key,value), found 1",
                 "stock.csv:4: empty key",
@@ -430,10 +441,10 @@ mod tests {
         for i in 0..5000 {
             text.push_str(&format!("SKU-{i:05},{}\n", i % 17));
         }
-        let rows = parse_csv("big.csv", &text).unwrap();
+        let rows = parse_csv("big.csv", &text, Header::Auto).unwrap();
         assert_eq!(rows.len(), 5000);
         let csv = source_text(&rows, SourceFormat::Csv);
-        assert_eq!(parse_csv("again.csv", &csv).unwrap(), rows);
+        assert_eq!(parse_csv("again.csv", &csv, Header::Auto).unwrap(), rows);
         let json: serde_json::Value =
             serde_json::from_str(&source_text(&rows, SourceFormat::Json)).unwrap();
         assert_eq!(json["SKU-00016"], "16");

@@ -6,7 +6,7 @@ mod operator_support;
 
 use hermes_crds::api::{LookupTable, STALLED, Tag};
 use hermes_crds::cluster;
-use hermes_operator::lookup_import::{self, Target};
+use hermes_operator::lookup_import::{self, Header, Target};
 use hermes_tests::TestNamespace;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -192,9 +192,7 @@ async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway
     for i in 0..5000 {
         feed.push_str(&format!("SKU-{i:05},{}\n", i % 50));
     }
-    // `SKU,threshold` is not the `key,value` header: it would be a row. Use the real one.
-    let feed = feed.replacen("SKU,threshold", "key,value", 1);
-    let rows = lookup_import::parse_csv("feed.csv", &feed).unwrap();
+    let rows = lookup_import::parse_csv("feed.csv", &feed, Header::Skip).unwrap();
     let report = lookup_import::import(ns.client(), ns.name(), "stock", &rows)
         .await
         .unwrap();
@@ -224,7 +222,7 @@ async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway
     assert_eq!(stock.status.unwrap().rows, Some(5000));
 
     // The next import updates the same ConfigMap key.
-    let rows = lookup_import::parse_csv("feed.csv", "SKU-1,7\nSKU-2,9\n").unwrap();
+    let rows = lookup_import::parse_csv("feed.csv", "SKU-1,7\nSKU-2,9\n", Header::Auto).unwrap();
     let report = lookup_import::import(ns.client(), ns.name(), "stock", &rows)
         .await
         .unwrap();
@@ -238,7 +236,8 @@ async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway
     .await;
 
     // A small feed for a table without a source goes inline.
-    let rows = lookup_import::parse_csv("colours.csv", "key,value\nred,#f00\n").unwrap();
+    let rows =
+        lookup_import::parse_csv("colours.csv", "key,value\nred,#f00\n", Header::Auto).unwrap();
     let report = lookup_import::import(ns.client(), ns.name(), "colours", &rows)
         .await
         .unwrap();
