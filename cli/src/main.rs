@@ -9,6 +9,7 @@ mod crds;
 mod gateway;
 mod lint;
 mod lookup;
+mod operator;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ enum Command {
     Gateway(Box<gateway::Args>),
     /// Lookup table automation: `hermes lookup import NAME --csv FILE [-n NAMESPACE]`.
     Lookup(lookup::Args),
+    /// Run the operator: reconcile Tags, Triggers and LookupTables into live config.
+    Operator(Box<operator::Args>),
 }
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Crds(args) => crds::run(&args),
         Command::Gateway(args) => gateway::run(*args),
         Command::Lookup(args) => lookup::run(&args),
+        Command::Operator(args) => operator::run(*args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("hermes: {error:#}");

@@ -5,9 +5,10 @@
 //! Resource path: watch ([`cache`]) → compile and write ([`scope`]) → gateway reports
 //! ([`liveness`]) → statuses ([`status`], pure) → patch ([`reconcile`]); outcomes to
 //! Pub/Sub ([`publication`]); one writer via [`leader`]; wiring in [`controller`].
-//! [`lookup_import`] backs `hermes lookup import`.
+//! [`lookup_import`] backs `hermes lookup import`; [`cli`] is the command line.
 
 pub mod cache;
+pub mod cli;
 pub mod controller;
 pub mod error;
 pub mod leader;

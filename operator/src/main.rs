@@ -1,138 +1,18 @@
-//! `hermes-operator`: flags, logging, the Kubernetes client, signals; everything else is
-//! in the library.
+//! `hermes-operator`: see `hermes_operator::cli`.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
-use hermes_crds::cluster;
-use hermes_operator::publication::PublicationOptions;
-use hermes_operator::{LeaderOptions, Options};
+use clap::Parser;
 
 /// Reconciles Hermes Tags, Triggers and LookupTables into live gateway config.
 #[derive(Parser, Debug)]
 #[command(name = "hermes-operator", version)]
 struct Args {
-    /// A namespace to reconcile (repeat for several). Default: $POD_NAMESPACE, else
-    /// `default`.
-    #[arg(long = "namespace", short = 'n')]
-    namespaces: Vec<String>,
-    /// The gateway config ConfigMap's name in each namespace.
-    #[arg(long, default_value = cluster::DEFAULT_CONFIG_MAP)]
-    config_map: String,
-    /// This replica's identity. Default: $POD_NAME, else host name and process id.
-    #[arg(long, env = "POD_NAME")]
-    identity: Option<String>,
-    /// Where the leader Lease lives. Default: $POD_NAMESPACE, else the first namespace.
-    #[arg(long)]
-    leader_namespace: Option<String>,
-    /// Leader Lease duration in seconds: a dead leader is replaced within about this long.
-    #[arg(long, default_value_t = 15)]
-    leader_lease_seconds: u64,
-    /// Run without leader election (only ever one replica).
-    #[arg(long)]
-    no_leader_election: bool,
-    /// Publish each config publication outcome to this topic, `projects/P/topics/T`
-    /// (to the emulator at $PUBSUB_EMULATOR_HOST when set).
-    #[arg(long)]
-    publication_topic: Option<String>,
-    /// Serve Prometheus metrics on this address (`/metrics`, `/healthz`).
-    #[arg(long, default_value = "0.0.0.0:9090")]
-    metrics_addr: SocketAddr,
-    /// Wait this long after a change for more changes before reconciling.
-    #[arg(long, default_value_t = 100)]
-    debounce_ms: u64,
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+    #[command(flatten)]
+    operator: hermes_operator::cli::OperatorArgs,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging(args.log_format);
-    hermes_operator::install_crypto_provider();
-
-    let pod_namespace = std::env::var("POD_NAMESPACE")
-        .ok()
-        .filter(|n| !n.is_empty());
-    let namespaces = if args.namespaces.is_empty() {
-        vec![
-            pod_namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_string()),
-        ]
-    } else {
-        args.namespaces.clone()
-    };
-    let identity = args.identity.clone().unwrap_or_else(default_identity);
-    let mut options = Options::new(namespaces.clone(), identity.clone());
-    options.config_map = args.config_map.clone();
-    options.publication = args
-        .publication_topic
-        .clone()
-        .map(|topic| PublicationOptions {
-            topic,
-            emulator_host: std::env::var("PUBSUB_EMULATOR_HOST").ok(),
-        });
-    options.metrics_addr = Some(args.metrics_addr);
-    options.debounce = Duration::from_millis(args.debounce_ms);
-    if !args.no_leader_election {
-        options.leader = Some(LeaderOptions {
-            namespace: args
-                .leader_namespace
-                .clone()
-                .or(pod_namespace)
-                .unwrap_or_else(|| namespaces[0].clone()),
-            lease_name: cluster::OPERATOR_LEASE.to_string(),
-            identity,
-            duration: Duration::from_secs(args.leader_lease_seconds),
-        });
-    }
-    let client = kube::Client::try_default()
-        .await
-        .context("cannot build a Kubernetes client (KUBECONFIG or in-cluster)")?;
-    hermes_operator::run(client, options, shutdown_signal()).await?;
-    Ok(())
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-fn default_identity() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "hermes-operator".to_string());
-    format!("{host}-{}", std::process::id())
-}
-
-/// SIGTERM (Kubernetes) or Ctrl-C.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
+    hermes_operator::cli::init_logging(args.operator.log_format);
+    hermes_operator::cli::run(args.operator).await
 }
