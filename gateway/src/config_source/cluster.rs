@@ -188,7 +188,10 @@ async fn report(
             duration: SignedDuration::from_secs(duration.as_secs().try_into().unwrap_or(10)),
         }
         .to_lease(&options.namespace);
-        match leases.patch(&name, &params, &Patch::Apply(&lease)).await {
+        // A renewal that hangs (a black-holed connection) must not hold back the next.
+        let patch = Patch::Apply(&lease);
+        let renewal = tokio::time::timeout(duration, leases.patch(&name, &params, &patch)).await;
+        match renewal.unwrap_or_else(|_| Err(renewal_timed_out(duration))) {
             Ok(_) if failing => {
                 tracing::info!(lease = %name, "gateway report renewed again");
                 failing = false;
@@ -206,6 +209,10 @@ async fn report(
             _ = state.changed.notified() => {}
         }
     }
+}
+
+fn renewal_timed_out(after: Duration) -> kube::Error {
+    kube::Error::Service(format!("renewal did not complete within {after:?}").into())
 }
 
 /// Reconnect quickly after an outage (the default waits up to 30 s): 200 ms doubling to
