@@ -2,23 +2,21 @@
 //! rules enforced, invalid hits refused with the reasons) and `POST /debug/mp/collect`
 //! (Google's validation server: messages only, nothing published, no secret needed).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::dispatch::{debug_body, dispatch};
-use super::request::request_info;
-use super::response::{dispatch_failed, read_body, reject};
+use super::dispatch::dispatch;
+use super::request::describe;
+use super::response::{dispatched, read_body, reject};
 use crate::collect::{MpOutcome, MpQuery, parse_mp};
 use crate::event::RequestInfo;
-use crate::settings::DEBUG_HEADER;
 
 const CLIENT: &str = "measurementProtocol";
 
@@ -29,17 +27,7 @@ async fn parse(
     check_secret: bool,
 ) -> Result<(RequestInfo, MpOutcome, bool), Response> {
     let (parts, body) = request.into_parts();
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
-    let info = request_info(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        peer,
-        &state.settings.trusted_proxies,
-    );
+    let (info, debug) = describe(&parts, &state.settings);
     if check_secret && let Err(response) = check_api_secret(state, &info) {
         return Err(*response);
     }
@@ -51,12 +39,6 @@ async fn parse(
         &MpQuery::from_request(&info),
         &info,
         SystemTime::now(),
-    );
-    let debug = state.settings.debug_allowed(
-        parts
-            .headers
-            .get(DEBUG_HEADER)
-            .and_then(|v| v.to_str().ok()),
     );
     Ok((info, outcome, debug))
 }
@@ -111,20 +93,8 @@ pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request
         });
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    match dispatch(&state, &outcome.events, &info, debug) {
-        Ok(report) if debug => {
-            state.metrics.hit(CLIENT, "debug");
-            Json(debug_body(&report)).into_response()
-        }
-        Ok(_) => {
-            state.metrics.hit(CLIENT, "accepted");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(error) => {
-            state.metrics.hit(CLIENT, "unavailable");
-            dispatch_failed(&error)
-        }
-    }
+    let result = dispatch(&state, &outcome.events, &info, debug);
+    dispatched(&state, CLIENT, result, debug)
 }
 
 /// `/debug/mp/collect`: the validation messages, as Google's validation server answers.

@@ -2,10 +2,36 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 
 use crate::collect::{Cidr, client_ip};
 use crate::event::RequestInfo;
+use crate::settings::{DEBUG_HEADER, GatewaySettings};
+
+/// What a handler needs of a request's head: its description for variables, and whether
+/// it asked for debug mode with the configured token.
+pub(crate) fn describe(parts: &Parts, settings: &GatewaySettings) -> (RequestInfo, bool) {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let info = request_info(
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        peer,
+        &settings.trusted_proxies,
+    );
+    let debug = settings.debug_allowed(
+        parts
+            .headers
+            .get(DEBUG_HEADER)
+            .and_then(|v| v.to_str().ok()),
+    );
+    (info, debug)
+}
 
 /// Build the request description variables read. `peer` is the TCP peer.
 pub(crate) fn request_info(
@@ -45,7 +71,13 @@ pub(crate) fn request_info(
             Some((name.trim().to_string(), value))
         })
         .collect();
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    // Several X-Forwarded-For headers are one list, in order.
+    let forwarded: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
     RequestInfo {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
@@ -86,5 +118,23 @@ mod tests {
         assert_eq!(info.header("x-shop-id"), Some("eu-1"));
         assert_eq!(info.user_agent.as_deref(), Some("Mozilla/5.0"));
         assert_eq!(info.client_ip, Some(peer.ip()));
+    }
+
+    #[test]
+    fn repeated_forwarded_headers_are_one_list_trusted_only_from_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        headers.append("x-forwarded-for", "10.0.0.5".parse().unwrap());
+        let uri: Uri = "/g/collect".parse().unwrap();
+        let proxy: SocketAddr = "10.0.0.1:80".parse().unwrap();
+        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let info = request_info(&Method::GET, &uri, &headers, Some(proxy), &trusted);
+        assert_eq!(info.client_ip, Some("198.51.100.7".parse().unwrap()));
+        let info = request_info(&Method::GET, &uri, &headers, Some(proxy), &[]);
+        assert_eq!(
+            info.client_ip,
+            Some(proxy.ip()),
+            "untrusted peer: its own address"
+        );
     }
 }

@@ -5,7 +5,32 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::dispatch::DispatchError;
+use super::AppState;
+use super::dispatch::{DispatchError, DispatchReport, debug_body};
+
+/// The answer once a hit's events were dispatched: the trace in debug mode, else 204
+/// (the hit is queued; publishing happens behind the queue); counted per client.
+pub(crate) fn dispatched(
+    state: &AppState,
+    client: &str,
+    result: Result<DispatchReport, DispatchError>,
+    debug: bool,
+) -> Response {
+    match result {
+        Ok(report) if debug => {
+            state.metrics.hit(client, "debug");
+            Json(debug_body(&report)).into_response()
+        }
+        Ok(_) => {
+            state.metrics.hit(client, "accepted");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => {
+            state.metrics.hit(client, "unavailable");
+            dispatch_failed(&error)
+        }
+    }
+}
 
 /// A refused request: status, a short machine reason and what was wrong.
 pub(crate) fn reject(status: StatusCode, reason: &str, messages: Vec<String>) -> Response {
