@@ -130,6 +130,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     ));
     let store = Arc::new(ConfigStore::new(metrics.clone()));
     let sink: Arc<dyn ConfigSink> = store.clone();
+    // In cluster mode, what to retire at shutdown: this replica's report Lease.
+    let mut cluster_replica = None;
     let source = if args.cluster {
         let client = kube::Client::try_default()
             .await
@@ -140,6 +142,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             replica_id: args.replica_id.clone(),
             lease_duration: Duration::from_secs(10),
         };
+        cluster_replica = Some((client.clone(), options.clone()));
         tokio::spawn(config_source::cluster::run(client, options, sink))
     } else {
         config_source::manifests::load_into(&args.manifests, "manifests", sink.as_ref())
@@ -170,6 +173,12 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     .await
     .context("serving")?;
     source.abort();
+    if let Some((client, options)) = cluster_replica {
+        // The operator stops waiting for this replica at once instead of at lease expiry.
+        if let Err(error) = config_source::cluster::retire(client, &options).await {
+            tracing::warn!(%error, "could not remove this replica's report Lease");
+        }
+    }
     tracing::info!(
         queued = publisher.queue_depth(),
         "shutting down: flushing pending messages"

@@ -381,3 +381,38 @@ async fn each_config_publication_outcome_is_published_for_success_and_failure() 
         "{failure}"
     );
 }
+
+#[tokio::test]
+async fn a_gateway_stopped_with_sigterm_flushes_its_messages_and_retires_its_report() {
+    let mut stack = Stack::start("e2e-sigterm", 1).await;
+    stack.apply_path(&examples_dir()).await;
+    stack.wait_ready(&["tags", "--all"]).await;
+    stack.wait_gateway_current().await;
+    assert_eq!(stack.get(LOW_STOCK_HIT).await, 204);
+    let status = stack.gateway.terminate().await;
+    assert!(status.success(), "gateway exit: {status:?}");
+    let stopped = Instant::now();
+    // The hit was answered before publishing; shutdown published it.
+    let got = stack
+        .messages("low-stock", 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(got.len(), 1, "flushed at shutdown");
+    let leases = stack.kubectl(&["get", "leases", "-o", "name"]).await;
+    assert!(
+        !leases.contains("hermes-gateway-gw-0"),
+        "report Lease removed: {leases}"
+    );
+    // With no gateway serving, the operator says so at once rather than at lease expiry.
+    stack
+        .wait_ready_status("tag/low-stock-signal", "False")
+        .await;
+    assert_eq!(
+        stack.ready_field("tag/low-stock-signal", "reason").await,
+        "AwaitingGateway"
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        stopped.elapsed()
+    );
+}

@@ -83,6 +83,20 @@ impl Process {
         self.child.id()
     }
 
+    /// SIGTERM, as Kubernetes stops a pod; waits for the exit and returns its status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exits within 30 s of SIGTERM")
+            .expect("exit status")
+    }
+
     /// SIGKILL: a crash, nothing released.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();
