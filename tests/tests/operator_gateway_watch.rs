@@ -17,29 +17,8 @@ use operator_support::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-const SIGNAL: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: low-stock-signal
-spec:
-  event:
-    name: LowStock
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: low-stock-signal
-spec:
-  firingTriggers: [low-stock-signal]
-  topic: projects/hermes-local/topics/low-stock
-  payload:
-    fields:
-      - {key: sku, value: {eventData: FIELD}}
-"#;
-
 fn signal(field: &str) -> String {
-    SIGNAL.replace("FIELD", field)
+    SIGNAL.replace("{eventData: sku}", &format!("{{eventData: {field}}}"))
 }
 
 /// A TCP proxy to the API server that can be cut (every connection dropped, new ones

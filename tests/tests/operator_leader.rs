@@ -17,27 +17,6 @@ use operator_support::*;
 
 const LEASE_SECONDS: u64 = 4;
 
-const SIGNAL: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: low-stock-signal
-spec:
-  event:
-    name: LowStock
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: low-stock-signal
-spec:
-  firingTriggers: [low-stock-signal]
-  topic: projects/hermes-local/topics/low-stock
-  payload:
-    fields:
-      - {key: sku, value: {eventData: sku}}
-"#;
-
 fn elected(ns: &TestNamespace, identity: &str) -> hermes_operator::Options {
     let mut options = options(ns, identity);
     options.leader = Some(LeaderOptions {

@@ -87,24 +87,6 @@ subjects:
   - {kind: ServiceAccount, name: hermes-gateway, namespace: hermes-system}
 "#;
 
-const SIGNAL: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: low-stock-signal
-spec:
-  event:
-    name: LowStock
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: low-stock-signal
-spec:
-  firingTriggers: [low-stock-signal]
-  topic: projects/hermes-local/topics/low-stock
-"#;
-
 async fn can_i(ns: &TestNamespace, identity: Identity, verb: &str, resource: &str) -> bool {
     let user = format!("--as={}", identity.user_name());
     let output = ns

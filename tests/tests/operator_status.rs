@@ -14,27 +14,6 @@ use kube::ResourceExt;
 use kube::api::ListParams;
 use operator_support::*;
 
-const SIGNAL: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: low-stock-signal
-spec:
-  event:
-    name: LowStock
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: low-stock-signal
-spec:
-  firingTriggers: [low-stock-signal]
-  topic: projects/hermes-local/topics/low-stock
-  payload:
-    fields:
-      - {key: sku, value: {eventData: sku}}
-"#;
-
 const PROMO_TAG: &str = r#"
 apiVersion: hermes.io/v1alpha1
 kind: Tag

@@ -26,6 +26,28 @@ use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A Trigger on `LowStock` events and the Tag it fires (sku → `low-stock`).
+pub const SIGNAL: &str = r#"
+apiVersion: hermes.io/v1alpha1
+kind: Trigger
+metadata:
+  name: low-stock-signal
+spec:
+  event:
+    name: LowStock
+---
+apiVersion: hermes.io/v1alpha1
+kind: Tag
+metadata:
+  name: low-stock-signal
+spec:
+  firingTriggers: [low-stock-signal]
+  topic: projects/hermes-local/topics/low-stock
+  payload:
+    fields:
+      - {key: sku, value: {eventData: sku}}
+"#;
+
 /// Generous for a loaded two-core machine; the operator normally takes well under 1 s.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
 
