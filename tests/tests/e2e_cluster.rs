@@ -19,13 +19,7 @@ async fn applied_examples_become_ready_and_the_low_stock_hit_is_published() {
         .wait_ready(&["tags,triggers,lookuptables", "--all"])
         .await;
     let table = stack
-        .kubectl(&[
-            "get",
-            "lookuptable",
-            "low-stock-skus",
-            "-o",
-            "jsonpath={.status.rows}",
-        ])
+        .field("lookuptable/low-stock-skus", ".status.rows")
         .await;
     assert_eq!(table, "4");
     assert_eq!(stack.get(LOW_STOCK_HIT).await, 204);
@@ -79,22 +73,10 @@ async fn a_changed_tag_payload_is_in_the_next_message_within_two_seconds_and_sho
 
     wait_for(Duration::from_secs(30), || async {
         let generation = stack
-            .kubectl(&[
-                "get",
-                "tag",
-                "low-stock-signal",
-                "-o",
-                "jsonpath={.metadata.generation}",
-            ])
+            .field("tag/low-stock-signal", ".metadata.generation")
             .await;
         let live = stack
-            .kubectl(&[
-                "get",
-                "tag",
-                "low-stock-signal",
-                "-o",
-                "jsonpath={.status.liveGeneration}",
-            ])
+            .field("tag/low-stock-signal", ".status.liveGeneration")
             .await;
         if generation == "2" && live == "2" {
             Ok(())
@@ -239,13 +221,7 @@ async fn lookup_import_of_5000_rows_takes_effect_in_the_gateway() {
         .wait_ready(&["lookuptable/low-stock-skus", "tag/low-stock-items"])
         .await;
     let rows = stack
-        .kubectl(&[
-            "get",
-            "lookuptable",
-            "low-stock-skus",
-            "-o",
-            "jsonpath={.status.rows}",
-        ])
+        .field("lookuptable/low-stock-skus", ".status.rows")
         .await;
     assert_eq!(rows, "5000");
 
@@ -265,13 +241,7 @@ async fn lookup_import_of_5000_rows_takes_effect_in_the_gateway() {
 /// The identity holding the operator's leader Lease.
 async fn leader(stack: &Stack) -> String {
     stack
-        .kubectl(&[
-            "get",
-            "lease",
-            "hermes-operator",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-        ])
+        .field("lease/hermes-operator", ".spec.holderIdentity")
         .await
 }
 
@@ -294,13 +264,10 @@ async fn two_operators_share_without_conflict_and_a_killed_leader_hands_over_wit
     .unwrap();
     // One field manager owns the config: the two replicas never fought over it.
     let managers = stack
-        .kubectl(&[
-            "get",
-            "configmap",
-            "hermes-gateway-config",
-            "-o",
-            "jsonpath={.metadata.managedFields[*].manager}",
-        ])
+        .field(
+            "configmap/hermes-gateway-config",
+            ".metadata.managedFields[*].manager",
+        )
         .await;
     assert_eq!(managers, "hermes-operator");
 

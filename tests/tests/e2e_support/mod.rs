@@ -137,11 +137,17 @@ pub async fn cluster() -> &'static TestCluster {
     hermes_tests::install_crypto_provider();
     let cluster = TestCluster::shared().await.expect("test cluster starts");
     cluster.apply_crds().await.expect("CRDs install");
-    let rbac = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/rbac.yaml");
-    cluster
-        .kubectl(&["apply", "-f", rbac.to_str().expect("utf-8 path")])
-        .await
-        .expect("RBAC applies");
+    // Once per test binary: concurrent client-side applies of one object conflict.
+    static RBAC: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    RBAC.get_or_init(|| async {
+        let rbac = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/rbac.yaml");
+        let path = rbac.to_str().expect("utf-8 path");
+        cluster
+            .kubectl(&["apply", "--server-side", "-f", path])
+            .await
+            .expect("RBAC applies");
+    })
+    .await;
     cluster
 }
 
@@ -259,10 +265,19 @@ impl Stack {
         );
     }
 
-    /// A Ready condition field via jsonpath, e.g. `reason`.
+    /// `kubectl get OBJECT -o jsonpath={PATH}`, e.g. `("tag/x", ".status.liveGeneration")`.
+    pub async fn field(&self, object: &str, path: &str) -> String {
+        let jsonpath = format!("jsonpath={{{path}}}");
+        self.kubectl(&["get", object, "-o", &jsonpath]).await
+    }
+
+    /// A Ready condition field, e.g. `reason`.
     pub async fn ready_field(&self, object: &str, field: &str) -> String {
-        let path = format!("jsonpath={{.status.conditions[?(@.type==\"Ready\")].{field}}}");
-        self.kubectl(&["get", object, "-o", &path]).await
+        self.field(
+            object,
+            &format!(".status.conditions[?(@.type==\"Ready\")].{field}"),
+        )
+        .await
     }
 
     /// Wait until `object`'s Ready condition has `status`; returns its message.
@@ -312,13 +327,10 @@ impl Stack {
     pub async fn wait_gateway_current(&self) -> String {
         wait_for(TIMEOUT, || async {
             let written = self
-                .kubectl(&[
-                    "get",
-                    "configmap",
-                    "hermes-gateway-config",
-                    "-o",
-                    "jsonpath={.metadata.annotations.hermes\\.io/config-hash}",
-                ])
+                .field(
+                    "configmap/hermes-gateway-config",
+                    ".metadata.annotations.hermes\\.io/config-hash",
+                )
                 .await;
             match self.gateway_hash().await {
                 Some(serving) if !written.is_empty() && serving == written => Ok(serving),
