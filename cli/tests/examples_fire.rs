@@ -39,7 +39,7 @@ fn request(path: &str, query: &str, headers: &[(&str, &str)]) -> RequestInfo {
 fn fire(config: &PreparedConfig, events: &[Event], request: &RequestInfo) -> Vec<RenderedMessage> {
     events
         .iter()
-        .flat_map(|event| evaluate(config, event, request, "event-1", false).messages)
+        .flat_map(|event| evaluate(config, event, request, 0, false).messages)
         .collect()
 }
 

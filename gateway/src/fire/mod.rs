@@ -8,6 +8,7 @@ mod render;
 mod trace;
 mod variable;
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -35,13 +36,15 @@ pub struct EventOutcome {
     pub trace: Option<EventTrace>,
 }
 
-/// Evaluate `event`. With `traced`, every trigger and tag is evaluated and explained
-/// (sGTM preview); otherwise only the tags indexed for the event's name are.
+/// Evaluate `event`, the `index_in_request`-th event of its request. With `traced`,
+/// every trigger and tag is evaluated and explained (sGTM preview); otherwise only the
+/// tags indexed for the event's name are. The event's stable id
+/// ([`Event::stable_id`]) is computed only when a tag fires or the event is traced.
 pub fn evaluate(
     config: &PreparedConfig,
     event: &Event,
     request: &RequestInfo,
-    event_id: &str,
+    index_in_request: usize,
     traced: bool,
 ) -> EventOutcome {
     let scope = Scope {
@@ -53,6 +56,8 @@ pub fn evaluate(
     let mut run = Run {
         scope,
         traced,
+        index_in_request,
+        event_id: OnceCell::new(),
         fired: HashMap::new(),
         trigger_traces: Vec::new(),
     };
@@ -65,7 +70,7 @@ pub fn evaluate(
     let mut tag_traces = Vec::new();
     for index in candidates {
         let tag = &config.tags[index];
-        let (reason, messages) = run.fire_tag(tag, event_id);
+        let (reason, messages) = run.fire_tag(tag);
         let fired = reason == FiredReason::Fired;
         if fired {
             outcome.tags_fired.push(tag.name.clone());
@@ -89,7 +94,7 @@ pub fn evaluate(
         }
         run.trigger_traces.sort_by(|a, b| a.name.cmp(&b.name));
         outcome.trace = Some(EventTrace {
-            event_id: event_id.to_string(),
+            event_id: run.event_id().to_string(),
             event_name: event.name().to_string(),
             client: event.client.as_str().to_string(),
             event_data: Value::Object(event.data.clone()),
@@ -133,16 +138,20 @@ impl FiredReason {
 struct Run<'a> {
     scope: Scope<'a>,
     traced: bool,
+    index_in_request: usize,
+    /// Hashing the event data costs more than most evaluations: done once, on demand.
+    event_id: OnceCell<String>,
     fired: HashMap<String, bool>,
     trigger_traces: Vec<TriggerTrace>,
 }
 
 impl<'a> Run<'a> {
-    fn fire_tag(
-        &mut self,
-        tag: &'a PreparedTag,
-        event_id: &str,
-    ) -> (FiredReason, Vec<RenderedMessage>) {
+    fn event_id(&self) -> &str {
+        self.event_id
+            .get_or_init(|| self.scope.event.stable_id(self.index_in_request))
+    }
+
+    fn fire_tag(&mut self, tag: &'a PreparedTag) -> (FiredReason, Vec<RenderedMessage>) {
         let compiled = &tag.tag;
         if compiled.paused {
             return (FiredReason::Paused, Vec::new());
@@ -173,6 +182,7 @@ impl<'a> Run<'a> {
                 return (FiredReason::Blocked(name.clone()), Vec::new());
             }
         }
+        let event_id = self.event_id();
         let messages = match &tag.per_item {
             None => vec![render::render(
                 &tag.name,

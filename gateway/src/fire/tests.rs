@@ -124,7 +124,7 @@ fn event(data: Value) -> Event {
 }
 
 fn run(config: &PreparedConfig, data: Value) -> EventOutcome {
-    evaluate(config, &event(data), &RequestInfo::default(), "id-1", false)
+    evaluate(config, &event(data), &RequestInfo::default(), 0, false)
 }
 
 fn purchase() -> Value {
@@ -505,7 +505,10 @@ fn attributes_ordering_key_and_hermes_attributes_are_set() {
     assert_eq!(message.attributes["currency"], "EUR");
     assert_eq!(message.attributes["client"], "ga4");
     assert!(!message.attributes.contains_key("missing"));
-    assert_eq!(message.attributes[EVENT_ID_ATTRIBUTE], "id-1");
+    assert_eq!(
+        message.attributes[EVENT_ID_ATTRIBUTE],
+        event(purchase()).stable_id(0)
+    );
     assert_eq!(message.attributes[TAG_ATTRIBUTE], "tag");
     assert_eq!(message.attributes[EVENT_NAME_ATTRIBUTE], "purchase");
     assert_eq!(message.ordering_key.as_deref(), Some("T-1"));
@@ -583,12 +586,12 @@ fn request_variables_read_headers_query_cookies_and_client_filter_applies() {
     let mut mp = event(purchase());
     mp.client = ClientKind::MeasurementProtocol;
     assert_eq!(
-        evaluate(&cfg, &mp, &request, "i", false).tags_fired,
+        evaluate(&cfg, &mp, &request, 0, false).tags_fired,
         vec!["tag"]
     );
     let web = event(purchase());
     assert!(
-        evaluate(&cfg, &web, &request, "i", false)
+        evaluate(&cfg, &web, &request, 0, false)
             .tags_fired
             .is_empty()
     );
@@ -610,14 +613,9 @@ fn debug_trace_explains_every_trigger_condition_and_tag() {
         vec![("tag", tag(&["is-purchase"], vec![]))],
         vec![],
     );
-    let out = evaluate(
-        &cfg,
-        &event(purchase()),
-        &RequestInfo::default(),
-        "id",
-        true,
-    );
+    let out = evaluate(&cfg, &event(purchase()), &RequestInfo::default(), 0, true);
     let trace = out.trace.unwrap();
+    assert_eq!(trace.event_id, event(purchase()).stable_id(0));
     assert_eq!(trace.event_name, "purchase");
     assert_eq!(trace.triggers.len(), 2);
     let t = &trace.triggers[0];

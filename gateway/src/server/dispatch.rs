@@ -51,8 +51,7 @@ pub(crate) fn dispatch(
     };
     for (index, event) in events.iter().enumerate() {
         state.metrics.events.get_or_create(&hit_labels(event)).inc();
-        let event_id = event.stable_id(index);
-        let outcome = fire::evaluate(&config, event, request, &event_id, debug);
+        let outcome = fire::evaluate(&config, event, request, index, debug);
         report.messages += outcome.messages.len();
         if debug {
             report.events.extend(outcome.trace);
