@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hermes_crds::manifest;
+use hermes_compiler::manifest;
 
 /// Arguments of `hermes compile`.
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use hermes_crds::manifest;
+use hermes_compiler::manifest;
 
 /// Arguments of `hermes lint`.
 #[derive(Debug, clap::Args)]

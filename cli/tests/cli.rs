@@ -56,7 +56,7 @@ fn usage_errors_exit_2() {
 fn compile_prints_a_loadable_config_for_the_scope() {
     let output = hermes(&["compile", "examples", "--scope", "shop"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let config = hermes_crds::config::GatewayConfig::from_json(&stdout(&output)).unwrap();
+    let config = hermes_compiler::config::GatewayConfig::from_json(&stdout(&output)).unwrap();
     assert_eq!(config.scope, "shop");
     assert!(config.tags.contains_key("low-stock-signal"));
 }
@@ -65,7 +65,7 @@ fn compile_prints_a_loadable_config_for_the_scope() {
 fn compile_with_problems_prints_the_valid_part_and_exits_1() {
     let output = hermes(&["compile", "examples", "examples/broken/bad-topic.yaml"]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
-    let config = hermes_crds::config::GatewayConfig::from_json(&stdout(&output)).unwrap();
+    let config = hermes_compiler::config::GatewayConfig::from_json(&stdout(&output)).unwrap();
     assert!(!config.tags.contains_key("broken-bad-topic"));
     assert!(config.tags.contains_key("promotion-used"));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use hermes_crds::manifest;
+use hermes_compiler::manifest;
 use hermes_gateway::collect::{Limits, MpQuery, parse_ga4, parse_mp};
 use hermes_gateway::event::{Event, RequestInfo};
 use hermes_gateway::fire::{PreparedConfig, RenderedMessage, evaluate};

@@ -1,11 +1,6 @@
-//! Hermes' API and compiler: the `hermes.io/v1alpha1` custom resources (Tag, Trigger,
-//! LookupTable) and the pure compiler that turns one scope's resources into the
-//! [`config::GatewayConfig`] the gateway serves. No Kubernetes client; the only I/O is
-//! [`manifest`], which reads manifest files for `hermes lint` and standalone gateways.
+//! Hermes' API: the `hermes.io/v1alpha1` custom resources (Tag, Trigger, LookupTable),
+//! their status, and the CustomResourceDefinitions generated from them. The compiler that
+//! turns these resources into gateway config lives in `hermes-compiler`.
 
 pub mod api;
-pub mod cluster;
-pub mod compile;
-pub mod config;
 pub mod crd;
-pub mod manifest;

@@ -18,9 +18,9 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
+use hermes_compiler::compile::Resources;
+use hermes_compiler::contract::{self, GatewayReport};
 use hermes_crds::api::{LookupTable, Tag, Trigger};
-use hermes_crds::cluster::{self, GatewayReport};
-use hermes_crds::compile::Resources;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
@@ -135,7 +135,7 @@ impl ScopeCache {
             ),
             spawn_watch(
                 Api::<Lease>::namespaced(client.clone(), namespace),
-                all().labels(cluster::GATEWAY_LABEL_SELECTOR),
+                all().labels(contract::GATEWAY_LABEL_SELECTOR),
                 leases_writer,
                 signal.clone(),
                 LeaseFilter::default().into_fn(),

@@ -8,7 +8,7 @@ use crate::publication::PublicationOptions;
 use crate::{LeaderOptions, Options};
 use anyhow::Context as _;
 use clap::ValueEnum;
-use hermes_crds::cluster;
+use hermes_compiler::contract;
 
 /// The operator's flags.
 #[derive(clap::Args, Debug)]
@@ -18,7 +18,7 @@ pub struct OperatorArgs {
     #[arg(long = "namespace", short = 'n')]
     namespaces: Vec<String>,
     /// The gateway config ConfigMap's name in each namespace.
-    #[arg(long, default_value = cluster::DEFAULT_CONFIG_MAP)]
+    #[arg(long, default_value = contract::DEFAULT_CONFIG_MAP)]
     config_map: String,
     /// This replica's identity. Default: $POD_NAME, else host name and process id.
     #[arg(long, env = "POD_NAME")]
@@ -91,7 +91,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                 .clone()
                 .or(pod_namespace)
                 .unwrap_or_else(|| namespaces[0].clone()),
-            lease_name: cluster::OPERATOR_LEASE.to_string(),
+            lease_name: contract::OPERATOR_LEASE.to_string(),
             identity,
             duration: Duration::from_secs(args.leader_lease_seconds),
         });

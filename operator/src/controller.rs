@@ -12,8 +12,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, Tag, Trigger};
-use hermes_crds::cluster;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
@@ -56,7 +56,7 @@ impl Options {
     pub fn new(namespaces: Vec<String>, identity: impl Into<String>) -> Self {
         Options {
             namespaces,
-            config_map: cluster::DEFAULT_CONFIG_MAP.to_string(),
+            config_map: contract::DEFAULT_CONFIG_MAP.to_string(),
             identity: identity.into(),
             leader: None,
             publication: None,
@@ -106,7 +106,7 @@ pub async fn run(
         recorder: Recorder::new(
             client.clone(),
             Reporter {
-                controller: cluster::OPERATOR_FIELD_MANAGER.to_string(),
+                controller: contract::OPERATOR_FIELD_MANAGER.to_string(),
                 instance: Some(options.identity.clone()),
             },
         ),

@@ -10,7 +10,7 @@ pub enum Error {
     Kube(#[from] kube::Error),
     /// The compiled config cannot be serialized (a bug, not an input problem).
     #[error(transparent)]
-    Encode(hermes_crds::cluster::EncodeError),
+    Encode(hermes_compiler::contract::EncodeError),
     /// Leader election could not start or failed.
     #[error("leader election: {0}")]
     Leader(#[from] kube_lease_manager::LeaseManagerError),

@@ -1,10 +1,10 @@
 //! Is a config live? Decided from the gateway replicas' Lease reports
-//! ([`hermes_crds::cluster::GatewayReport`]): live when at least one replica reports
+//! ([`hermes_compiler::contract::GatewayReport`]): live when at least one replica reports
 //! fresh and every fresh replica serves the config's hash. Stale reports (a replica that
 //! stopped renewing) are ignored, so a dead gateway never blocks readiness for longer
 //! than its lease duration.
 
-use hermes_crds::cluster::GatewayReport;
+use hermes_compiler::contract::GatewayReport;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::Publisher;
 use google_cloud_pubsub::model::Message;
-use hermes_crds::compile::{CompileOutput, Kind};
+use hermes_compiler::compile::{CompileOutput, Kind};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -214,8 +214,8 @@ fn is_topic_name(topic: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hermes_crds::compile::{Diagnostic, ObjectKey, ObjectOutcome};
-    use hermes_crds::config::GatewayConfig;
+    use hermes_compiler::compile::{Diagnostic, ObjectKey, ObjectOutcome};
+    use hermes_compiler::config::GatewayConfig;
 
     fn output(accepted: bool) -> CompileOutput {
         let object = ObjectKey {

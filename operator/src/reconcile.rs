@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use hermes_compiler::compile::{Kind, ObjectKey};
+use hermes_compiler::contract::{self, EncodeError, GatewayReport};
 use hermes_crds::api::ResourceStatus;
-use hermes_crds::cluster::{self, EncodeError, GatewayReport};
-use hermes_crds::compile::{Kind, ObjectKey};
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -308,7 +308,7 @@ impl StatusWriter<'_> {
             "metadata": { "name": key.name },
             "status": desired,
         });
-        let params = PatchParams::apply(cluster::OPERATOR_FIELD_MANAGER).force();
+        let params = PatchParams::apply(contract::OPERATOR_FIELD_MANAGER).force();
         match api
             .patch_status(&key.name, &params, &Patch::Apply(&patch))
             .await

@@ -1,8 +1,8 @@
 //! A scope's config: compile its resources, and write the result to its ConfigMap by
 //! server-side apply as the one operator field manager, only when the hash changed.
 
-use hermes_crds::cluster::{self, EncodeError, EncodedConfig};
-use hermes_crds::compile::{CompileOutput, Resources, compile};
+use hermes_compiler::compile::{CompileOutput, Resources, compile};
+use hermes_compiler::contract::{self, EncodeError, EncodedConfig};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
@@ -24,7 +24,7 @@ impl Compiled {
     pub fn from_cache(cache: &ScopeCache) -> Self {
         let resources = cache.resources();
         let output = compile(&cache.namespace, &resources);
-        let encoded = cluster::encode(&output.config);
+        let encoded = contract::encode(&output.config);
         Compiled {
             resources,
             output,
@@ -45,7 +45,7 @@ pub fn cached_config(cache: &ScopeCache) -> (Option<String>, Option<String>) {
         cm.as_ref()
             .and_then(|cm| cm.metadata.resource_version.clone()),
         cm.as_ref()
-            .and_then(|cm| cluster::declared_hash(cm).map(str::to_string)),
+            .and_then(|cm| contract::declared_hash(cm).map(str::to_string)),
     )
 }
 
@@ -92,7 +92,7 @@ pub async fn write_config(
     let config_map = encoded.to_config_map(&cache.config_map, &cache.namespace);
     api.patch(
         &cache.config_map,
-        &PatchParams::apply(cluster::OPERATOR_FIELD_MANAGER).force(),
+        &PatchParams::apply(contract::OPERATOR_FIELD_MANAGER).force(),
         &Patch::Apply(&config_map),
     )
     .await?;

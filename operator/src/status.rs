@@ -3,9 +3,9 @@
 //! serve it. The controller patches the result only when [`differs`] says it changed, so
 //! statuses do not flap and reconciles do not loop on their own writes.
 
+use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome};
+use hermes_compiler::config::GatewayConfig;
 use hermes_crds::api::{READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
-use hermes_crds::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome};
-use hermes_crds::config::GatewayConfig;
 
 use crate::liveness::{Behind, Liveness};
 
@@ -285,7 +285,7 @@ fn short(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hermes_crds::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
+    use hermes_compiler::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
 
     const T0: &str = "2026-12-01T10:00:00Z";
     const T1: &str = "2026-12-01T10:05:00Z";

@@ -4,8 +4,8 @@
 
 mod operator_support;
 
+use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, STALLED, Tag};
-use hermes_crds::cluster;
 use hermes_operator::lookup_import::{self, Header, Target};
 use hermes_tests::TestNamespace;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -80,7 +80,7 @@ spec:
 }
 
 fn encoding(cm: &ConfigMap) -> String {
-    cm.metadata.annotations.as_ref().unwrap()[cluster::CONFIG_ENCODING_ANNOTATION].clone()
+    cm.metadata.annotations.as_ref().unwrap()[contract::CONFIG_ENCODING_ANNOTATION].clone()
 }
 
 #[tokio::test]
@@ -113,10 +113,10 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
         "plain key left behind: {:?}",
         cm.data.map(|d| d.len())
     );
-    let stored = cm.binary_data.as_ref().unwrap()[cluster::CONFIG_GZIP_KEY]
+    let stored = cm.binary_data.as_ref().unwrap()[contract::CONFIG_GZIP_KEY]
         .0
         .len();
-    assert!(stored < cluster::STORED_LIMIT_BYTES, "{stored}");
+    assert!(stored < contract::STORED_LIMIT_BYTES, "{stored}");
     gateway.wait_serving(&gzipped.hash).await;
     let table: LookupTable = wait_ready(&ns, "big-1", "True", "Live").await;
     assert_eq!(table.status.unwrap().rows, Some(3500));
@@ -140,7 +140,7 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
     );
     wait_ready::<LookupTable>(&ns, "big-3", "False", "ConfigTooLarge").await;
     let cm = config_map(&ns).await;
-    assert_eq!(cluster::declared_hash(&cm), Some(gzipped.hash.as_str()));
+    assert_eq!(contract::declared_hash(&cm), Some(gzipped.hash.as_str()));
     assert_eq!(gateway.serving().as_deref(), Some(gzipped.hash.as_str()));
 
     // Removing the tables brings back a small, plain config.

@@ -5,8 +5,8 @@ mod operator_support;
 
 use std::time::{Duration, Instant};
 
+use hermes_compiler::contract;
 use hermes_crds::api::Tag;
-use hermes_crds::cluster;
 use hermes_operator::LeaderOptions;
 use hermes_tests::{TestNamespace, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -21,7 +21,7 @@ fn elected(ns: &TestNamespace, identity: &str) -> hermes_operator::Options {
     let mut options = options(ns, identity);
     options.leader = Some(LeaderOptions {
         namespace: ns.name().to_string(),
-        lease_name: cluster::OPERATOR_LEASE.to_string(),
+        lease_name: contract::OPERATOR_LEASE.to_string(),
         identity: identity.to_string(),
         duration: Duration::from_secs(LEASE_SECONDS),
     });
@@ -30,7 +30,7 @@ fn elected(ns: &TestNamespace, identity: &str) -> hermes_operator::Options {
 
 async fn holder(ns: &TestNamespace) -> Option<String> {
     ns.api::<Lease>()
-        .get_opt(cluster::OPERATOR_LEASE)
+        .get_opt(contract::OPERATOR_LEASE)
         .await
         .ok()
         .flatten()
@@ -87,7 +87,7 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
         .iter()
         .filter_map(|m| m.manager.clone())
         .collect();
-    assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
+    assert_eq!(managers, [contract::OPERATOR_FIELD_MANAGER]);
     assert_eq!(event_reporters(&ns).await, std::slice::from_ref(&first));
     assert_eq!(holder(&ns).await.as_deref(), Some(first.as_str()));
 

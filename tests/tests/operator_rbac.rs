@@ -6,8 +6,8 @@ mod operator_support;
 
 use std::time::Duration;
 
+use hermes_compiler::contract;
 use hermes_crds::api::Tag;
-use hermes_crds::cluster;
 use hermes_operator::LeaderOptions;
 use hermes_tests::{Identity, TestNamespace};
 use operator_support::*;
@@ -110,7 +110,7 @@ async fn operator_and_gateway_go_live_with_least_privilege() {
     let mut options = options(&ns, "op-rbac");
     options.leader = Some(LeaderOptions {
         namespace: ns.name().to_string(),
-        lease_name: cluster::OPERATOR_LEASE.to_string(),
+        lease_name: contract::OPERATOR_LEASE.to_string(),
         identity: "op-rbac".to_string(),
         duration: Duration::from_secs(5),
     });

@@ -6,8 +6,8 @@ mod operator_support;
 
 use std::time::Duration;
 
+use hermes_compiler::contract;
 use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
-use hermes_crds::cluster;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
@@ -125,7 +125,7 @@ async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
     let leases = ns.api::<Lease>();
     hermes_tests::wait_for(TIMEOUT, || async {
         match leases
-            .get_opt(&cluster::gateway_lease_name("gw-ancient"))
+            .get_opt(&contract::gateway_lease_name("gw-ancient"))
             .await
         {
             Ok(None) => Ok(()),
@@ -136,7 +136,7 @@ async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
     .expect("ancient gateway Lease removed");
     assert!(
         leases
-            .get_opt(&cluster::gateway_lease_name("gw-stuck"))
+            .get_opt(&contract::gateway_lease_name("gw-stuck"))
             .await
             .unwrap()
             .is_some()
@@ -250,7 +250,7 @@ async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
         .iter()
         .filter_map(|m| m.manager.clone())
         .collect();
-    assert_eq!(managers, [cluster::OPERATOR_FIELD_MANAGER]);
+    assert_eq!(managers, [contract::OPERATOR_FIELD_MANAGER]);
 
     // Prometheus metrics: reconciles ran, one config of this size was written, and the
     // status patches stopped.

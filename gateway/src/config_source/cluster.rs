@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use hermes_crds::cluster::{self, GatewayReport};
+use hermes_compiler::contract::{self, GatewayReport};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
@@ -35,7 +35,7 @@ use super::ConfigSink;
 pub struct ClusterOptions {
     /// The scope's namespace (config ConfigMap and Leases live there).
     pub namespace: String,
-    /// The config ConfigMap's name ([`cluster::DEFAULT_CONFIG_MAP`] by default).
+    /// The config ConfigMap's name ([`contract::DEFAULT_CONFIG_MAP`] by default).
     pub config_map: String,
     /// This replica's id, unique among replicas (the pod name).
     pub replica_id: String,
@@ -48,7 +48,7 @@ impl ClusterOptions {
     pub fn new(namespace: impl Into<String>, replica_id: impl Into<String>) -> Self {
         ClusterOptions {
             namespace: namespace.into(),
-            config_map: cluster::DEFAULT_CONFIG_MAP.to_string(),
+            config_map: contract::DEFAULT_CONFIG_MAP.to_string(),
             replica_id: replica_id.into(),
             lease_duration: Duration::from_secs(10),
         }
@@ -69,7 +69,7 @@ pub async fn run(client: Client, options: ClusterOptions, sink: Arc<dyn ConfigSi
 /// (call on graceful shutdown; a replica that just dies expires instead).
 pub async fn retire(client: Client, options: &ClusterOptions) -> Result<(), kube::Error> {
     let leases: Api<Lease> = Api::namespaced(client, &options.namespace);
-    let name = cluster::gateway_lease_name(&options.replica_id);
+    let name = contract::gateway_lease_name(&options.replica_id);
     match leases.delete(&name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
@@ -144,13 +144,13 @@ enum Load {
 }
 
 fn load(config_map: &ConfigMap, sink: &dyn ConfigSink) -> Load {
-    let declared = cluster::declared_hash(config_map).map(str::to_string);
+    let declared = contract::declared_hash(config_map).map(str::to_string);
     let current = sink.current_hash();
     if declared.is_some() && declared == current {
         return Load::Unchanged;
     }
     let label = declared.unwrap_or_else(|| "unknown".to_string());
-    let config = match cluster::decode(config_map) {
+    let config = match contract::decode(config_map) {
         Ok(config) => config,
         Err(error) => {
             tracing::warn!(config_hash = %label, %error, "config refused; previous config keeps serving");
@@ -174,8 +174,8 @@ async fn report(
     state: Arc<ReportState>,
 ) {
     let leases: Api<Lease> = Api::namespaced(client, &options.namespace);
-    let name = cluster::gateway_lease_name(&options.replica_id);
-    let params = PatchParams::apply(cluster::GATEWAY_FIELD_MANAGER).force();
+    let name = contract::gateway_lease_name(&options.replica_id);
+    let params = PatchParams::apply(contract::GATEWAY_FIELD_MANAGER).force();
     let duration = options.lease_duration.max(Duration::from_secs(1));
     let renew_every = duration / 3;
     let mut failing = false;
@@ -249,7 +249,7 @@ impl Backoff for ReconnectBackoff {
 mod tests {
     use super::*;
     use crate::config_source::ConfigLoadError;
-    use hermes_crds::config::GatewayConfig;
+    use hermes_compiler::config::GatewayConfig;
 
     /// Accepts every config unless told to refuse; remembers what it serves.
     #[derive(Default)]
@@ -276,7 +276,7 @@ mod tests {
 
     fn config_map(scope: &str) -> (ConfigMap, String) {
         let config = GatewayConfig::empty(scope);
-        let encoded = cluster::encode(&config).unwrap();
+        let encoded = contract::encode(&config).unwrap();
         (
             encoded.to_config_map("hermes-gateway-config", "shop"),
             config.hash,
@@ -302,7 +302,7 @@ mod tests {
         bad.data
             .as_mut()
             .unwrap()
-            .insert(cluster::CONFIG_JSON_KEY.into(), "{".into());
+            .insert(contract::CONFIG_JSON_KEY.into(), "{".into());
         let Load::Refused(message) = load(&bad, &sink) else {
             panic!("corrupt config accepted");
         };

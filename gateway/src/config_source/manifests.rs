@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hermes_crds::config::GatewayConfig;
-use hermes_crds::manifest;
+use hermes_compiler::config::GatewayConfig;
+use hermes_compiler::manifest;
 
 use super::{ConfigLoadError, ConfigSink};
 

@@ -3,7 +3,7 @@
 //! [`ConfigSink`]; the sink prepares and swaps them in atomically, and a config that fails
 //! to load leaves the previous one serving.
 
-use hermes_crds::config::GatewayConfig;
+use hermes_compiler::config::GatewayConfig;
 
 pub mod cluster;
 pub mod manifests;
@@ -26,7 +26,7 @@ pub trait ConfigSink: Send + Sync {
 pub enum ConfigLoadError {
     /// The serialized config was refused (version, hash, JSON).
     #[error(transparent)]
-    Invalid(#[from] hermes_crds::config::ConfigError),
+    Invalid(#[from] hermes_compiler::config::ConfigError),
     /// The config is well-formed but cannot be prepared for evaluation.
     #[error("config cannot be prepared: {0}")]
     Prepare(String),

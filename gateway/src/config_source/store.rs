@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use hermes_crds::config::GatewayConfig;
+use hermes_compiler::config::GatewayConfig;
 
 use super::{ConfigLoadError, ConfigSink};
 use crate::fire::PreparedConfig;

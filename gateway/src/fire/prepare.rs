@@ -4,10 +4,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use hermes_crds::api::{ClientKind, MatchType, Operator};
-use hermes_crds::config::{
+use hermes_compiler::config::{
     CompiledCondition, CompiledEventMatch, CompiledTag, CompiledVariable, GatewayConfig,
 };
+use hermes_crds::api::{ClientKind, MatchType, Operator};
 use regex::Regex;
 use serde_json::Value;
 
@@ -306,8 +306,8 @@ fn check_table_references(
             check(object(), &c.variable)?;
         }
         let fields = match &tag.payload {
-            hermes_crds::config::CompiledPayload::EventData { add, .. } => add,
-            hermes_crds::config::CompiledPayload::Fields { fields } => fields,
+            hermes_compiler::config::CompiledPayload::EventData { add, .. } => add,
+            hermes_compiler::config::CompiledPayload::Fields { fields } => fields,
         };
         for f in fields {
             check(object(), &f.value)?;

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use hermes_compiler::config::{CompiledField, CompiledPayload, CompiledTag};
 use hermes_crds::api::FieldType;
-use hermes_crds::config::{CompiledField, CompiledPayload, CompiledTag};
 use serde_json::{Map, Number, Value};
 
 use super::condition::number;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use hermes_compiler::config::*;
 use hermes_crds::api::{ClientKind, FieldType, MatchType, Operator, RequestProperty};
-use hermes_crds::config::*;
 use serde_json::{Value, json};
 
 use super::*;

@@ -1,8 +1,8 @@
 //! The debug-mode explanation of one event (sGTM preview): every trigger with each
 //! condition's result, every tag with why it fired or not, and the rendered messages.
 
+use hermes_compiler::config::CompiledVariable;
 use hermes_crds::api::Operator;
-use hermes_crds::config::CompiledVariable;
 use serde::Serialize;
 use serde_json::Value;
 

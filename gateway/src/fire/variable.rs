@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
+use hermes_compiler::config::{CompiledVariable, PathSegment};
 use hermes_crds::api::{MatchType, RequestProperty};
-use hermes_crds::config::{CompiledVariable, PathSegment};
 use serde_json::Value;
 
 use super::prepare::{PreparedConfig, PreparedTable};

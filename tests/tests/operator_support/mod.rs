@@ -8,9 +8,9 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hermes_compiler::config::GatewayConfig;
+use hermes_compiler::contract::{self, GatewayReport};
 use hermes_crds::api::{READY, ResourceStatus, StatusCondition};
-use hermes_crds::cluster::{self, GatewayReport};
-use hermes_crds::config::GatewayConfig;
 use hermes_gateway::config_source::cluster::ClusterOptions;
 use hermes_gateway::config_source::{ConfigSink, ConfigStore};
 use hermes_operator::Options;
@@ -255,7 +255,7 @@ pub fn live_with(hash: &str) -> impl Fn(&ResourceStatus) -> Result<(), String> +
 pub async fn config_map(ns: &TestNamespace) -> ConfigMap {
     let api = ns.api::<ConfigMap>();
     wait_for(TIMEOUT, || async {
-        api.get_opt(cluster::DEFAULT_CONFIG_MAP)
+        api.get_opt(contract::DEFAULT_CONFIG_MAP)
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "no config ConfigMap yet".to_string())
@@ -272,11 +272,11 @@ pub async fn wait_config(
     let api = ns.api::<ConfigMap>();
     wait_for(TIMEOUT, || async {
         let cm = api
-            .get_opt(cluster::DEFAULT_CONFIG_MAP)
+            .get_opt(contract::DEFAULT_CONFIG_MAP)
             .await
             .map_err(|e| e.to_string())?
             .ok_or("no config ConfigMap yet")?;
-        let config = cluster::decode(&cm).map_err(|e| e.to_string())?;
+        let config = contract::decode(&cm).map_err(|e| e.to_string())?;
         check(&config)?;
         Ok::<_, String>(config)
     })
@@ -302,7 +302,7 @@ pub async fn write_gateway_lease(
     .to_lease(ns.name());
     ns.api::<Lease>()
         .patch(
-            &cluster::gateway_lease_name(replica),
+            &contract::gateway_lease_name(replica),
             &PatchParams::apply("hermes-tests-fake-gateway").force(),
             &Patch::Apply(&lease),
         )

@@ -368,8 +368,8 @@ fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::MatchType;
     use crate::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
+    use hermes_crds::api::MatchType;
 
     fn config_with_rows(rows: usize, value_len: usize) -> GatewayConfig {
         let mut config = GatewayConfig::empty("shop");

@@ -6,8 +6,8 @@ mod tags;
 mod triggers;
 mod variables;
 
-use crate::api::{LookupTable, Tag, Trigger};
 use crate::compile::{CompileOutput, Resources, compile};
+use hermes_crds::api::{LookupTable, Tag, Trigger};
 
 /// A Trigger named `name` at generation 1 with this YAML spec.
 pub(super) fn trigger(name: &str, spec: &str) -> Trigger {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::api::{ClientKind, FieldType, MatchType, Operator, RequestProperty};
+use hermes_crds::api::{ClientKind, FieldType, MatchType, Operator, RequestProperty};
 
 /// The config schema version this crate writes and reads.
 pub const CONFIG_VERSION: u32 = 1;

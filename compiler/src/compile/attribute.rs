@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::api::Attribute;
 use crate::config::CompiledAttribute;
+use hermes_crds::api::Attribute;
 
 use super::problem::{Problems, report};
 use super::reason;

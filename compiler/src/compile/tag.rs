@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::Tag;
 use crate::config::{CompiledTag, CompiledTrigger};
+use hermes_crds::api::Tag;
 
 use super::attribute::compile_attributes;
 use super::condition::compile_condition;

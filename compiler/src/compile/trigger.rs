@@ -1,7 +1,7 @@
 //! Triggers: an event-name match and conditions.
 
-use crate::api::{EventMatch, Trigger};
 use crate::config::{CompiledEventMatch, CompiledTrigger};
+use hermes_crds::api::{EventMatch, Trigger};
 
 use super::condition::compile_condition;
 use super::pattern;

@@ -1,8 +1,8 @@
 //! Conditions (of triggers and of `perItem` fan-outs): operands checked against their
 //! operator so the gateway never meets a missing value, a bad regex or a non-number.
 
-use crate::api::{Condition, Operator};
 use crate::config::CompiledCondition;
+use hermes_crds::api::{Condition, Operator};
 
 use super::pattern;
 use super::problem::{Problems, report};

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use crate::api::{LookupSource, SourceFormat};
+use hermes_crds::api::{LookupSource, SourceFormat};
 
 use super::problem::{Problems, report};
 use super::reason;

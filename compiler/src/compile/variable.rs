@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::Variable;
 use crate::config::{CompiledLookupTable, CompiledVariable};
+use hermes_crds::api::Variable;
 
 use super::path::parse_path;
 use super::problem::{Problems, report};

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::unknown_fields::unknown_fields;
-use crate::api::{API_VERSION, GROUP, LookupTable, Tag, Trigger};
+use hermes_crds::api::{API_VERSION, GROUP, LookupTable, Tag, Trigger};
 
 /// An object Hermes reads.
 #[derive(Debug, Clone)]

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::api::MatchType;
 use crate::config::{CompiledLookupTable, CompiledVariable};
+use hermes_crds::api::MatchType;
 
 /// Resources holding one table `lt` and the ConfigMap `feed` with these keys.
 fn with_feed(spec: &str, feed: &[(&str, &str)]) -> Resources {

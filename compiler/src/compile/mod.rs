@@ -37,8 +37,8 @@ use std::fmt;
 use kube::Resource;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{LookupTable, Tag, Trigger};
 use crate::config::GatewayConfig;
+use hermes_crds::api::{LookupTable, Tag, Trigger};
 
 use self::outcome::{Named, Report, by_name};
 use self::problem::Problems;

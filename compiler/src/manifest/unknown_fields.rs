@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::crd;
+use hermes_crds::crd;
 
 /// A field the schema does not declare.
 #[derive(Debug, Clone, PartialEq, Eq)]

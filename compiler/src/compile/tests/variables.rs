@@ -1,8 +1,8 @@
 //! Variables: every source kind, path syntax, and what makes one invalid.
 
 use super::*;
-use crate::api::RequestProperty;
 use crate::config::{CompiledVariable, PathSegment};
+use hermes_crds::api::RequestProperty;
 
 /// The variable of a trigger condition `exists` on `variable` (YAML).
 fn variable(variable: &str) -> CompiledVariable {

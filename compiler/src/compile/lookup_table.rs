@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
-use crate::api::{LookupRow, LookupTable, MatchType};
 use crate::config::{CompiledLookupTable, CompiledRow};
+use hermes_crds::api::{LookupRow, LookupTable, MatchType};
 
 use super::lookup_source::{SOURCE_FIELD, SourceRow, describe, load_source};
 use super::pattern;

@@ -1,8 +1,8 @@
 //! Triggers: event matches, every operator, condition operands.
 
 use super::*;
-use crate::api::{ClientKind, Operator};
 use crate::config::{CompiledEventMatch, CompiledTrigger, CompiledVariable, PathSegment};
+use hermes_crds::api::{ClientKind, Operator};
 
 /// Compile one trigger and return it, failing on any diagnostic.
 fn compiled(spec: &str) -> CompiledTrigger {

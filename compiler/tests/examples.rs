@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hermes_crds::manifest;
+use hermes_compiler::manifest;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::api::FieldType;
 use crate::config::{CompiledField, CompiledPayload, CompiledTag, CompiledVariable, PathSegment};
+use hermes_crds::api::FieldType;
 
 /// Triggers every tag test can name: `purchase` (by name), `promo` (by condition on any
 /// event), `internal` (by header).

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::api::{FieldType, Payload, PayloadField};
 use crate::config::{CompiledField, CompiledPayload, CompiledVariable};
+use hermes_crds::api::{FieldType, Payload, PayloadField};
 
 use super::problem::{Problems, report};
 use super::reason;

@@ -1,0 +1,11 @@
+//! Hermes' compiler and the contract it produces: the pure [`compile`] step that turns
+//! one namespace's Tags, Triggers and LookupTables (the `hermes-crds` API types) into the
+//! [`config::GatewayConfig`] the gateway serves; [`manifest`] loading and lint for
+//! `hermes lint` and standalone gateways; and the in-cluster [`contract`] (ConfigMap and
+//! Lease names, config encoding) between operator and gateways. No Kubernetes client; the
+//! only I/O is [`manifest`], which reads manifest files.
+
+pub mod compile;
+pub mod config;
+pub mod contract;
+pub mod manifest;
