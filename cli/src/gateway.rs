@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use hermes_gateway::cli::{GatewayArgs, init_logging, run as run_gateway};
+use hermes_gateway::cli::{GatewayArgs, run as run_gateway};
 
 /// Flags of `hermes gateway`.
 #[derive(Debug, clap::Args)]
@@ -14,7 +14,7 @@ pub struct Args {
 
 /// Serve until SIGTERM / Ctrl-C.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging(&args.gateway.log_format);
+    hermes_runtime::init_logging(args.gateway.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(run_gateway(args.gateway))?;
     Ok(ExitCode::SUCCESS)

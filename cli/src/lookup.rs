@@ -39,7 +39,7 @@ struct ImportArgs {
 /// Import; exit 1 when the CSV is invalid (one line per problem on stderr).
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let LookupCommand::Import(import) = &args.command;
-    hermes_operator::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     let runtime = tokio::runtime::Runtime::new()?;
     let header = if import.header {
         Header::Skip

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use hermes_operator::cli::{OperatorArgs, init_logging, run as run_operator};
+use hermes_operator::cli::{OperatorArgs, run as run_operator};
 
 /// Flags of `hermes operator`.
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,7 @@ pub struct Args {
 
 /// Reconcile until SIGTERM / Ctrl-C.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    init_logging(args.operator.log_format);
+    hermes_runtime::init_logging(args.operator.log_format);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(run_operator(args.operator))?;
     Ok(ExitCode::SUCCESS)

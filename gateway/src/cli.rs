@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use hermes_runtime::LogFormat;
 use prometheus_client::registry::Registry;
 
 use crate::collect::{Cidr, Limits};
@@ -63,20 +64,8 @@ pub struct GatewayArgs {
     #[arg(long, default_value_t = Limits::default().max_params_per_event)]
     pub max_params: usize,
     /// Log format: `text` or `json` (containers).
-    #[arg(long, env = "HERMES_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
-}
-
-/// Set up `tracing`: JSON for containers, text for people; `RUST_LOG` filters.
-pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    #[arg(long, env = "HERMES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl GatewayArgs {
@@ -117,7 +106,7 @@ impl GatewayArgs {
 
 /// Run the gateway until SIGTERM or Ctrl-C, then flush pending messages.
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    publish::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     if args.manifests.is_empty() && !args.cluster {
         bail!("give --manifests PATH (standalone) or --cluster");
     }
@@ -169,7 +158,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(hermes_runtime::shutdown_signal())
     .await
     .context("serving")?;
     source.abort();
@@ -185,25 +174,4 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     );
     publisher.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

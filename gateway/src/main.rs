@@ -16,6 +16,6 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    hermes_gateway::cli::init_logging(&args.gateway.log_format);
+    hermes_runtime::init_logging(args.gateway.log_format);
     hermes_gateway::cli::run(args.gateway).await
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use hermes_gateway::publish::{
-    self, BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig,
-    PubSubPublisher, PublishMetrics, Publisher, TagLabel,
+    BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig, PubSubPublisher,
+    PublishMetrics, Publisher, TagLabel,
 };
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
 use hermes_tests::{free_port, wait_for};
@@ -26,7 +26,7 @@ fn subscription(id: &str) -> String {
 
 /// An emulator with a topic and a subscription (ordered or not) named after `id`.
 async fn emulator_with_topic(id: &str, ordered: bool) -> PubSubEmulator {
-    publish::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     let emulator = PubSubEmulator::start().await.expect("emulator starts");
     create_topic_and_subscription(&emulator, id, ordered).await;
     emulator
@@ -49,7 +49,7 @@ fn publisher(
     host_port: String,
     tweak: impl FnOnce(&mut PubSubConfig),
 ) -> (PubSubPublisher, PublishMetrics, Registry) {
-    publish::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     let mut config = PubSubConfig::emulator(host_port);
     config.initial_backoff = Duration::from_millis(100);
     config.max_backoff = Duration::from_millis(500);
@@ -282,7 +282,7 @@ async fn messages_enqueued_while_pubsub_is_unreachable_are_delivered_once_it_ans
 
 #[tokio::test]
 async fn messages_for_a_missing_topic_are_delivered_once_the_topic_exists() {
-    publish::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     let emulator = PubSubEmulator::start().await.unwrap();
     // Long backoffs leave time to create the topic and its subscription between two
     // attempts, so no message is published before the subscription exists.
@@ -338,7 +338,7 @@ async fn shutdown_returns_after_pending_messages_are_published() {
 
 #[tokio::test]
 async fn shutdown_retries_backed_off_messages_at_once() {
-    publish::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
     let emulator = PubSubEmulator::start().await.unwrap();
     let (publisher, metrics, _) = publisher(emulator.host_port(), |c| {
         c.initial_backoff = Duration::from_secs(60);

@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::publication::PublicationOptions;
 use crate::{LeaderOptions, Options};
 use anyhow::Context as _;
-use clap::ValueEnum;
 use hermes_compiler::contract;
+use hermes_runtime::LogFormat;
 
 /// The operator's flags.
 #[derive(clap::Args, Debug)]
@@ -47,18 +47,9 @@ pub struct OperatorArgs {
     pub log_format: LogFormat,
 }
 
-/// Log output formats.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Run until SIGTERM or Ctrl-C (logging set up by the caller, see [`init_logging`]).
+/// Run until SIGTERM or Ctrl-C (logging set up by the caller, see [`hermes_runtime::init_logging`]).
 pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
-    crate::install_crypto_provider();
+    hermes_runtime::install_crypto_provider();
 
     let pod_namespace = std::env::var("POD_NAMESPACE")
         .ok()
@@ -99,19 +90,8 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("cannot build a Kubernetes client (KUBECONFIG or in-cluster)")?;
-    crate::run(client, options, shutdown_signal()).await?;
+    crate::run(client, options, hermes_runtime::shutdown_signal()).await?;
     Ok(())
-}
-
-/// Install the global tracing subscriber (`RUST_LOG` filters, default `info`).
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 fn default_identity() -> String {
@@ -120,20 +100,4 @@ fn default_identity() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "hermes-operator".to_string());
     format!("{host}-{}", std::process::id())
-}
-
-/// SIGTERM (Kubernetes) or Ctrl-C.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }

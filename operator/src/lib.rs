@@ -23,9 +23,3 @@ pub mod status;
 pub use controller::{Options, run};
 pub use error::Error;
 pub use leader::LeaderOptions;
-
-/// Install rustls' aws-lc-rs crypto provider as the process default (kube's TLS needs
-/// one). Harmless when one is installed already.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}

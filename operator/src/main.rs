@@ -13,6 +13,6 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    hermes_operator::cli::init_logging(args.operator.log_format);
+    hermes_runtime::init_logging(args.operator.log_format);
     hermes_operator::cli::run(args.operator).await
 }

@@ -37,8 +37,4 @@ pub use namespace::TestNamespace;
 pub use ports::free_port;
 pub use wait::{WaitError, wait_for};
 
-/// Installs rustls' aws-lc-rs crypto provider as the process default (kube's TLS needs
-/// one); later calls, and a provider installed by someone else, are fine.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
+pub use hermes_runtime::install_crypto_provider;

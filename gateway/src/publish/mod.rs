@@ -110,13 +110,6 @@ pub trait Publisher: Send + Sync {
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }
 
-/// Installs rustls' aws-lc-rs crypto provider as the process default. Needed once before
-/// any TLS client starts, because kube and google-cloud-pubsub together link more than
-/// one provider. Later calls (and a provider installed elsewhere) are fine.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,12 +120,5 @@ mod tests {
         assert_eq!(msg.ordering_key(), None);
         let msg = msg.with_ordering_key("client-1");
         assert_eq!(msg.ordering_key(), Some("client-1"));
-    }
-
-    #[test]
-    fn crypto_provider_install_is_idempotent() {
-        install_crypto_provider();
-        install_crypto_provider();
-        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 }
