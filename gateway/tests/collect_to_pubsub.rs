@@ -312,7 +312,7 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     let messages = validation(&h, old).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["fieldPath"], "timestamp_micros");
-    assert_eq!(messages[0]["validationCode"], "VALUE_OUT_OF_BOUNDS");
+    assert_eq!(messages[0]["validationCode"], "VALUE_INVALID");
 
     let mut many = mp_purchase("V-2");
     let event = many["events"][0].clone();
@@ -326,7 +326,7 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     long["events"][0]["name"] = json!("a".repeat(41));
     let messages = validation(&h, long).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(messages[0]["fieldPath"], "events[0].name");
+    assert_eq!(messages[0]["fieldPath"], "events");
     assert_eq!(messages[0]["validationCode"], "NAME_INVALID");
     assert!(messages[0]["description"].as_str().unwrap().contains("41"));
 
@@ -334,7 +334,7 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     reserved["events"][0]["name"] = json!("session_start");
     let messages = validation(&h, reserved).await;
     assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(messages[0]["fieldPath"], "events[0].name");
+    assert_eq!(messages[0]["fieldPath"], "events");
     assert_eq!(messages[0]["validationCode"], "NAME_RESERVED");
 
     assert!(validation(&h, mp_purchase("V-5")).await.is_empty());
@@ -347,7 +347,7 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     let answer: Value = refused.json().await.unwrap();
     assert_eq!(
         answer["validationMessages"][0]["validationCode"],
-        "VALUE_OUT_OF_BOUNDS"
+        "VALUE_INVALID"
     );
     h.nothing_on("purchases").await;
     h.stop().await;

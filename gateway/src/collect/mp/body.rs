@@ -1,10 +1,8 @@
 //! The top level of a Measurement Protocol body, read once: each known field under its
-//! snake_case or camelCase key (Google's validator accepts both), unknown and doubled
-//! fields reported.
+//! snake_case or camelCase key (Google's validator accepts both); unknown and doubled
+//! keys returned for the validator to report.
 
 use serde_json::{Map, Value};
-
-use super::messages::{ValidationCode, ValidationMessage};
 
 /// A field as sent: the key the client used (for field paths) and its value.
 #[derive(Debug, Clone, Copy)]
@@ -31,40 +29,40 @@ pub(crate) struct Body<'a> {
     pub events: Option<Entry<'a>>,
 }
 
-const KNOWN: &str = "client_id, app_instance_id, user_id, timestamp_micros, user_properties, \
-                     user_data, consent, non_personalized_ads, user_location, ip_override, device, \
-                     validation_behavior, events";
+/// A top-level key that is not where [`Body::read`] expected it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Misplaced<'a> {
+    /// A key no Measurement Protocol body has.
+    Unknown(&'a str),
+    /// A field given under both spellings; the first is kept.
+    Doubled {
+        field: &'static str,
+        first: &'a str,
+        again: &'a str,
+    },
+}
 
 impl<'a> Body<'a> {
-    /// Sort the body's keys into fields, reporting unknown keys (`NAME_INVALID`) and a
-    /// field given under both spellings (`NAME_DUPLICATED`; the first is kept).
-    pub(crate) fn read(
-        object: &'a Map<String, Value>,
-        messages: &mut Vec<ValidationMessage>,
-    ) -> Self {
+    /// Sort the body's keys into fields; the keys that fit no field, or a field already
+    /// filled, are returned for the validator to report.
+    pub(crate) fn read(object: &'a Map<String, Value>) -> (Self, Vec<Misplaced<'a>>) {
         let mut body = Body::default();
+        let mut misplaced = Vec::new();
         for (key, value) in object {
-            let Some((name, slot)) = body.slot(key) else {
-                messages.push(ValidationMessage::new(
-                    key.as_str(),
-                    ValidationCode::NameInvalid,
-                    format!("Unknown field \"{key}\". Known fields: {KNOWN}."),
-                ));
+            let Some((field, slot)) = body.slot(key) else {
+                misplaced.push(Misplaced::Unknown(key));
                 continue;
             };
             match slot {
-                Some(first) => messages.push(ValidationMessage::new(
-                    key.as_str(),
-                    ValidationCode::NameDuplicated,
-                    format!(
-                        "Field {name} is given twice, as \"{}\" and \"{key}\".",
-                        first.key
-                    ),
-                )),
+                Some(first) => misplaced.push(Misplaced::Doubled {
+                    field,
+                    first: first.key,
+                    again: key,
+                }),
                 None => *slot = Some(Entry { key, value }),
             }
         }
-        body
+        (body, misplaced)
     }
 
     fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Entry<'a>>)> {
@@ -101,9 +99,8 @@ mod tests {
     #[test]
     fn camel_case_keys_fill_the_same_fields() {
         let value = json!({"clientId": "1.2", "userProperties": {}, "events": []});
-        let mut messages = Vec::new();
-        let body = Body::read(value.as_object().unwrap(), &mut messages);
-        assert!(messages.is_empty());
+        let (body, misplaced) = Body::read(value.as_object().unwrap());
+        assert!(misplaced.is_empty());
         assert_eq!(body.client_id.unwrap().key, "clientId");
         assert_eq!(body.client_id.unwrap().value, &json!("1.2"));
         assert!(body.user_properties.is_some());
@@ -111,24 +108,19 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_doubled_fields_are_reported() {
+    fn unknown_and_doubled_keys_are_returned_and_the_first_spelling_kept() {
         let value = json!({"client_id": "a", "clientId": "b", "clientID": "c"});
-        let mut messages = Vec::new();
-        let body = Body::read(value.as_object().unwrap(), &mut messages);
+        let (body, misplaced) = Body::read(value.as_object().unwrap());
         assert_eq!(body.client_id.unwrap().value, &json!("a"));
         assert_eq!(
-            messages,
+            misplaced,
             [
-                ValidationMessage::new(
-                    "clientId",
-                    ValidationCode::NameDuplicated,
-                    "Field client_id is given twice, as \"client_id\" and \"clientId\"."
-                ),
-                ValidationMessage::new(
-                    "clientID",
-                    ValidationCode::NameInvalid,
-                    format!("Unknown field \"clientID\". Known fields: {KNOWN}.")
-                ),
+                Misplaced::Doubled {
+                    field: "client_id",
+                    first: "client_id",
+                    again: "clientId"
+                },
+                Misplaced::Unknown("clientID"),
             ]
         );
     }

@@ -24,19 +24,21 @@ use serde_json::{Map, Value};
 
 use super::MpQuery;
 use super::body::Body;
+use super::dropped::Omissions;
 use super::validate::{consent_signal, consent_state, timestamp_micros};
 use crate::collect::parse_number;
 use crate::event::{CONSENT_KEY, Event, EventData, RequestInfo};
 
-/// The events of a body that passed validation (anything malformed is skipped, not a
-/// panic, should this be called on an invalid body).
+/// The events of a body, less the parts `omit` names (the validator's verdict); anything
+/// else malformed is skipped, never a panic.
 pub(crate) fn build_events(
     body: &Body<'_>,
     query: &MpQuery<'_>,
     request: &RequestInfo,
+    omit: &Omissions,
 ) -> Vec<Event> {
     let head = head(body);
-    let tail = tail(body, query, request);
+    let tail = tail(body, query, request, omit);
     let body_timestamp = body
         .timestamp_micros
         .and_then(|t| timestamp_micros(t.value));
@@ -44,14 +46,16 @@ pub(crate) fn build_events(
     events
         .into_iter()
         .flatten()
-        .filter_map(Value::as_object)
-        .map(|event| {
+        .enumerate()
+        .filter(|(index, _)| !omit.event(*index))
+        .filter_map(|(index, event)| Some((index, event.as_object()?)))
+        .map(|(index, event)| {
             let mut data = EventData::new();
             let name = event.get("name").and_then(Value::as_str).unwrap_or("");
             data.insert("event_name".into(), Value::String(name.to_string()));
             data.extend(head.iter().map(|(k, v)| (k.clone(), v.clone())));
             if let Some(params) = event.get("params").and_then(Value::as_object) {
-                add_params(&mut data, params);
+                add_params(&mut data, params, index, omit);
             }
             let timestamp = event
                 .get("timestamp_micros")
@@ -90,11 +94,17 @@ fn head(body: &Body<'_>) -> Map<String, Value> {
 }
 
 /// Request-wide keys that close every event.
-fn tail(body: &Body<'_>, query: &MpQuery<'_>, request: &RequestInfo) -> Map<String, Value> {
+fn tail(
+    body: &Body<'_>,
+    query: &MpQuery<'_>,
+    request: &RequestInfo,
+    omit: &Omissions,
+) -> Map<String, Value> {
     let mut tail = Map::new();
     if let Some(properties) = body.user_properties.and_then(|p| p.value.as_object()) {
         let values: Map<String, Value> = properties
             .iter()
+            .filter(|(name, _)| !omit.user_property(name))
             .filter_map(|(name, property)| Some((name.clone(), property.get("value")?.clone())))
             .collect();
         if !values.is_empty() {
@@ -152,17 +162,36 @@ fn tail(body: &Body<'_>, query: &MpQuery<'_>, request: &RequestInfo) -> Map<Stri
     tail
 }
 
-/// Event parameters, renamed and typed where sGTM does; a name already present is kept.
-fn add_params(data: &mut EventData, params: &Map<String, Value>) {
+/// Event parameters, renamed and typed where sGTM does, less the omitted parameters and
+/// items; a name already present is kept.
+fn add_params(data: &mut EventData, params: &Map<String, Value>, event: usize, omit: &Omissions) {
     for (name, value) in params {
+        if omit.parameter(event, name) {
+            continue;
+        }
         let (key, value) = match name.as_str() {
             "session_id" => ("ga_session_id", session_id(value)),
             "engagement_time_msec" => ("engagement_time_msec", number(value)),
+            "items" if !omit.is_empty() => ("items", kept_items(value, event, omit)),
             other => (other, value.clone()),
         };
         if !data.contains_key(key) {
             data.insert(key.to_string(), value);
         }
+    }
+}
+
+/// The items not omitted, in order.
+fn kept_items(items: &Value, event: usize, omit: &Omissions) -> Value {
+    match items {
+        Value::Array(list) => Value::Array(
+            list.iter()
+                .enumerate()
+                .filter(|(index, _)| !omit.item(event, *index))
+                .map(|(_, item)| item.clone())
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

@@ -1,12 +1,14 @@
 //! `/mp/collect`: GA4 Measurement Protocol JSON, validated by Google's rules, into sGTM
 //! events.
 //!
-//! One call gives both what `/debug/mp/collect` answers (the validation messages, in
-//! Google's shape) and what `/mp/collect` fires (the events, only when there are no
-//! messages). The `api_secret` is not checked here: the server knows the secrets.
+//! One call gives what `/debug/mp/collect` answers (the validation messages, in Google's
+//! shape), the valid events (what `/mp/collect` fires: the request less the parts the
+//! messages spoil, as Google's collection endpoint keeps what is valid) and what was left
+//! out, by code. The `api_secret` is not checked here: the server knows the secrets.
 //! Rules: see the `validate` module; event data: the `event_data` module.
 
 mod body;
+mod dropped;
 mod event_data;
 mod json;
 mod messages;
@@ -17,6 +19,8 @@ mod validate;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use dropped::Omissions;
+pub use dropped::{Dropped, Part};
 pub use messages::{ValidationCode, ValidationMessage, ValidationResponse};
 
 use crate::event::{Event, RequestInfo};
@@ -44,18 +48,20 @@ impl<'a> MpQuery<'a> {
     }
 }
 
-/// The result of parsing one request: its validation messages and, when there are none,
-/// its events.
+/// The result of parsing one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MpOutcome {
-    /// The events, in body order; empty whenever `validation` has messages.
+    /// The valid events, in body order, without the parts in `dropped`; all of them
+    /// when the request broke no rule.
     pub events: Vec<Event>,
     /// What `/debug/mp/collect` answers.
     pub validation: ValidationResponse,
+    /// What the messages left out of `events`, one entry per message.
+    pub dropped: Vec<Dropped>,
 }
 
 impl MpOutcome {
-    /// Whether the request broke no rule (its events may be fired).
+    /// Whether the request broke no rule.
     pub fn is_valid(&self) -> bool {
         self.validation.validation_messages.is_empty()
     }
@@ -72,43 +78,37 @@ pub fn parse_mp(
     request: &RequestInfo,
     now: SystemTime,
 ) -> MpOutcome {
-    let mut messages = Vec::new();
+    let mut validator = validate::Validator::new(micros_since_epoch(now));
     let parsed = match json::parse(body) {
         Ok(parsed) => parsed,
         Err(error) => {
-            messages.push(ValidationMessage::new(
-                "",
-                ValidationCode::ValueInvalid,
-                format!("The request body is not valid JSON: {error}."),
-            ));
-            return invalid(messages);
+            validator.report_not_json(&error.to_string());
+            return outcome(validator, Vec::new());
         }
     };
     for path in &parsed.duplicates {
-        let name = path.rsplit(['.', ']']).next().unwrap_or(path);
-        messages.push(ValidationMessage::new(
-            path.as_str(),
-            ValidationCode::NameDuplicated,
-            format!("\"{name}\" is given more than once in the same object."),
-        ));
+        validator.report_duplicate(path);
     }
-    let mut validator = validate::Validator::new(&mut messages, micros_since_epoch(now));
-    let body = validator.check(&parsed.value, query);
-    match body {
-        Some(body) if messages.is_empty() => MpOutcome {
-            events: event_data::build_events(&body, query, request),
-            validation: ValidationResponse::default(),
-        },
-        _ => invalid(messages),
-    }
+    let Some(body) = validator.check(&parsed.value, query) else {
+        return outcome(validator, Vec::new());
+    };
+    let omissions = Omissions::new(validator.dropped());
+    let events = if omissions.request() {
+        Vec::new()
+    } else {
+        event_data::build_events(&body, query, request, &omissions)
+    };
+    outcome(validator, events)
 }
 
-fn invalid(messages: Vec<ValidationMessage>) -> MpOutcome {
+fn outcome(validator: validate::Validator, events: Vec<Event>) -> MpOutcome {
+    let (messages, dropped) = validator.finish();
     MpOutcome {
-        events: Vec::new(),
+        events,
         validation: ValidationResponse {
             validation_messages: messages,
         },
+        dropped,
     }
 }
 

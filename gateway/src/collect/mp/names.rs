@@ -8,8 +8,9 @@ pub(crate) const MAX_NAME: usize = 40;
 /// Longest user property name.
 pub(crate) const MAX_USER_PROPERTY_NAME: usize = 24;
 
-/// Prefixes no event, parameter or user property name may start with.
-const RESERVED_PREFIXES: [&str; 4] = ["_", "firebase_", "ga_", "google_"];
+/// Prefixes no event, parameter or user property name may start with (`_` is reserved
+/// too, but reported as "must start with an alphabetic character", as Google does).
+const RESERVED_PREFIXES: [&str; 3] = ["firebase_", "ga_", "google_"];
 /// Further prefixes reserved for parameter names.
 const RESERVED_PARAM_PREFIXES: [&str; 1] = ["gtag."];
 
@@ -111,43 +112,68 @@ impl NameKind {
     }
 }
 
-/// The first rule `name` breaks, as a code and a description; `None` when it is valid.
-/// Reserved names and prefixes are reported before length and characters, since a
-/// reserved name is the more useful thing to learn.
-pub(crate) fn check_name(kind: NameKind, name: &str) -> Option<(ValidationCode, String)> {
-    let label = kind.label();
+/// A broken naming rule: Google's code and the rule as one sentence, without the name
+/// (callers say which name, in Google's wording for their kind of name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NameProblem {
+    pub code: ValidationCode,
+    pub rule: String,
+}
+
+impl NameProblem {
+    fn new(code: ValidationCode, rule: impl Into<String>) -> Self {
+        NameProblem {
+            code,
+            rule: rule.into(),
+        }
+    }
+
+    /// The description for a parameter, item parameter or user property name, e.g.
+    /// `Parameter name [_x] is invalid. Names must start with an alphabetic character.`
+    /// (event names use Google's "Event at index" wording instead, see `validate`).
+    pub(crate) fn describe(&self, kind: NameKind, name: &str) -> String {
+        format!("{} [{name}] is invalid. {}", kind.label(), self.rule)
+    }
+}
+
+/// The first rule `name` breaks; `None` when it is valid.
+///
+/// The order follows Google's validation server: a name that does not start with a letter
+/// is `NAME_INVALID` ("Names must start with an alphabetic character"), even when it
+/// starts with the reserved `_`; then reserved prefixes and names (`NAME_RESERVED`), the
+/// length, and the characters.
+pub(crate) fn check_name(kind: NameKind, name: &str) -> Option<NameProblem> {
+    use ValidationCode::{NameInvalid, NameReserved};
     if name.is_empty() {
-        return Some((ValidationCode::NameInvalid, format!("{label} is empty.")));
+        return Some(NameProblem::new(NameInvalid, "Names must not be empty."));
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Some(NameProblem::new(
+            NameInvalid,
+            "Names must start with an alphabetic character.",
+        ));
     }
     if let Some(prefix) = kind.reserved_prefixes().find(|p| name.starts_with(p)) {
-        return Some((
-            ValidationCode::NameReserved,
-            format!("{label} \"{name}\" starts with the reserved prefix \"{prefix}\"."),
+        return Some(NameProblem::new(
+            NameReserved,
+            format!("Names must not start with the reserved prefix \"{prefix}\"."),
         ));
     }
     if kind.reserved_names().contains(&name) {
-        return Some((
-            ValidationCode::NameReserved,
-            format!("{label} \"{name}\" is reserved."),
-        ));
+        return Some(NameProblem::new(NameReserved, "The name is reserved."));
     }
     let length = name.chars().count();
     let max = kind.max_len();
     if length > max {
-        return Some((
-            ValidationCode::NameInvalid,
-            format!("{label} \"{name}\" is {length} characters; the maximum is {max}."),
+        return Some(NameProblem::new(
+            NameInvalid,
+            format!("Names must be at most {max} characters; this one has {length}."),
         ));
     }
-    let mut bytes = name.bytes();
-    let starts_with_letter = bytes.next().is_some_and(|b| b.is_ascii_alphabetic());
-    if !starts_with_letter || !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Some((
-            ValidationCode::NameInvalid,
-            format!(
-                "{label} \"{name}\" must start with a letter and contain only letters, \
-                 digits and underscores."
-            ),
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Some(NameProblem::new(
+            NameInvalid,
+            "Only alphanumeric characters and underscores are allowed.",
         ));
     }
     None
@@ -158,7 +184,7 @@ mod tests {
     use super::*;
 
     fn code(kind: NameKind, name: &str) -> Option<ValidationCode> {
-        check_name(kind, name).map(|(code, _)| code)
+        check_name(kind, name).map(|problem| problem.code)
     }
 
     #[test]
@@ -175,12 +201,11 @@ mod tests {
     fn length_is_counted_in_characters() {
         let name = "this_event_name_is_far_too_long_to_be_accepted_x";
         let name = &name[..41];
+        let problem = check_name(NameKind::Event, name).unwrap();
+        assert_eq!(problem.code, ValidationCode::NameInvalid);
         assert_eq!(
-            check_name(NameKind::Event, name),
-            Some((
-                ValidationCode::NameInvalid,
-                format!("Event name \"{name}\" is 41 characters; the maximum is 40.")
-            ))
+            problem.rule,
+            "Names must be at most 40 characters; this one has 41."
         );
         assert_eq!(
             code(NameKind::UserProperty, &"a".repeat(25)),
@@ -189,15 +214,28 @@ mod tests {
     }
 
     #[test]
-    fn characters_must_be_letters_digits_underscores_starting_with_a_letter() {
-        for bad in ["9lives", "add-to-cart", "add to cart", "café", "a.b"] {
+    fn names_must_start_with_a_letter_even_the_reserved_underscore() {
+        for bad in ["9lives", "_badEventName", "_internal", ".x"] {
+            let problem = check_name(NameKind::Event, bad).unwrap();
+            assert_eq!(problem.code, ValidationCode::NameInvalid, "{bad}");
             assert_eq!(
-                code(NameKind::Event, bad),
-                Some(ValidationCode::NameInvalid),
-                "{bad}"
+                problem.rule,
+                "Names must start with an alphabetic character."
             );
         }
         assert_eq!(code(NameKind::Event, ""), Some(ValidationCode::NameInvalid));
+    }
+
+    #[test]
+    fn other_characters_are_letters_digits_and_underscores() {
+        for bad in ["add-to-cart", "Demo Request", "café", "a.b"] {
+            let problem = check_name(NameKind::Event, bad).unwrap();
+            assert_eq!(problem.code, ValidationCode::NameInvalid, "{bad}");
+            assert_eq!(
+                problem.rule,
+                "Only alphanumeric characters and underscores are allowed."
+            );
+        }
     }
 
     #[test]
@@ -211,13 +249,13 @@ mod tests {
         ] {
             assert_eq!(
                 check_name(NameKind::Event, reserved),
-                Some((
+                Some(NameProblem::new(
                     ValidationCode::NameReserved,
-                    format!("Event name \"{reserved}\" is reserved.")
+                    "The name is reserved."
                 ))
             );
         }
-        for prefixed in ["_internal", "firebase_x", "ga_x", "google_x"] {
+        for prefixed in ["firebase_x", "ga_x", "google_x"] {
             assert_eq!(
                 code(NameKind::Event, prefixed),
                 Some(ValidationCode::NameReserved),
@@ -228,13 +266,11 @@ mod tests {
                 Some(ValidationCode::NameReserved)
             );
         }
+        let problem = check_name(NameKind::Param, "gtag.config").unwrap();
         assert_eq!(
-            check_name(NameKind::Param, "gtag.config"),
-            Some((
-                ValidationCode::NameReserved,
-                "Parameter name \"gtag.config\" starts with the reserved prefix \"gtag.\"."
-                    .to_string()
-            ))
+            problem.describe(NameKind::Param, "gtag.config"),
+            "Parameter name [gtag.config] is invalid. Names must not start with the reserved \
+             prefix \"gtag.\"."
         );
         assert_eq!(code(NameKind::Event, "gtag_x"), None);
         assert_eq!(

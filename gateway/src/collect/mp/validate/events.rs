@@ -6,6 +6,7 @@ use super::{
     MAX_CUSTOM_ITEM_PARAMS, MAX_EVENTS, MAX_ITEMS, MAX_PARAM_VALUE, MAX_PARAMS, Validator,
 };
 use crate::collect::mp::body::Entry;
+use crate::collect::mp::dropped::Part;
 use crate::collect::mp::messages::ValidationCode as Code;
 use crate::collect::mp::names::{NameKind, check_name};
 
@@ -35,7 +36,7 @@ const ITEM_KEYS: [&str; 22] = [
     "creative_slot",
 ];
 
-impl Validator<'_> {
+impl Validator {
     pub(super) fn check_events(&mut self, events: Option<Entry<'_>>) {
         let Some(events) = events else {
             self.report(
@@ -71,11 +72,14 @@ impl Validator<'_> {
             );
         }
         for (index, event) in list.iter().enumerate() {
-            self.check_event(&format!("events[{index}]"), event);
+            self.part = Part::Event(index);
+            self.check_event(index, event);
         }
+        self.part = Part::Request;
     }
 
-    fn check_event(&mut self, path: &str, event: &Value) {
+    fn check_event(&mut self, index: usize, event: &Value) {
+        let path = &format!("events[{index}]");
         let Some(object) = event.as_object() else {
             self.report(
                 path,
@@ -91,21 +95,30 @@ impl Validator<'_> {
                 "name" => {
                     name_seen = true;
                     match value.as_str() {
+                        // Google reports event names at `events`, naming the index.
                         Some(name) => {
-                            if let Some((code, description)) = check_name(NameKind::Event, name) {
-                                self.report(field_path, code, description);
+                            if let Some(problem) = check_name(NameKind::Event, name) {
+                                self.report(
+                                    "events",
+                                    problem.code,
+                                    format!(
+                                        "Event at index: [{index}] has invalid name [{name}]. {}",
+                                        problem.rule
+                                    ),
+                                );
                             }
                         }
-                        None => self.report(field_path, Code::ValueInvalid, "The event name must be a string."),
+                        None => self.report(
+                            field_path,
+                            Code::ValueInvalid,
+                            "The event name must be a string.",
+                        ),
                     }
                 }
-                "params" => self.check_params(&field_path, value),
+                "params" => self.check_params(index, &field_path, value),
                 "timestamp_micros" | "timestampMicros" => self.check_timestamp(&field_path, value),
-                _ => self.report(
-                    field_path,
-                    Code::NameInvalid,
-                    format!("Unknown event field \"{key}\"; events have name, params and timestamp_micros."),
-                ),
+                // Google cannot read such a payload at all: the whole request fails.
+                _ => self.report_unparsable(format!("({path}) {key}: Cannot find field.")),
             }
         }
         if !name_seen {
@@ -117,7 +130,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_params(&mut self, path: &str, params: &Value) {
+    fn check_params(&mut self, event: usize, path: &str, params: &Value) {
         let Some(object) = params.as_object() else {
             self.report(
                 path,
@@ -137,12 +150,17 @@ impl Validator<'_> {
             );
         }
         for (name, value) in object {
+            self.part = Part::Parameter {
+                event,
+                name: name.clone(),
+            };
             let param_path = format!("{path}.{name}");
-            if let Some((code, description)) = check_name(NameKind::Param, name) {
-                self.report(param_path.as_str(), code, description);
+            if let Some(problem) = check_name(NameKind::Param, name) {
+                let description = problem.describe(NameKind::Param, name);
+                self.report(param_path.as_str(), problem.code, description);
             }
             if name == "items" {
-                self.check_items(&param_path, value);
+                self.check_items(event, &param_path, value);
             } else {
                 self.check_value(
                     &param_path,
@@ -153,6 +171,7 @@ impl Validator<'_> {
                 );
             }
         }
+        self.part = Part::Event(event);
     }
 
     /// A parameter or item value: a string within `limit` characters, a number, a
@@ -178,7 +197,7 @@ impl Validator<'_> {
         }
     }
 
-    fn check_items(&mut self, path: &str, items: &Value) {
+    fn check_items(&mut self, event: usize, path: &str, items: &Value) {
         let Some(list) = items.as_array() else {
             self.report(
                 path,
@@ -197,7 +216,9 @@ impl Validator<'_> {
                 ),
             );
         }
+        let items_part = std::mem::replace(&mut self.part, Part::Request);
         for (index, item) in list.iter().enumerate() {
+            self.part = Part::Item { event, index };
             let item_path = format!("{path}[{index}]");
             let Some(object) = item.as_object() else {
                 self.report(item_path, Code::ValueInvalid, "An item must be an object.");
@@ -205,6 +226,7 @@ impl Validator<'_> {
             };
             self.check_item(&item_path, object);
         }
+        self.part = items_part;
     }
 
     fn check_item(&mut self, path: &str, item: &Map<String, Value>) {
@@ -233,9 +255,10 @@ impl Validator<'_> {
         for (key, value) in item {
             let key_path = format!("{path}.{key}");
             if !ITEM_KEYS.contains(&key.as_str())
-                && let Some((code, description)) = check_name(NameKind::ItemParam, key)
+                && let Some(problem) = check_name(NameKind::ItemParam, key)
             {
-                self.report(key_path.as_str(), code, description);
+                let description = problem.describe(NameKind::ItemParam, key);
+                self.report(key_path.as_str(), problem.code, description);
             }
             self.check_value(&key_path, "Item parameter", key, value, MAX_PARAM_VALUE);
         }

@@ -7,7 +7,12 @@
 //! characters (`page_location` 1000, `page_referrer` 420, `page_title` 300), user property
 //! values ≤ 36, `user_id` ≤ 256, 200 items per event with ≤ 10 custom item parameters,
 //! timestamps at most 72 hours old and (our choice) at most 5 minutes ahead of "now".
-//! `validation_behavior` is checked for its value but every rule is always enforced.
+//! Recommendations (a `client_id` of the form `<number>.<number>`) are enforced only
+//! with `validation_behavior: ENFORCE_RECOMMENDATIONS`, as Google does.
+//!
+//! Each message also records the [`Part`] of the request it spoils (see `dropped`), so
+//! the lenient `/mp/collect` can fire the valid remainder. Wording and codes follow
+//! what Google's validation server answers where its answers are known.
 
 use std::net::IpAddr;
 
@@ -16,7 +21,8 @@ use serde_json::Value;
 mod events;
 
 use super::MpQuery;
-use super::body::{Body, Entry};
+use super::body::{Body, Entry, Misplaced};
+use super::dropped::{Dropped, Part};
 use super::messages::{ValidationCode as Code, ValidationMessage};
 use super::names::{NameKind, check_name};
 
@@ -34,28 +40,95 @@ pub(crate) const MAX_BACKDATE_MICROS: i64 = 72 * 60 * MICROS_PER_MINUTE;
 /// How far ahead of our clock `timestamp_micros` may be: 5 minutes of skew.
 pub(crate) const MAX_FUTURE_MICROS: i64 = 5 * MICROS_PER_MINUTE;
 
-/// Collects messages; each check adds what it finds.
-pub(crate) struct Validator<'m> {
-    messages: &'m mut Vec<ValidationMessage>,
+/// Collects messages and what each spoils; each check adds what it finds.
+pub(crate) struct Validator {
+    messages: Vec<ValidationMessage>,
+    dropped: Vec<Dropped>,
+    /// The part that checks running now report against.
+    part: Part,
     now_micros: i64,
+    enforce_recommendations: bool,
 }
 
-impl<'m> Validator<'m> {
-    pub(crate) fn new(messages: &'m mut Vec<ValidationMessage>, now_micros: i64) -> Self {
+impl Validator {
+    pub(crate) fn new(now_micros: i64) -> Self {
         Validator {
-            messages,
+            messages: Vec::new(),
+            dropped: Vec::new(),
+            part: Part::Request,
             now_micros,
+            enforce_recommendations: false,
         }
+    }
+
+    /// What the messages so far spoil.
+    pub(crate) fn dropped(&self) -> &[Dropped] {
+        &self.dropped
+    }
+
+    /// The messages, in the order found, and the parts they spoil.
+    pub(crate) fn finish(self) -> (Vec<ValidationMessage>, Vec<Dropped>) {
+        (self.messages, self.dropped)
     }
 
     fn report(&mut self, path: impl Into<String>, code: Code, description: impl Into<String>) {
         self.messages
             .push(ValidationMessage::new(path, code, description));
+        self.dropped.push(Dropped {
+            part: self.part.clone(),
+            code,
+        });
+    }
+
+    /// Reports against `part` (then goes back to the part being checked).
+    fn report_on(
+        &mut self,
+        part: Part,
+        path: impl Into<String>,
+        code: Code,
+        description: impl Into<String>,
+    ) {
+        let outer = std::mem::replace(&mut self.part, part);
+        self.report(path, code, description);
+        self.part = outer;
+    }
+
+    /// A problem Google reports as an unreadable payload: no field path, the whole
+    /// request spoiled.
+    fn report_unparsable(&mut self, what: String) {
+        self.report_on(
+            Part::Request,
+            "",
+            Code::ValueInvalid,
+            format!("Unable to parse Measurement Protocol JSON payload. {what}"),
+        );
+    }
+
+    /// A key given twice in one JSON object (the parser keeps the last one): the request.
+    pub(crate) fn report_duplicate(&mut self, path: &str) {
+        let name = path.rsplit(['.', ']']).next().unwrap_or(path);
+        self.report_on(
+            Part::Request,
+            path,
+            Code::NameDuplicated,
+            format!("\"{name}\" is given more than once in the same object."),
+        );
+    }
+
+    /// The body is not JSON.
+    pub(crate) fn report_not_json(&mut self, error: &str) {
+        self.report_on(
+            Part::Request,
+            "",
+            Code::ValueInvalid,
+            format!("The request body is not valid JSON: {error}."),
+        );
     }
 
     /// Check a whole body; `Some(body)` to build events from when it is an object (valid
     /// or not: the caller decides by whether messages were added).
     pub(crate) fn check<'a>(&mut self, root: &'a Value, query: &MpQuery<'_>) -> Option<Body<'a>> {
+        self.part = Part::Request;
         let Value::Object(object) = root else {
             self.report(
                 "",
@@ -65,7 +138,26 @@ impl<'m> Validator<'m> {
             );
             return None;
         };
-        let body = Body::read(object, self.messages);
+        let (body, misplaced) = Body::read(object);
+        for key in misplaced {
+            match key {
+                Misplaced::Unknown(key) => {
+                    self.report_unparsable(format!("{key}: Cannot find field."));
+                }
+                Misplaced::Doubled {
+                    field,
+                    first,
+                    again,
+                } => self.report(
+                    again,
+                    Code::NameDuplicated,
+                    format!("Field {field} is given twice, as \"{first}\" and \"{again}\"."),
+                ),
+            }
+        }
+        self.enforce_recommendations = body
+            .validation_behavior
+            .is_some_and(|b| b.value.as_str() == Some("ENFORCE_RECOMMENDATIONS"));
         self.check_stream_ids(query, &body);
         if let Some(user_id) = body.user_id {
             self.check_user_id(user_id);
@@ -155,27 +247,29 @@ impl<'m> Validator<'m> {
             ),
             _ => {}
         }
-        if let Some(client_id) = body.client_id
-            && client_id.value.as_str().is_none_or(str::is_empty)
-        {
-            self.report(
-                client_id.key,
-                Code::ValueInvalid,
-                format!("{} must be a non-empty string.", client_id.key),
-            );
-        }
-        if let Some(app_instance_id) = body.app_instance_id {
-            let valid = app_instance_id
-                .value
-                .as_str()
-                .is_some_and(|s| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()));
-            if !valid {
-                self.report(
-                    app_instance_id.key,
+        if let Some(client_id) = body.client_id {
+            match client_id.value.as_str() {
+                None | Some("") => self.report(
+                    client_id.key,
                     Code::ValueInvalid,
-                    format!("{} must be 32 hexadecimal characters.", app_instance_id.key),
-                );
+                    format!("{} must be a non-empty string.", client_id.key),
+                ),
+                Some(id) if self.enforce_recommendations && !is_number_dot_number(id) => self
+                    .report(
+                        client_id.key,
+                        Code::ValueInvalid,
+                        format!(
+                            "client_id [{id}] has invalid format. It should be in \
+                             <number>.<number> format."
+                        ),
+                    ),
+                Some(_) => {}
             }
+        }
+        if let Some(app_instance_id) = body.app_instance_id
+            && let Some(problem) = app_instance_id_problem(app_instance_id.value)
+        {
+            self.report(app_instance_id.key, Code::ValueInvalid, problem);
         }
         let (has_client, has_app) = (body.client_id.is_some(), body.app_instance_id.is_some());
         if app && !web && !has_app {
@@ -188,8 +282,7 @@ impl<'m> Validator<'m> {
             self.report(
                 "client_id",
                 Code::ValueRequired,
-                "client_id is required with measurement_id (app streams send app_instance_id \
-                 with firebase_app_id).",
+                "Measurement requires a client_id.",
             );
         } else if !web && !app && !has_client && !has_app {
             self.report(
@@ -239,10 +332,11 @@ impl<'m> Validator<'m> {
         if age > MAX_BACKDATE_MICROS {
             self.report(
                 path,
-                Code::ValueOutOfBounds,
+                Code::ValueInvalid,
                 format!(
-                    "timestamp_micros {micros} is {} in the past; events can be backdated at \
-                     most 72 hours.",
+                    "Measurement timestamp_micros has timestamp too far in the past. \
+                     Measurement protocol only supports timestamps [72h] into the past \
+                     ({micros} is {} old).",
                     describe_duration(age)
                 ),
             );
@@ -282,9 +376,11 @@ impl<'m> Validator<'m> {
             );
         }
         for (name, property) in object {
+            self.part = Part::UserProperty(name.clone());
             let path = format!("{}.{name}", properties.key);
-            if let Some((code, description)) = check_name(NameKind::UserProperty, name) {
-                self.report(path.as_str(), code, description);
+            if let Some(problem) = check_name(NameKind::UserProperty, name) {
+                let description = problem.describe(NameKind::UserProperty, name);
+                self.report(path.as_str(), problem.code, description);
             }
             let Some(property) = property.as_object() else {
                 self.report(
@@ -323,6 +419,7 @@ impl<'m> Validator<'m> {
                 Some(_) => {}
             }
         }
+        self.part = Part::Request;
     }
 
     fn check_consent(&mut self, consent: Entry<'_>) {
@@ -354,6 +451,30 @@ impl<'m> Validator<'m> {
             }
         }
     }
+}
+
+/// Whether `id` has the recommended web client id form `<number>.<number>`.
+fn is_number_dot_number(id: &str) -> bool {
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    id.split_once('.')
+        .is_some_and(|(random, time)| digits(random) && digits(time))
+}
+
+/// What is wrong with an `app_instance_id` (32 hexadecimal digits), in Google's words.
+fn app_instance_id_problem(value: &Value) -> Option<String> {
+    let Some(id) = value.as_str() else {
+        return Some("Measurement app_instance_id must be a string.".to_string());
+    };
+    let length = id.chars().count();
+    if length != 32 {
+        return Some(format!(
+            "Measurement app_instance_id is expected to be a 32 digit hexadecimal number \
+             but was [{length}] digits."
+        ));
+    }
+    id.chars()
+        .find(|c| !c.is_ascii_hexdigit())
+        .map(|c| format!("Measurement app_instance_id contains non hexadecimal character [{c}]."))
 }
 
 /// `timestamp_micros` as a number: a JSON integer or a string of digits (proto JSON
