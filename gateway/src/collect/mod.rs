@@ -11,7 +11,10 @@ pub mod mp;
 
 pub use client_ip::{Cidr, client_ip};
 pub use ga4::parse_ga4;
-pub use mp::{MpOutcome, MpQuery, ValidationCode, ValidationMessage, ValidationResponse, parse_mp};
+pub use mp::{
+    Dropped, MpOutcome, MpQuery, Part, ValidationCode, ValidationMessage, ValidationResponse,
+    parse_mp,
+};
 
 use serde_json::{Number, Value};
 
