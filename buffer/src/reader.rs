@@ -214,7 +214,7 @@ impl Cursor {
                 }
             }
             result?;
-            if !progressed || !self.ready.is_empty() {
+            if !progressed {
                 return Ok(());
             }
         }
