@@ -22,6 +22,7 @@ mod reader;
 mod record;
 mod recover;
 mod segment;
+mod syncer;
 mod topic;
 mod writer;
 

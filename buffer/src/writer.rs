@@ -21,10 +21,13 @@ use crate::config::{BufferConfig, FsyncPolicy};
 use crate::error::AppendError;
 use crate::record::Record;
 use crate::segment::{ack_log_path, segment_path};
+use crate::syncer::{SyncTarget, Syncer};
 use crate::topic::{TOPIC_NAME_FILE, Topic, TopicState, Topics, now_ms};
 
 /// Commands taken in one group at most (appends and acknowledgements).
 const MAX_GROUP: usize = 4096;
+/// How soon to look again when an interval fsync is due but the last one still runs.
+const SYNC_RECHECK: Duration = Duration::from_millis(5);
 /// How often the oldest-age gauges are refreshed.
 const AGE_PERIOD: Duration = Duration::from_secs(1);
 
@@ -51,7 +54,9 @@ pub(crate) fn spawn(
     next_sequences: HashMap<String, u64>,
     commands: Receiver<Command>,
 ) -> io::Result<()> {
+    let syncer = Syncer::spawn()?;
     let writer = Writer {
+        syncer,
         layout: Layout {
             root: config.dir.clone(),
             fsync: config.fsync,
@@ -80,6 +85,8 @@ struct Layout {
 
 struct Writer {
     layout: Layout,
+    /// Runs the interval fsync.
+    syncer: Syncer,
     max_bytes: u64,
     max_record_bytes: u32,
     topics: Arc<Topics>,
@@ -104,8 +111,10 @@ struct TopicFiles {
     dir_ready: bool,
     next_sequence: u64,
     active: Option<Active>,
-    /// Written since the last fsync.
+    /// The active segment was written since the last fsync.
     dirty: bool,
+    /// Sealed segments and directories waiting for the interval fsync.
+    unsynced: Vec<SyncTarget>,
     /// Set when a failed write could not be undone: appends are refused until reopen.
     broken: Option<AppendError>,
     /// Encoded frames of this group, not yet written.
@@ -167,8 +176,15 @@ impl Writer {
     fn idle_wait(&self) -> Duration {
         let age = AGE_PERIOD.saturating_sub(self.last_age.elapsed());
         match self.layout.fsync {
-            FsyncPolicy::Interval(every) if self.files.values().any(|f| f.dirty) => {
-                age.min(every.saturating_sub(self.last_sync.elapsed()))
+            FsyncPolicy::Interval(every)
+                if self
+                    .files
+                    .values()
+                    .any(|f| f.dirty || !f.unsynced.is_empty()) =>
+            {
+                // Not less than a few ms: a sync still running postpones the next one.
+                let due = every.saturating_sub(self.last_sync.elapsed());
+                age.min(due.max(SYNC_RECHECK))
             }
             _ => age,
         }
@@ -178,11 +194,14 @@ impl Writer {
     fn tick(&mut self) {
         if let FsyncPolicy::Interval(every) = self.layout.fsync
             && self.last_sync.elapsed() >= every
+            && !self.syncer.is_busy()
         {
+            let mut targets = Vec::new();
             for files in self.files.values_mut() {
-                if let Err(error) = files.sync() {
-                    error!(topic = %files.topic.name, %error, "interval fsync failed");
-                }
+                files.take_unsynced(&mut targets);
+            }
+            if !targets.is_empty() {
+                self.syncer.submit(targets);
             }
             self.last_sync = Instant::now();
         }
@@ -346,6 +365,7 @@ impl Writer {
             if let Err(error) = files.flush().and_then(|()| files.sync()) {
                 error!(topic = %files.topic.name, %error, "cannot force the buffer to disk at close");
             }
+            files.unsynced.drain(..).for_each(|target| target.sync());
         }
         for topic in self.topics.all() {
             topic.state().closed = true;
@@ -424,6 +444,29 @@ impl TopicFiles {
         Ok(())
     }
 
+    /// Moves what waits for the interval fsync to `targets`: sealed segments, new
+    /// directory entries and the active segment if written since.
+    fn take_unsynced(&mut self, targets: &mut Vec<SyncTarget>) {
+        targets.append(&mut self.unsynced);
+        if let Some(active) = &self.active
+            && self.dirty
+        {
+            match active.file.try_clone() {
+                Ok(file) => {
+                    targets.push(SyncTarget {
+                        path: active.path.clone(),
+                        file,
+                    });
+                    self.dirty = false;
+                }
+                Err(error) => {
+                    // Tried again at the next interval.
+                    error!(path = %active.path.display(), %error, "cannot hand a segment to the sync thread");
+                }
+            }
+        }
+    }
+
     fn sync(&mut self) -> Result<(), AppendError> {
         if let Some(active) = &self.active
             && self.dirty
@@ -440,15 +483,22 @@ impl TopicFiles {
         Ok(())
     }
 
-    /// Closes the active segment for appends (forcing it to disk unless the policy is
-    /// `Never`); it is deleted at once when everything in it is acknowledged already.
+    /// Closes the active segment for appends (forced to disk now under `Always`, at the
+    /// next interval under `Interval`); it is deleted at once when everything in it is
+    /// acknowledged already.
     fn seal(&mut self, fsync: FsyncPolicy) -> Result<(), AppendError> {
-        if fsync != FsyncPolicy::Never {
+        if fsync == FsyncPolicy::Always {
             self.sync()?;
         }
         let Some(active) = self.active.take() else {
             return Ok(());
         };
+        if matches!(fsync, FsyncPolicy::Interval(_)) && self.dirty {
+            self.unsynced.push(SyncTarget {
+                path: active.path.clone(),
+                file: active.file,
+            });
+        }
         self.dirty = false;
         let reclaimed = {
             let mut state = self.topic.state();
@@ -495,11 +545,18 @@ impl TopicFiles {
                 path: path.clone(),
                 source: Arc::new(source),
             })?;
-        if layout.fsync != FsyncPolicy::Never {
-            sync_dir(&self.topic.dir).map_err(|source| AppendError::Fsync {
+        // The new directory entry is durable only once the directory is synced.
+        let dir_error = |source| AppendError::Fsync {
+            path: self.topic.dir.clone(),
+            source: Arc::new(source),
+        };
+        match layout.fsync {
+            FsyncPolicy::Never => {}
+            FsyncPolicy::Interval(_) => self.unsynced.push(SyncTarget {
                 path: self.topic.dir.clone(),
-                source: Arc::new(source),
-            })?;
+                file: File::open(&self.topic.dir).map_err(dir_error)?,
+            }),
+            FsyncPolicy::Always => sync_dir(&self.topic.dir).map_err(dir_error)?,
         }
         self.topic
             .state()
@@ -530,6 +587,7 @@ fn topic_files<'a>(
             next_sequence: recovered.unwrap_or(0),
             active: None,
             dirty: false,
+            unsynced: Vec::new(),
             broken: None,
             staged: Vec::new(),
             staged_records: 0,
