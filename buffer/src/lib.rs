@@ -147,7 +147,10 @@ impl Buffer {
 
     /// Records of `topic` appended and not acknowledged.
     pub fn pending(&self, topic: &str) -> u64 {
-        self.inner.topics.get_or_create(topic).state().unacked
+        self.inner
+            .topics
+            .get(topic)
+            .map_or(0, |topic| topic.state().unacked)
     }
 
     /// Records of every topic appended and not acknowledged (for a graceful shutdown:

@@ -207,6 +207,11 @@ impl Topics {
         topic
     }
 
+    /// The topic named `name`, if it is known.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.by_name().get(name).cloned()
+    }
+
     pub fn all(&self) -> Vec<Arc<Topic>> {
         self.by_name().values().cloned().collect()
     }
