@@ -360,8 +360,9 @@ async fn metrics_show_depth_bytes_appends_and_the_oldest_age() {
     let mut registry = Registry::default();
     let buffer = Buffer::open(config(dir.path()), &mut registry).unwrap();
     append_each(&buffer, A, 0..3).await;
-    // The age gauge is refreshed every second by the writer.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The age gauge is refreshed every second by the writer: after 2.1 s the last refresh
+    // saw the records at least a second old.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     append_each(&buffer, A, 3..4).await;
     let text = metrics_text(&registry);
     let bytes = 4 * record(A, 0).encoded_len();
