@@ -7,10 +7,17 @@
 use std::time::Duration;
 
 use hermes_compiler::compile::ObjectKey;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::error::ReconcileError;
 use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels, ScopeLabels, WatchLabels};
 use crate::publication::{Outcome, PublicationError};
+
+/// Count one more in `namespace`.
+fn count(counter: &Family<ScopeLabels, Counter>, namespace: &str) {
+    counter.get_or_create(&ScopeLabels::of(namespace)).inc();
+}
 
 /// Something that happened: log it and count it.
 pub trait Emit {
@@ -33,10 +40,7 @@ impl Emit for ReconcileDone<'_> {
             config_hash = self.hash,
             "reconciled"
         );
-        metrics
-            .reconciles
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.reconciles, self.namespace);
     }
 }
 
@@ -61,10 +65,7 @@ impl Emit for ReconcileFailed<'_> {
                 tracing::error!(namespace, step, %error, "reconcile failed; waiting for a change")
             }
         }
-        metrics
-            .reconciles
-            .get_or_create(&ScopeLabels::of(namespace))
-            .inc();
+        count(&metrics.reconciles, namespace);
         metrics
             .reconcile_errors
             .get_or_create(&ErrorLabels {
@@ -88,10 +89,7 @@ impl Emit for ReconcileStoppedNotLeader<'_> {
     fn emit(&self, metrics: &Metrics) {
         let error = self.error;
         tracing::info!(namespace = self.namespace, %error, "no longer the leader; not writing");
-        metrics
-            .reconciles
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.reconciles, self.namespace);
     }
 }
 
@@ -152,10 +150,7 @@ impl Emit for ConfigWritten<'_> {
             diagnostics = self.diagnostics,
             "config written"
         );
-        metrics
-            .configs_written
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.configs_written, self.namespace);
         if let Some(since) = self.since_change {
             metrics.publication_seconds.observe(since.as_secs_f64());
         }
@@ -177,10 +172,7 @@ impl Emit for ConfigUnchanged<'_> {
             config_hash = self.hash,
             "config unchanged; not written"
         );
-        metrics
-            .configs_unchanged
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.configs_unchanged, self.namespace);
     }
 }
 
@@ -199,10 +191,7 @@ impl Emit for ConfigTooLarge<'_> {
             error = self.reason,
             "config not written; the previous config stays"
         );
-        metrics
-            .configs_too_large
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.configs_too_large, self.namespace);
     }
 }
 
@@ -236,10 +225,7 @@ pub struct StatusPatched<'a> {
 impl Emit for StatusPatched<'_> {
     fn emit(&self, metrics: &Metrics) {
         tracing::debug!(namespace = self.namespace, object = %self.object, "status patched");
-        metrics
-            .status_patches
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.status_patches, self.namespace);
     }
 }
 
@@ -254,10 +240,7 @@ pub struct StatusObjectGone<'a> {
 impl Emit for StatusObjectGone<'_> {
     fn emit(&self, metrics: &Metrics) {
         tracing::debug!(namespace = self.namespace, object = %self.object, "object deleted before its status patch");
-        metrics
-            .status_objects_gone
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.status_objects_gone, self.namespace);
     }
 }
 
@@ -275,10 +258,7 @@ impl Emit for TransitionEventFailed<'_> {
     fn emit(&self, metrics: &Metrics) {
         let error = self.error;
         tracing::debug!(namespace = self.namespace, object = %self.object, %error, "Kubernetes Event not recorded");
-        metrics
-            .transition_events_failed
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.transition_events_failed, self.namespace);
     }
 }
 
@@ -325,10 +305,7 @@ impl Emit for OutcomeNotSent<'_> {
     fn emit(&self, metrics: &Metrics) {
         let error = self.error;
         tracing::warn!(namespace = self.namespace, config_hash = self.hash, %error, "config outcome not published");
-        metrics
-            .outcome_failures
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.outcome_failures, self.namespace);
     }
 }
 
@@ -347,10 +324,7 @@ impl Emit for GatewayLeaseRemoved<'_> {
             lease = self.lease,
             "removed the Lease of a gateway replica gone for an hour"
         );
-        metrics
-            .gateway_leases_removed
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.gateway_leases_removed, self.namespace);
     }
 }
 
@@ -368,10 +342,7 @@ impl Emit for GatewayLeaseNotRemoved<'_> {
     fn emit(&self, metrics: &Metrics) {
         let error = self.error;
         tracing::debug!(namespace = self.namespace, lease = self.lease, %error, "gone gateway Lease not removed");
-        metrics
-            .gateway_lease_removal_failures
-            .get_or_create(&ScopeLabels::of(self.namespace))
-            .inc();
+        count(&metrics.gateway_lease_removal_failures, self.namespace);
     }
 }
 
