@@ -1,38 +1,42 @@
-//! One scope's view of the cluster: reflector stores (kube-runtime watchers with backoff)
-//! for its Tags, Triggers, LookupTables, ConfigMaps and gateway Leases, and a
-//! [`ChangeSignal`] raised whenever something that can change the scope's config or
+//! One namespace's view of the cluster: reflector stores (kube-runtime watchers with
+//! backoff) for its Tags, Triggers, LookupTables, ConfigMaps and gateway Leases, and a
+//! [`ChangeSignal`] raised whenever something that can change the namespace's config or
 //! statuses changed.
 //!
-//! Why stores plus one signal per scope rather than a kube-runtime `Controller` per kind:
-//! the unit of work is the scope, not the object: one compile covers every object, and
-//! the config is one write. Per-object controllers would compile the scope once per
-//! object changed, and run those compiles concurrently for the same ConfigMap. Here a
-//! burst of changes (a `kubectl apply -f examples/`) raises one signal, and one worker
-//! per scope reconciles it serially. Changes that cannot matter are filtered out: status
+//! Why stores plus one signal per namespace rather than a kube-runtime `Controller` per
+//! kind: the unit of work is the namespace, not the object: one compile covers every
+//! object, and the config is one write. Per-object controllers would compile the
+//! namespace once per object changed, and run those compiles concurrently for the same
+//! ConfigMap. Here a burst of changes (a `kubectl apply -f examples/`) raises one signal,
+//! and one worker per namespace reconciles it serially. Changes that cannot matter are filtered out: status
 //! writes (no generation change), gateway Lease renewals that report the same hash, and
 //! ConfigMaps no LookupTable names.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use hermes_compiler::compile::Resources;
 use hermes_compiler::contract::{self, GatewayReport};
 use hermes_crds::api::{LookupTable, Tag, Trigger};
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// Raised when a scope needs a reconcile; remembers when the first unhandled change came.
+use crate::events::{Emit, WatchFailed};
+use crate::metrics::Metrics;
+
+/// Raised when a namespace needs a reconcile; remembers when the first unhandled change came.
 #[derive(Default)]
 pub struct ChangeSignal {
     notify: Notify,
@@ -40,7 +44,7 @@ pub struct ChangeSignal {
 }
 
 impl ChangeSignal {
-    /// Mark the scope changed.
+    /// Mark the namespace changed.
     pub fn raise(&self) {
         if let Ok(mut since) = self.since.lock() {
             since.get_or_insert_with(Instant::now);
@@ -59,8 +63,8 @@ impl ChangeSignal {
     }
 }
 
-/// The stores of one scope. Watchers stop when this is dropped.
-pub struct ScopeCache {
+/// The stores of one namespace. Watchers stop when this is dropped.
+pub struct NamespaceCache {
     /// The namespace.
     pub namespace: String,
     /// The config ConfigMap's name.
@@ -72,86 +76,94 @@ pub struct ScopeCache {
     tables: Store<LookupTable>,
     config_maps: Store<ConfigMap>,
     leases: Store<Lease>,
-    watches: Vec<JoinHandle<()>>,
+    /// The watch tasks; dropping the set aborts them.
+    watches: JoinSet<()>,
 }
 
-impl Drop for ScopeCache {
-    fn drop(&mut self) {
-        for watch in &self.watches {
-            watch.abort();
-        }
-    }
+/// The write ends of a [`NamespaceCache`]'s stores: the watchers' in operation, a test's
+/// in unit tests.
+pub(crate) struct StoreWriters {
+    pub(crate) tags: Writer<Tag>,
+    pub(crate) triggers: Writer<Trigger>,
+    pub(crate) tables: Writer<LookupTable>,
+    pub(crate) config_maps: Writer<ConfigMap>,
+    pub(crate) leases: Writer<Lease>,
 }
 
-impl ScopeCache {
+impl NamespaceCache {
     /// Start watching `namespace`.
-    pub fn start(client: &Client, namespace: &str, config_map: &str) -> Self {
-        let signal = Arc::new(ChangeSignal::default());
+    pub fn start(
+        client: &Client,
+        namespace: &str,
+        config_map: &str,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let (mut cache, writers) = Self::unwatched(namespace, config_map);
+        let referenced = {
+            let tables = cache.tables.clone();
+            let own = config_map.to_string();
+            move |name: &str| name == own || names_config_map(&tables, name)
+        };
+        let watch = Watch {
+            client,
+            namespace,
+            signal: &cache.signal,
+            metrics: &metrics,
+        };
+        let all = watcher::Config::default;
+        let watches = &mut cache.watches;
+        watches.spawn(watch.run(all(), writers.tags, GenerationFilter::default().into_fn()));
+        watches.spawn(watch.run(
+            all(),
+            writers.triggers,
+            GenerationFilter::default().into_fn(),
+        ));
+        watches.spawn(watch.run(all(), writers.tables, GenerationFilter::default().into_fn()));
+        watches.spawn(watch.run(
+            all(),
+            writers.config_maps,
+            move |event: &watcher::Event<ConfigMap>| match event {
+                watcher::Event::Apply(cm) | watcher::Event::Delete(cm) => {
+                    referenced(&cm.name_any())
+                }
+                watcher::Event::InitDone => true,
+                _ => false,
+            },
+        ));
+        watches.spawn(watch.run(
+            all().labels(contract::GATEWAY_LABEL_SELECTOR),
+            writers.leases,
+            LeaseFilter::default().into_fn(),
+        ));
+        cache
+    }
+
+    /// A cache with no watchers, and the write ends of its stores.
+    pub(crate) fn unwatched(namespace: &str, config_map: &str) -> (Self, StoreWriters) {
         let (tags, tags_writer) = reflector::store();
         let (triggers, triggers_writer) = reflector::store();
         let (tables, tables_writer) = reflector::store();
         let (config_maps, config_maps_writer) = reflector::store();
         let (leases, leases_writer) = reflector::store();
-        let all = watcher::Config::default;
-        let referenced = {
-            let tables = tables.clone();
-            let own = config_map.to_string();
-            move |name: &str| name == own || names_config_map(&tables, name)
-        };
-        let watches = vec![
-            spawn_watch(
-                Api::<Tag>::namespaced(client.clone(), namespace),
-                all(),
-                tags_writer,
-                signal.clone(),
-                GenerationFilter::default().into_fn(),
-            ),
-            spawn_watch(
-                Api::<Trigger>::namespaced(client.clone(), namespace),
-                all(),
-                triggers_writer,
-                signal.clone(),
-                GenerationFilter::default().into_fn(),
-            ),
-            spawn_watch(
-                Api::<LookupTable>::namespaced(client.clone(), namespace),
-                all(),
-                tables_writer,
-                signal.clone(),
-                GenerationFilter::default().into_fn(),
-            ),
-            spawn_watch(
-                Api::<ConfigMap>::namespaced(client.clone(), namespace),
-                all(),
-                config_maps_writer,
-                signal.clone(),
-                move |event: &watcher::Event<ConfigMap>| match event {
-                    watcher::Event::Apply(cm) | watcher::Event::Delete(cm) => {
-                        referenced(&cm.name_any())
-                    }
-                    watcher::Event::InitDone => true,
-                    _ => false,
-                },
-            ),
-            spawn_watch(
-                Api::<Lease>::namespaced(client.clone(), namespace),
-                all().labels(contract::GATEWAY_LABEL_SELECTOR),
-                leases_writer,
-                signal.clone(),
-                LeaseFilter::default().into_fn(),
-            ),
-        ];
-        ScopeCache {
+        let cache = NamespaceCache {
             namespace: namespace.to_string(),
             config_map: config_map.to_string(),
-            signal,
+            signal: Arc::new(ChangeSignal::default()),
             tags,
             triggers,
             tables,
             config_maps,
             leases,
-            watches,
-        }
+            watches: JoinSet::new(),
+        };
+        let writers = StoreWriters {
+            tags: tags_writer,
+            triggers: triggers_writer,
+            tables: tables_writer,
+            config_maps: config_maps_writer,
+            leases: leases_writer,
+        };
+        (cache, writers)
     }
 
     /// Wait until every store has listed once (compiling earlier would write a config
@@ -164,7 +176,7 @@ impl ScopeCache {
         let _ = self.leases.wait_until_ready().await;
     }
 
-    /// The scope's resources for the compiler: every Tag, Trigger and LookupTable, and
+    /// The namespace's resources for the compiler: every Tag, Trigger and LookupTable, and
     /// the data of each ConfigMap a LookupTable source names.
     pub fn resources(&self) -> Resources {
         let tables: Vec<LookupTable> = self.tables.state().iter().map(|t| (**t).clone()).collect();
@@ -194,35 +206,10 @@ impl ScopeCache {
         resources
     }
 
-    /// A ConfigMap of the scope.
+    /// A ConfigMap of the namespace.
     pub fn config_map_named(&self, name: &str) -> Option<Arc<ConfigMap>> {
         self.config_maps
             .get(&ObjectRef::new(name).within(&self.namespace))
-    }
-
-    /// A Tag of the scope.
-    pub fn tag(&self, name: &str) -> Option<Arc<Tag>> {
-        self.tags.get(&ObjectRef::new(name).within(&self.namespace))
-    }
-
-    /// A Trigger of the scope.
-    pub fn trigger(&self, name: &str) -> Option<Arc<Trigger>> {
-        self.triggers
-            .get(&ObjectRef::new(name).within(&self.namespace))
-    }
-
-    /// A LookupTable of the scope.
-    pub fn table(&self, name: &str) -> Option<Arc<LookupTable>> {
-        self.tables
-            .get(&ObjectRef::new(name).within(&self.namespace))
-    }
-
-    /// What each gateway replica reports.
-    pub fn gateway_reports(&self) -> Vec<GatewayReport> {
-        self.gateway_leases()
-            .into_iter()
-            .map(|(_, report)| report)
-            .collect()
     }
 
     /// Gateway Leases by name, with their reports.
@@ -246,32 +233,57 @@ fn names_config_map(tables: &Store<LookupTable>, name: &str) -> bool {
         .is_some()
 }
 
-fn spawn_watch<K>(
-    api: Api<K>,
-    config: watcher::Config,
-    writer: reflector::store::Writer<K>,
-    signal: Arc<ChangeSignal>,
-    mut relevant: impl FnMut(&watcher::Event<K>) -> bool + Send + 'static,
-) -> JoinHandle<()>
-where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + Hash + Clone + Send + Sync,
-{
-    let kind = K::kind(&K::DynamicType::default()).to_string();
-    tokio::spawn(async move {
-        let events = watcher(api, config).default_backoff().reflect(writer);
-        let mut events = std::pin::pin!(events);
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(event) => {
-                    if relevant(&event) {
-                        signal.raise();
+/// What every watch of a namespace shares.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    client: &'a Client,
+    namespace: &'a str,
+    signal: &'a Arc<ChangeSignal>,
+    metrics: &'a Arc<Metrics>,
+}
+
+impl Watch<'_> {
+    /// Watch one kind into its store, raising the signal on relevant events.
+    fn run<K>(
+        self,
+        config: watcher::Config,
+        writer: Writer<K>,
+        mut relevant: impl FnMut(&watcher::Event<K>) -> bool + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let api = Api::<K>::namespaced(self.client.clone(), self.namespace);
+        let namespace = self.namespace.to_string();
+        let signal = self.signal.clone();
+        let metrics = self.metrics.clone();
+        async move {
+            let resource = K::kind(&()).to_string();
+            let events = watcher(api, config).default_backoff().reflect(writer);
+            let mut events = std::pin::pin!(events);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(event) => {
+                        if relevant(&event) {
+                            signal.raise();
+                        }
                     }
+                    Err(error) => WatchFailed {
+                        namespace: &namespace,
+                        resource: &resource,
+                        error: &error,
+                    }
+                    .emit(&metrics),
                 }
-                Err(error) => tracing::warn!(%kind, %error, "watch failed; retrying with backoff"),
             }
         }
-    })
+    }
 }
 
 /// Passes spec changes (new generation), deletions and relists; drops status-only

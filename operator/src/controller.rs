@@ -1,8 +1,8 @@
 //! The operator's wiring: wait for the CRDs, join the leader election, start one cache and
-//! one worker per scope (namespace), serve metrics, and shut down cleanly (workers
-//! stopped, leader Lease released).
+//! one worker per namespace, serve metrics, and shut down cleanly (workers stopped,
+//! leader Lease released).
 //!
-//! A worker reconciles its scope when the cache signals a change (debounced), when a
+//! A worker reconciles its namespace when the cache signals a change (debounced), when a
 //! gateway report may expire ([`crate::reconcile::reconcile`]'s recheck time), after a
 //! transient error (exponential backoff), on becoming leader, and every `resync`.
 //! Permanent errors wait for the next change.
@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, Tag, Trigger};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -19,22 +20,26 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, CustomResourceExt};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cache::ScopeCache;
+use crate::cache::NamespaceCache;
 use crate::error::Error;
+use crate::events::{
+    Emit, LeadershipAcquired, LeadershipLost, ReconcileDone, ReconcileFailed,
+    ReconcileStoppedNotLeader,
+};
 use crate::leader::{LeaderOptions, Leadership};
 use crate::metrics::{self, Metrics};
 use crate::publication::{OutcomeSink, PubSubOutcomes, PublicationOptions};
-use crate::reconcile::{self, Context, ScopeMemory};
+use crate::reconcile::{self, Context, NamespaceMemory};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// The scopes: one namespace each.
+    /// The namespaces to reconcile, each into its own config.
     pub namespaces: Vec<String>,
-    /// The config ConfigMap's name in each scope.
+    /// The config ConfigMap's name in each namespace.
     pub config_map: String,
     /// This replica's identity (events, leader Lease).
     pub identity: String,
@@ -46,7 +51,7 @@ pub struct Options {
     pub metrics_addr: Option<SocketAddr>,
     /// How long a worker waits after a change for more changes.
     pub debounce: Duration,
-    /// Reconcile every scope at least this often.
+    /// Reconcile every namespace at least this often.
     pub resync: Duration,
 }
 
@@ -75,31 +80,38 @@ pub async fn run(
 ) -> Result<(), Error> {
     let mut shutdown = std::pin::pin!(shutdown);
     tokio::select! {
-        result = wait_for_crds(&client) => result?,
+        () = wait_for_crds(&client) => {}
         _ = &mut shutdown => return Ok(()),
     }
     let metrics = Arc::new(Metrics::new());
-    let mut tasks = Tasks::default();
+    // Aborted when dropped, so that dropping this future (a test simulating a crash)
+    // stops everything, as a process exit would.
+    let mut tasks = JoinSet::new();
     if let Some(addr) = options.metrics_addr {
         let metrics = metrics.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Err(error) = metrics::serve(addr, metrics).await {
                 tracing::error!(%error, "metrics endpoint stopped");
             }
-        }));
+        });
     }
     let outcomes: Option<Arc<dyn OutcomeSink>> = match &options.publication {
-        Some(publication) => Some(Arc::new(PubSubOutcomes::connect(publication).await?)),
+        Some(publication) => Some(Arc::new(
+            PubSubOutcomes::connect(publication)
+                .await
+                .map_err(Error::ConnectPublication)?,
+        )),
         None => None,
     };
     let leadership = Arc::new(match options.leader.clone() {
         Some(leader) => Leadership::start(client.clone(), leader).await?,
         None => Leadership::always(),
     });
-    tasks.push(tokio::spawn(track_leadership(
+    tasks.spawn(track_leadership(
         leadership.clone(),
         metrics.clone(),
-    )));
+        options.identity.clone(),
+    ));
     let ctx = Arc::new(Context {
         client: client.clone(),
         metrics: metrics.clone(),
@@ -114,13 +126,8 @@ pub async fn run(
         outcomes,
     });
     for namespace in &options.namespaces {
-        let cache = ScopeCache::start(&client, namespace, &options.config_map);
-        tasks.push(tokio::spawn(worker(
-            ctx.clone(),
-            cache,
-            options.debounce,
-            options.resync,
-        )));
+        let cache = NamespaceCache::start(&client, namespace, &options.config_map, metrics.clone());
+        tasks.spawn(worker(ctx.clone(), cache, options.debounce, options.resync));
     }
     tracing::info!(
         namespaces = ?options.namespaces,
@@ -129,42 +136,14 @@ pub async fn run(
     );
     shutdown.await;
     tracing::info!("shutting down");
-    tasks.stop().await;
+    tasks.shutdown().await;
     leadership.release().await;
     Ok(())
 }
 
-/// The operator's background tasks; aborted when dropped, so that dropping [`run`]'s
-/// future (a test simulating a crash) stops everything, as a process exit would.
-#[derive(Default)]
-struct Tasks(Vec<JoinHandle<()>>);
-
-impl Tasks {
-    fn push(&mut self, task: JoinHandle<()>) {
-        self.0.push(task);
-    }
-
-    async fn stop(mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-        for task in std::mem::take(&mut self.0) {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
 /// Wait until the Tag, Trigger and LookupTable CRDs are established, retrying watch
-/// failures.
-async fn wait_for_crds(client: &Client) -> Result<(), Error> {
+/// failures for as long as it takes (they may be installed after the operator).
+async fn wait_for_crds(client: &Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for name in [
         Tag::crd_name(),
@@ -187,26 +166,31 @@ async fn wait_for_crds(client: &Client) -> Result<(), Error> {
         }
     }
     tracing::info!("CRDs established");
-    Ok(())
 }
 
-async fn track_leadership(leadership: Arc<Leadership>, metrics: Arc<Metrics>) {
+async fn track_leadership(leadership: Arc<Leadership>, metrics: Arc<Metrics>, identity: String) {
     let mut state = leadership.subscribe();
+    let identity = identity.as_str();
     loop {
-        metrics.leader.set(i64::from(*state.borrow_and_update()));
+        if *state.borrow_and_update() {
+            LeadershipAcquired { identity }.emit(&metrics);
+        } else {
+            LeadershipLost { identity }.emit(&metrics);
+        }
         if state.changed().await.is_err() {
             return;
         }
     }
 }
 
-async fn worker(ctx: Arc<Context>, cache: ScopeCache, debounce: Duration, resync: Duration) {
+async fn worker(ctx: Arc<Context>, cache: NamespaceCache, debounce: Duration, resync: Duration) {
     cache.wait_until_ready().await;
-    let scope = cache.namespace.clone();
-    tracing::info!(%scope, "scope cache ready");
-    let mut memory = ScopeMemory::default();
+    let namespace = cache.namespace.clone();
+    let namespace = namespace.as_str();
+    tracing::info!(namespace, "namespace cache ready");
+    let mut memory = NamespaceMemory::default();
     let mut leader = ctx.leadership.subscribe();
-    let mut backoff = RetryBackoff::default();
+    let mut backoff = retry_backoff();
     let mut next_at = Instant::now();
     cache.signal.raise();
     loop {
@@ -231,25 +215,51 @@ async fn worker(ctx: Arc<Context>, cache: ScopeCache, debounce: Duration, resync
         tokio::time::sleep(debounce).await;
         let since = cache.signal.take();
         match reconcile::reconcile(&ctx, &cache, &mut memory, since).await {
-            Ok(recheck) => {
-                backoff.reset();
-                if let Some(at) = recheck.map(instant_of) {
+            Ok(reconciled) => {
+                ReconcileDone {
+                    namespace,
+                    hash: &reconciled.hash,
+                }
+                .emit(&ctx.metrics);
+                backoff = retry_backoff();
+                if let Some(at) = reconciled.recheck_at.map(instant_of) {
                     next_at = next_at.min(at);
                 }
             }
-            Err(Error::NotLeader) => tracing::info!(%scope, "no longer the leader; not writing"),
+            Err(error) if error.is_not_leader() => ReconcileStoppedNotLeader {
+                namespace,
+                error: &error,
+            }
+            .emit(&ctx.metrics),
             Err(error) => {
-                ctx.metrics.error(&scope, &error);
-                if error.is_transient() {
-                    let delay = backoff.next_delay();
-                    tracing::warn!(%scope, %error, retry_in = ?delay, "reconcile failed; retrying");
-                    next_at = Instant::now() + delay;
+                let retry_in = if error.is_transient() {
+                    backoff.next()
                 } else {
-                    tracing::error!(%scope, %error, "reconcile failed; waiting for a change");
+                    None
+                };
+                ReconcileFailed {
+                    namespace,
+                    error: &error,
+                    retry_in,
+                }
+                .emit(&ctx.metrics);
+                if let Some(delay) = retry_in {
+                    next_at = Instant::now() + delay;
                 }
             }
         }
     }
+}
+
+/// Retry delays after transient errors: 500 ms doubling to 60 s, forever (a reconcile
+/// is retried until it succeeds or the inputs change); restarted after a success.
+fn retry_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(500))
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_secs(60))
+        .without_max_times()
+        .build()
 }
 
 /// The monotonic instant of a wall-clock time (a little after it, so that a report is
@@ -260,44 +270,18 @@ fn instant_of(at: Timestamp) -> Instant {
     Instant::now() + until + Duration::from_millis(200)
 }
 
-/// 500 ms doubling to 60 s.
-struct RetryBackoff {
-    next: Duration,
-}
-
-impl Default for RetryBackoff {
-    fn default() -> Self {
-        RetryBackoff {
-            next: Duration::from_millis(500),
-        }
-    }
-}
-
-impl RetryBackoff {
-    fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(60));
-        delay
-    }
-
-    fn reset(&mut self) {
-        *self = RetryBackoff::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn retry_backoff_doubles_to_a_minute_and_resets() {
-        let mut backoff = RetryBackoff::default();
-        let delays: Vec<_> = (0..9).map(|_| backoff.next_delay()).collect();
+    fn retry_backoff_doubles_to_a_minute_and_never_gives_up() {
+        let delays: Vec<_> = retry_backoff().take(20).collect();
+        assert_eq!(delays.len(), 20);
         assert_eq!(delays[0], Duration::from_millis(500));
         assert_eq!(delays[1], Duration::from_secs(1));
-        assert_eq!(delays[8], Duration::from_secs(60));
-        backoff.reset();
-        assert_eq!(backoff.next_delay(), Duration::from_millis(500));
+        assert_eq!(delays[7], Duration::from_secs(60));
+        assert_eq!(delays[19], Duration::from_secs(60));
     }
 
     #[test]

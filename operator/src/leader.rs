@@ -17,6 +17,29 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 
+/// Why this replica may not write now.
+#[derive(Debug, thiserror::Error)]
+pub enum LeadershipError {
+    /// The election says another replica leads (or none yet).
+    #[error("not the leader")]
+    NotLeader,
+    /// The leader Lease could not be re-read to confirm.
+    #[error("reading the leader Lease {lease} failed: {source}")]
+    ReadLease {
+        /// The Lease's name.
+        lease: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The Lease was re-read and is held by another replica, or expired.
+    #[error("the leader Lease {lease} is no longer held by this replica")]
+    LeaseLost {
+        /// The Lease's name.
+        lease: String,
+    },
+}
+
 /// Leader election settings.
 #[derive(Clone, Debug)]
 pub struct LeaderOptions {
@@ -47,10 +70,16 @@ struct ElectionTasks {
 impl Leadership {
     /// Always the leader (a single replica, or tests).
     pub fn always() -> Self {
-        let (sender, state) = watch::channel(true);
+        Self::fixed(true, None)
+    }
+
+    /// A leadership that never changes: `leader` as the election's answer, confirmed
+    /// against `lease` when given (tests of the reconcile pipeline).
+    pub(crate) fn fixed(leader: bool, lease: Option<(Api<Lease>, LeaderOptions)>) -> Self {
+        let (sender, state) = watch::channel(leader);
         Leadership {
             state,
-            lease: None,
+            lease,
             tasks: Mutex::new(None),
             _fixed: Some(sender),
         }
@@ -67,14 +96,13 @@ impl Leadership {
             .with_grace(grace)
             .with_field_manager(format!("hermes-operator-leader-{}", options.identity))
             .build()
-            .await?;
+            .await
+            .map_err(Error::StartLeaderElection)?;
         let (mut elected, manager) = manager.watch().await;
         let (sender, state) = watch::channel(false);
-        let identity = options.identity.clone();
         let forwarder = tokio::spawn(async move {
             loop {
                 let leader = *elected.borrow_and_update();
-                tracing::info!(%identity, leader, "leadership changed");
                 sender.send_replace(leader);
                 if elected.changed().await.is_err() {
                     sender.send_replace(false);
@@ -101,18 +129,27 @@ impl Leadership {
     }
 
     /// Re-read the Lease: still held by this replica and not expired?
-    pub async fn confirm(&self) -> Result<(), Error> {
+    pub async fn confirm(&self) -> Result<(), LeadershipError> {
         if !self.is_leader() {
-            return Err(Error::NotLeader);
+            return Err(LeadershipError::NotLeader);
         }
         let Some((leases, options)) = &self.lease else {
             return Ok(());
         };
-        let lease = leases.get(&options.lease_name).await?;
+        let lease =
+            leases
+                .get(&options.lease_name)
+                .await
+                .map_err(|source| LeadershipError::ReadLease {
+                    lease: options.lease_name.clone(),
+                    source,
+                })?;
         if holds(&lease, &options.identity, Timestamp::now()) {
             Ok(())
         } else {
-            Err(Error::NotLeader)
+            Err(LeadershipError::LeaseLost {
+                lease: options.lease_name.clone(),
+            })
         }
     }
 

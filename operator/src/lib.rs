@@ -1,23 +1,24 @@
-//! The Hermes operator: reconciles each scope's (namespace's) Tags, Triggers and
-//! LookupTables into the gateway config, confirms it is live on every gateway replica,
-//! and reports that on each object's status.
+//! The Hermes operator: reconciles each namespace's Tags, Triggers and LookupTables into
+//! the gateway config, confirms it is live on every gateway replica, and reports that on
+//! each object's status.
 //!
-//! Resource path: watch ([`cache`]) → compile and write ([`scope`]) → gateway reports
-//! ([`liveness`]) → statuses ([`status`], pure) → patch ([`reconcile`]); outcomes to
-//! Pub/Sub ([`publication`]); one writer via [`leader`]; wiring in [`controller`].
+//! Resource path: watch ([`cache`]) → [`reconcile`]: compile → write config → publish
+//! outcome ([`publication`]) → read liveness ([`liveness`]) → forget gone gateways →
+//! sync statuses ([`status`], pure). One writer via [`leader`]; what happens is logged
+//! and counted by [`events`] into [`metrics`]; wiring in [`controller`].
 //! [`lookup_import`] backs `hermes lookup import`; [`cli`] is the command line.
 
 pub mod cache;
 pub mod cli;
 pub mod controller;
 pub mod error;
+pub mod events;
 pub mod leader;
 pub mod liveness;
 pub mod lookup_import;
 pub mod metrics;
 pub mod publication;
 pub mod reconcile;
-pub mod scope;
 pub mod status;
 
 pub use controller::{Options, run};

@@ -5,7 +5,6 @@
 //! than its lease duration.
 
 use hermes_compiler::contract::GatewayReport;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// Where a config stands with the gateways.
@@ -46,14 +45,6 @@ pub struct Verdict {
     pub liveness: Liveness,
     /// When an expiry can change it.
     pub recheck_at: Option<Timestamp>,
-}
-
-/// Read the gateway reports out of Leases; Leases that are not gateway reports are skipped.
-pub fn reports<'a>(leases: impl IntoIterator<Item = &'a Lease>) -> Vec<GatewayReport> {
-    leases
-        .into_iter()
-        .filter_map(GatewayReport::from_lease)
-        .collect()
 }
 
 /// Decide whether `hash` is live at `now`.

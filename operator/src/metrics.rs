@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -20,43 +19,74 @@ use prometheus_client::registry::Registry;
 
 use crate::error::Error;
 
-/// Labels naming a scope.
+/// Labels naming a namespace. The label is `scope`, not `namespace`: Prometheus'
+/// Kubernetes discovery sets `namespace` to the operator pod's own.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ScopeLabels {
-    /// The namespace.
+    /// The namespace reconciled.
     pub scope: String,
 }
 
-/// Labels of reconcile errors.
+impl ScopeLabels {
+    /// The labels of `namespace`.
+    pub fn of(namespace: &str) -> Self {
+        ScopeLabels {
+            scope: namespace.to_string(),
+        }
+    }
+}
+
+/// Labels of failed reconciles.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
-    /// The namespace.
+    /// The namespace reconciled.
     pub scope: String,
+    /// The step that failed (`compile`, `write_config`, `sync_statuses`).
+    pub step: String,
     /// `transient` or `permanent`.
     pub kind: String,
 }
 
-/// Operator metrics.
+/// Labels of config publication outcomes sent.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// The namespace reconciled.
+    pub scope: String,
+    /// `success` or `failure`.
+    pub outcome: String,
+}
+
+/// Labels of watch failures.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    /// The namespace watched.
+    pub scope: String,
+    /// The kind watched (`Tag`, `ConfigMap`, `Lease`, ...).
+    pub resource: String,
+}
+
+/// Operator metrics, all named `hermes_operator_…`. Updated only by
+/// [`crate::events`], which logs each change with it; `docs/metrics.md` lists them.
 pub struct Metrics {
     registry: Registry,
-    /// Scope reconciles run.
-    pub reconciles: Family<ScopeLabels, Counter>,
-    /// Scope reconciles that failed.
-    pub errors: Family<ErrorLabels, Counter>,
-    /// Configs written.
-    pub configs_written: Family<ScopeLabels, Counter>,
-    /// Size of the compiled config JSON, bytes.
-    pub config_json_bytes: Family<ScopeLabels, Gauge>,
-    /// Size of what the ConfigMap stores (JSON or gzip), bytes.
-    pub config_stored_bytes: Family<ScopeLabels, Gauge>,
-    /// Status patches sent.
-    pub status_patches: Family<ScopeLabels, Counter>,
-    /// Seconds from a resource change to its config being written.
-    pub publication_seconds: Histogram,
-    /// Seconds from a config being written to every live gateway serving it.
-    pub live_seconds: Histogram,
-    /// 1 while this process holds the leader Lease.
-    pub leader: Gauge,
+    pub(crate) reconciles: Family<ScopeLabels, Counter>,
+    pub(crate) reconcile_errors: Family<ErrorLabels, Counter>,
+    pub(crate) configs_written: Family<ScopeLabels, Counter>,
+    pub(crate) configs_unchanged: Family<ScopeLabels, Counter>,
+    pub(crate) configs_too_large: Family<ScopeLabels, Counter>,
+    pub(crate) config_json_bytes: Family<ScopeLabels, Gauge>,
+    pub(crate) config_stored_bytes: Family<ScopeLabels, Gauge>,
+    pub(crate) status_patches: Family<ScopeLabels, Counter>,
+    pub(crate) status_objects_gone: Family<ScopeLabels, Counter>,
+    pub(crate) transition_events_failed: Family<ScopeLabels, Counter>,
+    pub(crate) outcomes_sent: Family<OutcomeLabels, Counter>,
+    pub(crate) outcome_failures: Family<ScopeLabels, Counter>,
+    pub(crate) gateway_leases_removed: Family<ScopeLabels, Counter>,
+    pub(crate) gateway_lease_removal_failures: Family<ScopeLabels, Counter>,
+    pub(crate) watch_errors: Family<WatchLabels, Counter>,
+    pub(crate) publication_seconds: Histogram,
+    pub(crate) live_seconds: Histogram,
+    pub(crate) leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -68,91 +98,119 @@ impl Default for Metrics {
 impl Metrics {
     /// Create and register every metric under `hermes_operator_`.
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("hermes_operator");
-        let reconciles = Family::<ScopeLabels, Counter>::default();
-        let errors = Family::<ErrorLabels, Counter>::default();
-        let configs_written = Family::<ScopeLabels, Counter>::default();
-        let config_json_bytes = Family::<ScopeLabels, Gauge>::default();
-        let config_stored_bytes = Family::<ScopeLabels, Gauge>::default();
-        let status_patches = Family::<ScopeLabels, Counter>::default();
-        let publication_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
-        let live_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 12));
-        let leader = Gauge::default();
-        registry.register("reconciles", "Scope reconciles run", reconciles.clone());
-        registry.register(
-            "reconcile_errors",
-            "Scope reconciles that failed",
-            errors.clone(),
+        let mut metrics = Metrics {
+            reconciles: Family::default(),
+            reconcile_errors: Family::default(),
+            configs_written: Family::default(),
+            configs_unchanged: Family::default(),
+            configs_too_large: Family::default(),
+            config_json_bytes: Family::default(),
+            config_stored_bytes: Family::default(),
+            status_patches: Family::default(),
+            status_objects_gone: Family::default(),
+            transition_events_failed: Family::default(),
+            outcomes_sent: Family::default(),
+            outcome_failures: Family::default(),
+            gateway_leases_removed: Family::default(),
+            gateway_lease_removal_failures: Family::default(),
+            watch_errors: Family::default(),
+            publication_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            live_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            leader: Gauge::default(),
+            registry: Registry::with_prefix("hermes_operator"),
+        };
+        let r = &mut metrics.registry;
+        r.register(
+            "reconciles",
+            "Namespace reconciles run",
+            metrics.reconciles.clone(),
         );
-        registry.register(
+        r.register(
+            "reconcile_errors",
+            "Namespace reconciles that failed, by step",
+            metrics.reconcile_errors.clone(),
+        );
+        r.register(
             "configs_written",
             "Gateway configs written",
-            configs_written.clone(),
+            metrics.configs_written.clone(),
         );
-        registry.register(
+        r.register(
+            "configs_unchanged",
+            "Reconciles that found the ConfigMap already holding the compiled config",
+            metrics.configs_unchanged.clone(),
+        );
+        r.register(
+            "configs_too_large",
+            "Reconciles whose compiled config exceeds the ConfigMap limit (not written)",
+            metrics.configs_too_large.clone(),
+        );
+        r.register(
             "config_json_bytes",
             "Size of the compiled gateway config JSON",
-            config_json_bytes.clone(),
+            metrics.config_json_bytes.clone(),
         );
-        registry.register(
+        r.register(
             "config_stored_bytes",
             "Size of the gateway config as stored in its ConfigMap (JSON or gzip)",
-            config_stored_bytes.clone(),
+            metrics.config_stored_bytes.clone(),
         );
-        registry.register(
+        r.register(
             "status_patches",
             "Status patches sent",
-            status_patches.clone(),
+            metrics.status_patches.clone(),
         );
-        registry.register(
+        r.register(
+            "status_objects_gone",
+            "Status patches answered 404: the object was deleted meanwhile",
+            metrics.status_objects_gone.clone(),
+        );
+        r.register(
+            "transition_events_failed",
+            "Kubernetes Events for Ready transitions that could not be recorded",
+            metrics.transition_events_failed.clone(),
+        );
+        r.register(
+            "outcomes_sent",
+            "Config publication outcome messages published",
+            metrics.outcomes_sent.clone(),
+        );
+        r.register(
+            "outcome_failures",
+            "Config publication outcome messages that could not be published",
+            metrics.outcome_failures.clone(),
+        );
+        r.register(
+            "gateway_leases_removed",
+            "Leases of gateway replicas gone for an hour, deleted",
+            metrics.gateway_leases_removed.clone(),
+        );
+        r.register(
+            "gateway_lease_removal_failures",
+            "Leases of gone gateway replicas that could not be deleted",
+            metrics.gateway_lease_removal_failures.clone(),
+        );
+        r.register(
+            "watch_errors",
+            "Watch failures (retried with backoff)",
+            metrics.watch_errors.clone(),
+        );
+        r.register(
             "config_publication_seconds",
             "Seconds from a resource change to its gateway config being written",
-            publication_seconds.clone(),
+            metrics.publication_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "config_live_seconds",
             "Seconds from a gateway config being written to every live gateway serving it",
-            live_seconds.clone(),
+            metrics.live_seconds.clone(),
         );
-        registry.register(
+        r.register(
             "leader",
             "1 while this replica holds the leader Lease",
-            leader.clone(),
+            metrics.leader.clone(),
         );
-        Metrics {
-            registry,
-            reconciles,
-            errors,
-            configs_written,
-            config_json_bytes,
-            config_stored_bytes,
-            status_patches,
-            publication_seconds,
-            live_seconds,
-            leader,
-        }
-    }
-
-    /// Labels for `scope`.
-    pub fn scope(scope: &str) -> ScopeLabels {
-        ScopeLabels {
-            scope: scope.to_string(),
-        }
-    }
-
-    /// Count a failed reconcile.
-    pub fn error(&self, scope: &str, error: &Error) {
-        self.errors
-            .get_or_create(&ErrorLabels {
-                scope: scope.to_string(),
-                kind: error.label().to_string(),
-            })
-            .inc();
-    }
-
-    /// Observe a duration in seconds.
-    pub fn observe(histogram: &Histogram, elapsed: Duration) {
-        histogram.observe(elapsed.as_secs_f64());
+        metrics
     }
 
     /// The metrics in Prometheus text format.
@@ -170,11 +228,10 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<(), Error>
         .route("/metrics", get(render))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(metrics);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(Error::Metrics)?;
+    let failed = |source| Error::ServeMetrics { addr, source };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(failed)?;
     tracing::info!(%addr, "metrics endpoint listening");
-    axum::serve(listener, app).await.map_err(Error::Metrics)
+    axum::serve(listener, app).await.map_err(failed)
 }
 
 async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
@@ -186,30 +243,4 @@ async fn render(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
         )],
         metrics.render(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_render_with_prefix_and_labels() {
-        let metrics = Metrics::new();
-        metrics
-            .reconciles
-            .get_or_create(&Metrics::scope("shop"))
-            .inc();
-        metrics
-            .config_json_bytes
-            .get_or_create(&Metrics::scope("shop"))
-            .set(1234);
-        Metrics::observe(&metrics.publication_seconds, Duration::from_millis(150));
-        let text = metrics.render();
-        assert!(
-            text.contains("hermes_operator_reconciles_total{scope=\"shop\"} 1"),
-            "{text}"
-        );
-        assert!(text.contains("hermes_operator_config_json_bytes{scope=\"shop\"} 1234"));
-        assert!(text.contains("hermes_operator_config_publication_seconds_count 1"));
-    }
 }

@@ -9,8 +9,9 @@
 //!  "time": "2026-12-01T10:00:00Z"}
 //! ```
 //!
-//! with attributes `outcome` and `scope`. `success` means the config was written and every
-//! object of the scope is in it.
+//! with attributes `outcome` and `scope` (the namespace; the field keeps its published
+//! name). `success` means the config was written and every object of the namespace is in
+//! it.
 
 use std::time::Duration;
 
@@ -20,7 +21,28 @@ use google_cloud_pubsub::model::Message;
 use hermes_compiler::compile::{CompileOutput, Kind};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+/// Why outcomes cannot be sent, or one was not.
+#[derive(Debug, thiserror::Error)]
+pub enum PublicationError {
+    /// `--publication-topic` is not a full topic name.
+    #[error("topic {0:?} is not of the form projects/PROJECT/topics/TOPIC")]
+    InvalidTopic(String),
+    /// The Pub/Sub publisher could not be built (credentials, endpoint).
+    #[error("the Pub/Sub publisher for {topic} cannot be built: {source}")]
+    BuildPublisher {
+        /// The topic.
+        topic: String,
+        /// The client's error.
+        #[source]
+        source: google_cloud_gax::client_builder::Error,
+    },
+    /// Pub/Sub refused or failed the message.
+    #[error("publishing failed: {0}")]
+    Publish(#[source] google_cloud_pubsub::error::PublishError),
+    /// No answer within [`PUBLISH_TIMEOUT`].
+    #[error("not published within {0:?}")]
+    TimedOut(Duration),
+}
 
 /// How long one outcome message may take to publish before it is given up (logged).
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,7 +85,7 @@ pub struct PublishedObject {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicationMessage {
-    /// The scope (namespace).
+    /// The namespace (named `scope` on the wire).
     pub scope: String,
     /// The compiled config's hash.
     pub config_hash: String,
@@ -71,7 +93,7 @@ pub struct PublicationMessage {
     pub outcome: Outcome,
     /// Diagnostic lines and write errors; empty on success.
     pub reasons: Vec<String>,
-    /// Every object of the scope.
+    /// Every object of the namespace.
     pub objects: Vec<PublishedObject>,
     /// When the outcome was decided (RFC 3339).
     pub time: String,
@@ -80,7 +102,7 @@ pub struct PublicationMessage {
 /// Build the message for a write attempt of `output`; `write_error` is why the config
 /// was not written, if it was not.
 pub fn message(
-    scope: &str,
+    namespace: &str,
     output: &CompileOutput,
     write_error: Option<&str>,
     time: &str,
@@ -105,7 +127,7 @@ pub fn message(
         Outcome::Failure
     };
     PublicationMessage {
-        scope: scope.to_string(),
+        scope: namespace.to_string(),
         config_hash: output.config.hash.clone(),
         outcome,
         reasons,
@@ -114,7 +136,7 @@ pub fn message(
     }
 }
 
-/// Remembers the last outcome published for a scope, so that a failure is published once,
+/// Remembers the last outcome published for a namespace, so that a failure is published once,
 /// not on every retry.
 #[derive(Default, Debug)]
 pub struct LastPublished {
@@ -142,7 +164,10 @@ impl LastPublished {
 /// Where outcome messages go.
 pub trait OutcomeSink: Send + Sync {
     /// Publish one message (fire and forget for the caller: failures are the sink's to log).
-    fn publish(&self, message: PublicationMessage) -> BoxFuture<'static, Result<(), Error>>;
+    fn publish(
+        &self,
+        message: PublicationMessage,
+    ) -> BoxFuture<'static, Result<(), PublicationError>>;
 }
 
 /// Where outcomes are published.
@@ -162,12 +187,10 @@ pub struct PubSubOutcomes {
 
 impl PubSubOutcomes {
     /// Connect to the topic.
-    pub async fn connect(options: &PublicationOptions) -> Result<Self, Error> {
+    pub async fn connect(options: &PublicationOptions) -> Result<Self, PublicationError> {
         let topic = options.topic.as_str();
         if !is_topic_name(topic) {
-            return Err(Error::Publication(format!(
-                "topic {topic:?} is not of the form projects/PROJECT/topics/TOPIC"
-            )));
+            return Err(PublicationError::InvalidTopic(topic.to_string()));
         }
         let mut builder = Publisher::builder(topic).set_delay_threshold(Duration::ZERO);
         if let Some(host) = options.emulator_host.as_deref().filter(|h| !h.is_empty()) {
@@ -177,16 +200,23 @@ impl PubSubOutcomes {
                     google_cloud_auth::credentials::anonymous::Builder::new().build(),
                 );
         }
-        let publisher = builder
-            .build()
-            .await
-            .map_err(|e| Error::Publication(e.to_string()))?;
+        let publisher =
+            builder
+                .build()
+                .await
+                .map_err(|source| PublicationError::BuildPublisher {
+                    topic: topic.to_string(),
+                    source,
+                })?;
         Ok(PubSubOutcomes { publisher })
     }
 }
 
 impl OutcomeSink for PubSubOutcomes {
-    fn publish(&self, message: PublicationMessage) -> BoxFuture<'static, Result<(), Error>> {
+    fn publish(
+        &self,
+        message: PublicationMessage,
+    ) -> BoxFuture<'static, Result<(), PublicationError>> {
         let body = serde_json::to_vec(&message).unwrap_or_default();
         let pending = self
             .publisher
@@ -197,10 +227,8 @@ impl OutcomeSink for PubSubOutcomes {
         Box::pin(async move {
             match tokio::time::timeout(PUBLISH_TIMEOUT, pending).await {
                 Ok(Ok(_id)) => Ok(()),
-                Ok(Err(error)) => Err(Error::Publication(error.to_string())),
-                Err(_) => Err(Error::Publication(format!(
-                    "not published within {PUBLISH_TIMEOUT:?}"
-                ))),
+                Ok(Err(error)) => Err(PublicationError::Publish(error)),
+                Err(_) => Err(PublicationError::TimedOut(PUBLISH_TIMEOUT)),
             }
         })
     }

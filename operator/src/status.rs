@@ -1,5 +1,5 @@
 //! Status computing, pure: what a Tag, Trigger or LookupTable's status should say given
-//! the scope's compile outcome, whether the config was written, and whether the gateways
+//! the namespace's compile outcome, whether the config was written, and whether the gateways
 //! serve it. The controller patches the result only when [`differs`] says it changed, so
 //! statuses do not flap and reconciles do not loop on their own writes.
 
@@ -22,7 +22,7 @@ pub const REASON_CONFIG_TOO_LARGE: &str = "ConfigTooLarge";
 /// Ready/Stalled reason: the compiler dropped the object without saying why (a bug).
 pub const REASON_NOT_COMPILED: &str = "NotCompiled";
 
-/// What happened to the scope's config in this reconcile.
+/// What happened to the namespace's config in this reconcile.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Written {
     /// The ConfigMap holds this config (written now or before).
@@ -32,9 +32,9 @@ pub enum Written {
     TooLarge(String),
 }
 
-/// Everything about the scope that statuses depend on.
+/// Everything about the namespace that statuses depend on.
 #[derive(Clone, Copy, Debug)]
-pub struct ScopeOutcome<'a> {
+pub struct NamespaceOutcome<'a> {
     /// The compiled config.
     pub config: &'a GatewayConfig,
     /// The compiler's diagnostics.
@@ -59,36 +59,36 @@ pub struct Object<'a> {
 }
 
 /// The status `object` should have. `now` (RFC 3339) stamps conditions that changed.
-pub fn desired(object: Object<'_>, scope: ScopeOutcome<'_>, now: &str) -> ResourceStatus {
-    let diagnostics: Vec<&Diagnostic> = scope
+pub fn desired(object: Object<'_>, namespace: NamespaceOutcome<'_>, now: &str) -> ResourceStatus {
+    let diagnostics: Vec<&Diagnostic> = namespace
         .diagnostics
         .iter()
         .filter(|d| &d.object == object.key)
         .collect();
-    let accepted = scope
+    let accepted = namespace
         .objects
         .iter()
         .find(|o| &o.object == object.key)
         .map_or(diagnostics.is_empty(), |o| o.accepted);
-    let hash = scope.config.hash.as_str();
+    let hash = namespace.config.hash.as_str();
     let previous_live = object
         .previous
         .map(|p| (p.live_generation, p.config_hash.clone()));
     let (conditions, live) = if !accepted {
         let (reason, message) = rejection(&diagnostics);
-        let live = match scope.liveness {
+        let live = match namespace.liveness {
             // The config without this object is what the gateways serve now.
-            Liveness::Live { .. } if *scope.written == Written::Yes => (None, None),
+            Liveness::Live { .. } if *namespace.written == Written::Yes => (None, None),
             _ => previous_live.unwrap_or_default(),
         };
         (stalled(&reason, &message), live)
-    } else if let Written::TooLarge(message) = scope.written {
+    } else if let Written::TooLarge(message) = namespace.written {
         (
             stalled(REASON_CONFIG_TOO_LARGE, message),
             previous_live.unwrap_or_default(),
         )
     } else {
-        match scope.liveness {
+        match namespace.liveness {
             Liveness::Live { .. } => (
                 vec![condition(
                     READY,
@@ -146,7 +146,7 @@ pub fn desired(object: Object<'_>, scope: ScopeOutcome<'_>, now: &str) -> Resour
         }
     };
     let rows = (object.key.kind == Kind::LookupTable)
-        .then(|| scope.config.lookup_tables.get(&object.key.name))
+        .then(|| namespace.config.lookup_tables.get(&object.key.name))
         .flatten()
         .filter(|_| accepted)
         .map(|table| table.rows.len() as i64);
@@ -336,7 +336,7 @@ mod tests {
                     generation: Some(generation),
                     previous,
                 },
-                ScopeOutcome {
+                NamespaceOutcome {
                     config: &self.config,
                     diagnostics: &self.diagnostics,
                     objects: &[],
@@ -402,7 +402,7 @@ mod tests {
                 .any(|c| c.type_ == STALLED && c.status == "True")
         );
         assert_eq!(status.live_generation, None);
-        // Another object of the same scope is unaffected.
+        // Another object of the same namespace is unaffected.
         let other = fixture.status(&key(Kind::Tag, "low-stock"), 1, None, T0);
         assert_eq!(ready(&other).status, "True");
     }

@@ -1,0 +1,60 @@
+//! Step 1, compile: the namespace's resources, as the cache holds them, into the gateway
+//! config, encoded for its ConfigMap. Pure but for the size metrics.
+
+use hermes_compiler::compile::{CompileOutput, Resources, compile as compile_resources};
+use hermes_compiler::contract::{self, EncodeError, EncodedConfig};
+
+use crate::cache::NamespaceCache;
+use crate::error::ReconcileError;
+use crate::events::{ConfigEncoded, Emit};
+use crate::metrics::Metrics;
+
+/// A namespace's compiled resources.
+pub struct Compiled {
+    /// What was compiled.
+    pub resources: Resources,
+    /// The compiler's result.
+    pub output: CompileOutput,
+    /// Whether the encoded config fits a ConfigMap.
+    pub fit: Fit,
+}
+
+/// Whether the encoded config fits a ConfigMap.
+pub enum Fit {
+    /// It does: this is what to store.
+    Fits(EncodedConfig),
+    /// Even compressed it does not; the message says by how much.
+    TooLarge(String),
+}
+
+impl Compiled {
+    /// The compiled config's hash.
+    pub fn hash(&self) -> &str {
+        &self.output.config.hash
+    }
+}
+
+/// Compile what `cache` holds now. Fails only when the config cannot be encoded at all
+/// (a bug); a config too large is an outcome ([`Fit::TooLarge`]), reported on statuses.
+pub fn compile(cache: &NamespaceCache, metrics: &Metrics) -> Result<Compiled, ReconcileError> {
+    let resources = cache.resources();
+    let output = compile_resources(&cache.namespace, &resources);
+    let fit = match contract::encode(&output.config) {
+        Ok(encoded) => {
+            ConfigEncoded {
+                namespace: &cache.namespace,
+                json_bytes: encoded.json_bytes,
+                stored_bytes: encoded.stored_bytes,
+            }
+            .emit(metrics);
+            Fit::Fits(encoded)
+        }
+        Err(error @ EncodeError::TooLarge { .. }) => Fit::TooLarge(error.to_string()),
+        Err(error @ EncodeError::Encode(_)) => return Err(ReconcileError::Encode(error)),
+    };
+    Ok(Compiled {
+        resources,
+        output,
+        fit,
+    })
+}

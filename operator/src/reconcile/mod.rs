@@ -1,0 +1,137 @@
+//! One namespace reconcile, as named steps, each a file with a typed outcome:
+//!
+//! [`compile`] → [`write_config`] (only when the hash changed) → [`publish_outcome`] →
+//! [`read_liveness`] → [`forget_gone_gateways`] → [`sync_statuses`] (only the statuses
+//! that changed, with Kubernetes Events on Ready transitions).
+//!
+//! Runs only on the leader; each step that writes confirms the leader Lease first. A step
+//! that fails stops the reconcile with its own [`ReconcileError`] variant, except that a
+//! failed config write is still published as an outcome before it stops.
+
+mod compile;
+mod forget_gone_gateways;
+mod publish_outcome;
+mod read_liveness;
+mod sync_statuses;
+mod write_config;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::Client;
+use kube::runtime::events::Recorder;
+use tokio::time::Instant;
+
+use crate::cache::NamespaceCache;
+use crate::error::ReconcileError;
+use crate::leader::Leadership;
+use crate::metrics::Metrics;
+use crate::publication::{LastPublished, OutcomeSink};
+use crate::status::NamespaceOutcome;
+
+pub use compile::{Compiled, Fit, compile};
+pub use forget_gone_gateways::forget_gone_gateways;
+pub use publish_outcome::{OutcomePublication, publish_outcome};
+pub use read_liveness::read_liveness;
+pub use sync_statuses::{StatusSync, sync_statuses};
+pub use write_config::{ConfigWrite, write_config};
+
+/// What every reconcile shares.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Metrics, updated through [`crate::events`].
+    pub metrics: Arc<Metrics>,
+    /// Records Kubernetes Events on Ready transitions.
+    pub recorder: Recorder,
+    /// Whether (and how surely) this replica leads.
+    pub leadership: Arc<Leadership>,
+    /// Where publication outcomes go, if anywhere.
+    pub outcomes: Option<Arc<dyn OutcomeSink>>,
+}
+
+/// What a namespace's worker remembers between reconciles, each step its part.
+#[derive(Default)]
+pub struct NamespaceMemory {
+    write: write_config::WriteMemory,
+    last_published: LastPublished,
+    patched: sync_statuses::Patched,
+}
+
+/// What a reconcile that ran every step found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The compiled config's hash.
+    pub hash: String,
+    /// What the write step did.
+    pub write: ConfigWrite,
+    /// What the outcome step did.
+    pub publication: OutcomePublication,
+    /// What the status step did.
+    pub statuses: StatusSync,
+    /// When a gateway report expiring may change the statuses: reconcile again then.
+    pub recheck_at: Option<Timestamp>,
+}
+
+/// Reconcile the namespace `cache` holds. `changed_since` is when the first change it
+/// handles arrived.
+pub async fn reconcile(
+    ctx: &Context,
+    cache: &NamespaceCache,
+    memory: &mut NamespaceMemory,
+    changed_since: Option<Instant>,
+) -> Result<Reconciled, ReconcileError> {
+    let namespace = cache.namespace.as_str();
+    let compiled = compile(cache, &ctx.metrics)?;
+    let write = write_config(ctx, cache, &compiled, &mut memory.write, changed_since).await;
+    let publication = publish_outcome(
+        ctx,
+        namespace,
+        &compiled,
+        &write,
+        &mut memory.last_published,
+    );
+    let write = write?;
+
+    let now = Timestamp::now();
+    let reports = cache.gateway_leases();
+    let verdict = read_liveness(
+        namespace,
+        &reports,
+        compiled.hash(),
+        &mut memory.write.awaiting_live,
+        now,
+        &ctx.metrics,
+    );
+    forget_gone_gateways(ctx, namespace, &reports, now).await;
+    let written = write.written();
+    let outcome = NamespaceOutcome {
+        config: &compiled.output.config,
+        diagnostics: &compiled.output.diagnostics,
+        objects: &compiled.output.objects,
+        written: &written,
+        liveness: &verdict.liveness,
+    };
+    let confirmed = write == ConfigWrite::Written;
+    let statuses = sync_statuses(
+        ctx,
+        namespace,
+        &compiled.resources,
+        outcome,
+        confirmed,
+        &mut memory.patched,
+    )
+    .await?;
+    Ok(Reconciled {
+        hash: compiled.hash().to_string(),
+        write,
+        publication,
+        statuses,
+        recheck_at: verdict.recheck_at,
+    })
+}
