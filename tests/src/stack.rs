@@ -1,0 +1,274 @@
+//! The whole product as processes: `hermes-operator` and `hermes-gateway --cluster` (the
+//! built binaries, with their own service-account identities and RBAC) against the real
+//! kube-apiserver and Pub/Sub emulator. Each test gets its own namespace and emulator.
+//! The methods assert: they panic with what they saw, as a failing test should.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::fixtures::{PROJECT, topic};
+use crate::identity::Identity;
+use crate::namespace::{Manifest, TestNamespace};
+use crate::ports::free_port;
+use crate::product::{Process, binary};
+use crate::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
+use crate::{TestCluster, wait_for};
+
+/// The topics every stack has, each with one subscription the test pulls from.
+pub const TOPICS: [&str; 5] = [
+    "promotions",
+    "low-stock",
+    "purchases",
+    "cart-activity",
+    "config-publications",
+];
+/// A GA4 hit that fires the examples' `low-stock-signal` Tag.
+pub const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
+/// Generous for processes on a loaded two-core machine.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The test's subscription to topic `name`.
+fn subscription(name: &str) -> String {
+    format!("projects/{PROJECT}/subscriptions/{name}-e2e")
+}
+
+/// The shared cluster with CRDs and the operator/gateway RBAC (`fixtures/rbac.yaml`)
+/// installed.
+pub async fn cluster() -> &'static TestCluster {
+    let cluster = TestCluster::shared().await.expect("test cluster starts");
+    cluster.apply_crds().await.expect("CRDs install");
+    // Once per test binary: concurrent client-side applies of one object conflict.
+    static RBAC: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    RBAC.get_or_init(|| async {
+        let rbac = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/rbac.yaml");
+        let path = rbac.to_str().expect("utf-8 path");
+        cluster
+            .kubectl(&["apply", "--server-side", "-f", path])
+            .await
+            .expect("RBAC applies");
+    })
+    .await;
+    cluster
+}
+
+/// Operator(s), a gateway replica and an emulator for one namespace.
+pub struct Stack {
+    /// The test namespace the product serves.
+    pub ns: TestNamespace,
+    /// The emulator the gateway and operators publish to.
+    pub emulator: PubSubEmulator,
+    /// The gateway replica `gw-0`.
+    pub gateway: Process,
+    /// Where the gateway listens, `http://127.0.0.1:PORT`.
+    pub gateway_url: String,
+    /// The operators, named `operator-N` or as spawned.
+    pub operators: Vec<Process>,
+    /// A client for the gateway.
+    pub http: reqwest::Client,
+    logs: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Start with `operators` operator processes (leader election among them).
+    pub async fn start(prefix: &str, operators: usize) -> Stack {
+        let cluster = cluster().await;
+        let ns = cluster.namespace(prefix).await.expect("namespace");
+        let emulator = PubSubEmulator::start().await.expect("emulator starts");
+        for name in TOPICS {
+            emulator.create_topic(&topic(name)).await.unwrap();
+            emulator
+                .create_subscription(
+                    &subscription(name),
+                    &topic(name),
+                    SubscriptionOptions::default(),
+                )
+                .await
+                .unwrap();
+        }
+        let logs = tempfile::tempdir().unwrap();
+        let port = free_port().unwrap();
+        let mut gateway = Command::new(binary("hermes-gateway").unwrap());
+        gateway
+            .args([
+                "--cluster",
+                "--namespace",
+                ns.name(),
+                "--replica-id",
+                "gw-0",
+            ])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--mp-secret", "G-SHOP=s3cret"])
+            .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
+            .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
+            .env("RUST_LOG", "info");
+        let gateway = Process::spawn("gateway", gateway, logs.path()).unwrap();
+        let mut stack = Stack {
+            ns,
+            emulator,
+            gateway,
+            gateway_url: format!("http://127.0.0.1:{port}"),
+            operators: Vec::new(),
+            http: reqwest::Client::new(),
+            logs,
+        };
+        for index in 0..operators {
+            stack.spawn_operator(&format!("operator-{index}"));
+        }
+        stack
+    }
+
+    /// Start one more operator process named `identity`.
+    pub fn spawn_operator(&mut self, identity: &str) {
+        let cluster = self.ns.cluster();
+        let mut operator = Command::new(binary("hermes-operator").unwrap());
+        operator
+            .args(["--namespace", self.ns.name(), "--identity", identity])
+            .args(["--leader-lease-seconds", "4", "--debounce-ms", "50"])
+            .args([
+                "--metrics-addr",
+                &format!("127.0.0.1:{}", free_port().unwrap()),
+            ])
+            .args(["--publication-topic", &topic("config-publications")])
+            .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Operator))
+            .env("PUBSUB_EMULATOR_HOST", self.emulator.host_port())
+            .env("RUST_LOG", "info,kube_lease_manager=warn");
+        let process = Process::spawn(identity, operator, self.logs.path()).unwrap();
+        self.operators.push(process);
+    }
+
+    /// `kubectl apply -n NS -f PATH`.
+    pub async fn apply_path(&self, path: &Path) {
+        self.ns
+            .kubectl(&["apply", "-f", path.to_str().expect("utf-8 path")])
+            .await
+            .expect("kubectl apply");
+    }
+
+    /// `kubectl apply -n NS` of `objects` (see [`TestNamespace::apply`]).
+    pub async fn apply(&self, objects: &[&dyn Manifest]) {
+        self.ns.apply(objects).await.expect("kubectl apply");
+    }
+
+    /// `kubectl -n NS ARGS…`, asserting success.
+    pub async fn kubectl(&self, args: &[&str]) -> String {
+        self.ns.kubectl(args).await.expect("kubectl")
+    }
+
+    /// `kubectl wait --for=condition=Ready` on `what` (e.g. `tag/x` or `tags --all`).
+    pub async fn wait_ready(&self, what: &[&str]) {
+        let mut args = vec!["wait", "--for=condition=Ready", "--timeout=60s"];
+        args.extend_from_slice(what);
+        let output = self
+            .ns
+            .kubectl_output(&args, None)
+            .await
+            .expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "kubectl wait {what:?}: {}{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            self.kubectl(&["get", "tags,triggers,lookuptables", "-o", "wide"])
+                .await,
+        );
+    }
+
+    /// `kubectl get OBJECT -o jsonpath={PATH}`, e.g. `("tag/x", ".status.liveGeneration")`.
+    pub async fn field(&self, object: &str, path: &str) -> String {
+        let jsonpath = format!("jsonpath={{{path}}}");
+        self.kubectl(&["get", object, "-o", &jsonpath]).await
+    }
+
+    /// A Ready condition field, e.g. `reason`.
+    pub async fn ready_field(&self, object: &str, field: &str) -> String {
+        self.field(
+            object,
+            &format!(".status.conditions[?(@.type==\"Ready\")].{field}"),
+        )
+        .await
+    }
+
+    /// Wait until `object`'s Ready condition has `status`; returns its message.
+    pub async fn wait_ready_status(&self, object: &str, status: &str) -> String {
+        wait_for(TIMEOUT, || async {
+            let got = self.ready_field(object, "status").await;
+            if got == status {
+                Ok(self.ready_field(object, "message").await)
+            } else {
+                Err(format!("{object}: Ready={got:?}, want {status}"))
+            }
+        })
+        .await
+        .expect("Ready condition reached")
+    }
+
+    /// The config hash the gateway serves (from `/readyz`).
+    pub async fn gateway_hash(&self) -> Option<String> {
+        let response = self
+            .http
+            .get(format!("{}/readyz", self.gateway_url))
+            .send()
+            .await
+            .ok()?;
+        let body: Value = response.json().await.ok()?;
+        body["configHash"].as_str().map(str::to_string)
+    }
+
+    /// Wait until the gateway serves a hash other than `old`; returns it and how long.
+    pub async fn wait_gateway_change(
+        &self,
+        old: Option<&str>,
+        since: Instant,
+    ) -> (String, Duration) {
+        let hash = wait_for(TIMEOUT, || async {
+            match self.gateway_hash().await {
+                Some(hash) if Some(hash.as_str()) != old => Ok(hash),
+                other => Err(format!("gateway serves {other:?}")),
+            }
+        })
+        .await
+        .expect("gateway swaps config");
+        (hash, since.elapsed())
+    }
+
+    /// Wait until the gateway serves the hash the operator wrote to its ConfigMap.
+    pub async fn wait_gateway_current(&self) -> String {
+        wait_for(TIMEOUT, || async {
+            let written = self
+                .field(
+                    "configmap/hermes-gateway-config",
+                    ".metadata.annotations.hermes\\.io/config-hash",
+                )
+                .await;
+            match self.gateway_hash().await {
+                Some(serving) if !written.is_empty() && serving == written => Ok(serving),
+                other => Err(format!(
+                    "gateway serves {other:?}, operator wrote {written:?}"
+                )),
+            }
+        })
+        .await
+        .expect("gateway serves the written config")
+    }
+
+    /// `GET PATH_AND_QUERY` on the gateway; the status.
+    pub async fn get(&self, path_and_query: &str) -> reqwest::StatusCode {
+        self.http
+            .get(format!("{}{path_and_query}", self.gateway_url))
+            .send()
+            .await
+            .expect("gateway answers")
+            .status()
+    }
+
+    /// Up to `n` messages published to topic `name`, pulling for at most `within`.
+    pub async fn messages(&self, name: &str, n: usize, within: Duration) -> Vec<ReceivedMessage> {
+        self.emulator
+            .pull(&subscription(name), n, within)
+            .await
+            .expect("pull")
+    }
+}
