@@ -79,13 +79,22 @@ fn grant(role_kind: &str, name: &str, rules: &[Rule], service_account: &str) -> 
         .collect();
     let api_version = "rbac.authorization.k8s.io/v1";
     [
-        json!({"apiVersion": api_version, "kind": role_kind, "metadata": {"name": name}, "rules": rules}),
+        json!({
+            "apiVersion": api_version,
+            "kind": role_kind,
+            "metadata": {"name": name},
+            "rules": rules,
+        }),
         json!({
             "apiVersion": api_version,
             "kind": format!("{role_kind}Binding"),
             "metadata": {"name": name},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": SYSTEM_NAMESPACE}],
+            "subjects": [{
+                "kind": "ServiceAccount",
+                "name": service_account,
+                "namespace": SYSTEM_NAMESPACE,
+            }],
         }),
     ]
 }

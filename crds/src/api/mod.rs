@@ -16,7 +16,9 @@ macro_rules! hermes_kind {
         pub struct $spec:ident $fields:tt
     ) => {
         $(#[$attribute])*
-        #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+        #[derive(
+            CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema,
+        )]
         #[kube(
             group = "hermes.io",
             version = "v1alpha1",
