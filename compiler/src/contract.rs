@@ -371,8 +371,24 @@ mod tests {
     use crate::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
     use hermes_crds::api::MatchType;
 
-    fn config_with_rows(rows: usize, value_len: usize) -> GatewayConfig {
+    /// A config of one exact-match lookup table `name` with `rows`, hashed.
+    fn config_with_table(name: &str, rows: Vec<CompiledRow>) -> GatewayConfig {
         let mut config = GatewayConfig::empty("shop");
+        config.lookup_tables.insert(
+            name.into(),
+            CompiledLookupTable {
+                generation: Some(1),
+                input: CompiledVariable::Constant { value: "x".into() },
+                match_type: MatchType::Exact,
+                rows,
+                default: None,
+            },
+        );
+        config.hash = config.content_hash();
+        config
+    }
+
+    fn config_with_rows(rows: usize, value_len: usize) -> GatewayConfig {
         let rows = (0..rows)
             .map(|i| CompiledRow {
                 key: format!("SKU-{i:07}"),
@@ -384,18 +400,7 @@ mod tests {
                 )),
             })
             .collect();
-        config.lookup_tables.insert(
-            "stock".into(),
-            CompiledLookupTable {
-                generation: Some(1),
-                input: CompiledVariable::Constant { value: "x".into() },
-                match_type: MatchType::Exact,
-                rows,
-                default: None,
-            },
-        );
-        config.hash = config.content_hash();
-        config
+        config_with_table("stock", rows)
     }
 
     #[test]
@@ -430,7 +435,6 @@ mod tests {
     #[test]
     fn config_too_large_even_gzipped_is_refused() {
         // Random-looking 32-hex values compress poorly: ~1.6 MiB gzip.
-        let mut config = GatewayConfig::empty("shop");
         let rows = (0..60_000u64)
             .map(|i| CompiledRow {
                 key: format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -441,17 +445,7 @@ mod tests {
                 )),
             })
             .collect();
-        config.lookup_tables.insert(
-            "big".into(),
-            CompiledLookupTable {
-                generation: Some(1),
-                input: CompiledVariable::Constant { value: "x".into() },
-                match_type: MatchType::Exact,
-                rows,
-                default: None,
-            },
-        );
-        config.hash = config.content_hash();
+        let config = config_with_table("big", rows);
         match encode(&config) {
             Err(EncodeError::TooLarge {
                 stored_bytes,

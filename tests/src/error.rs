@@ -20,6 +20,12 @@ pub enum ClusterError {
         /// The folders looked in.
         searched: String,
     },
+    /// A binary of this workspace has not been built.
+    #[error("{} is missing: run `cargo build --workspace --bins` (scripts/test does)", path.display())]
+    MissingWorkspaceBinary {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
     /// A file or process operation failed.
     #[error("{what}: {source}")]
     Io {
@@ -64,6 +70,9 @@ pub enum ClusterError {
     /// A Kubernetes API call failed.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
+    /// Objects to apply could not be written as JSON for kubectl.
+    #[error("writing the objects to apply as JSON: {0}")]
+    Manifest(#[source] serde_json::Error),
     /// A command (kubectl, openssl) ran and failed.
     #[error("`{command}` failed ({status}): {stderr}")]
     Command {

@@ -7,9 +7,11 @@ use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client, Resource};
+use serde::Serialize;
 
 use crate::cluster::TestCluster;
 use crate::error::ClusterError;
+use crate::kubectl;
 
 /// Label on every test namespace.
 pub const TEST_NAMESPACE_LABEL: &str = "hermes.io/test";
@@ -81,6 +83,21 @@ impl TestNamespace {
         self.cluster.kubectl(&full).await
     }
 
+    /// `kubectl apply` of `objects` in this namespace, as a person applying a manifest
+    /// would, in one call (a `v1` `List`) so that the operator sees them together; kubectl's
+    /// output. Build objects with [`crate::fixtures`].
+    pub async fn apply(&self, objects: &[&dyn Manifest]) -> Result<String, ClusterError> {
+        let items = objects
+            .iter()
+            .map(|object| object.to_json())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ClusterError::Manifest)?;
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        let args = ["apply", "-f", "-"];
+        let output = self.kubectl_output(&args, Some(&list.to_string())).await?;
+        kubectl::success(&args, output)
+    }
+
     /// Like [`TestNamespace::kubectl`], with `stdin` and the raw output whatever the exit status.
     pub async fn kubectl_output(
         &self,
@@ -121,6 +138,26 @@ impl Drop for TestNamespace {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status();
+    }
+}
+
+/// A namespace of the shared cluster with the Hermes CRDs installed: where most tests
+/// start.
+pub async fn namespace_with_crds(prefix: &str) -> Result<TestNamespace, ClusterError> {
+    let cluster = TestCluster::shared().await?;
+    cluster.apply_crds().await?;
+    cluster.namespace(prefix).await
+}
+
+/// An object [`TestNamespace::apply`] takes: a Hermes or Kubernetes object, or JSON.
+pub trait Manifest {
+    /// The object as kubectl reads it.
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
+}
+
+impl<T: Serialize> Manifest for T {
+    fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
     }
 }
 

@@ -79,6 +79,11 @@ impl ReceivedMessage {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.data).into_owned()
     }
+
+    /// The payload parsed as JSON, for assertions on message bodies.
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.data)
+    }
 }
 
 /// A running emulator; killed (with its process group) on drop.

@@ -1,11 +1,12 @@
 //! Issue 4's end-to-end scenarios: operator and gateway as processes, real kube-apiserver,
 //! real Pub/Sub emulator, resources applied with the real `kubectl`.
 
-mod e2e_support;
-
 use std::time::{Duration, Instant};
 
-use e2e_support::{LOW_STOCK_HIT, Stack, binary, examples_dir, json_of};
+use hermes_crds::api::{Tag, Trigger};
+use hermes_tests::fixtures::{self, TagFixture, TriggerFixture, constant};
+use hermes_tests::product::{binary, examples_dir};
+use hermes_tests::stack::{LOW_STOCK_HIT, Stack};
 use hermes_tests::{Identity, wait_for};
 use serde_json::json;
 
@@ -28,25 +29,17 @@ async fn applied_examples_become_ready_and_the_low_stock_hit_is_published() {
         .await;
     assert_eq!(got.len(), 1, "one message");
     assert_eq!(
-        json_of(&got[0]),
+        got[0].json().unwrap(),
         json!({"sku": "BOWL-10", "source": "signal"})
     );
 }
 
-const SIGNAL_TAG_V2: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: low-stock-signal
-spec:
-  firingTriggers: [low-stock-signal]
-  topic: projects/hermes-local/topics/low-stock
-  payload:
-    fields:
-      - {key: sku, value: {eventData: sku}}
-      - {key: source, value: {constant: signal-v2}}
-      - {key: warehouse, value: {constant: north}}
-"#;
+/// The examples' `low-stock-signal` Tag with a changed payload.
+fn signal_tag_v2() -> Tag {
+    fixtures::low_stock_signal_tag()
+        .field("source", constant("signal-v2"))
+        .field("warehouse", constant("north"))
+}
 
 #[tokio::test]
 async fn a_changed_tag_payload_is_in_the_next_message_within_two_seconds_and_shown_live() {
@@ -56,7 +49,7 @@ async fn a_changed_tag_payload_is_in_the_next_message_within_two_seconds_and_sho
     let before = stack.wait_gateway_current().await;
 
     let applied = Instant::now();
-    stack.apply_yaml(SIGNAL_TAG_V2).await;
+    stack.apply(&[&signal_tag_v2()]).await;
     let (_, swapped_after) = stack.wait_gateway_change(Some(&before), applied).await;
     assert!(
         swapped_after <= Duration::from_secs(2),
@@ -67,7 +60,7 @@ async fn a_changed_tag_payload_is_in_the_next_message_within_two_seconds_and_sho
         .messages("low-stock", 1, Duration::from_secs(30))
         .await;
     assert_eq!(
-        json_of(&got[0]),
+        got[0].json().unwrap(),
         json!({"sku": "BOWL-10", "source": "signal-v2", "warehouse": "north"})
     );
 
@@ -89,30 +82,23 @@ async fn a_changed_tag_payload_is_in_the_next_message_within_two_seconds_and_sho
     stack.wait_ready(&["tag/low-stock-signal"]).await;
 }
 
-const ORPHAN_TAG: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: orphan
-spec:
-  firingTriggers: [ghost]
-  topic: projects/hermes-local/topics/promotions
-"#;
+/// A Tag on `promotions` fired by the missing Trigger `ghost`.
+fn orphan_tag() -> Tag {
+    fixtures::tag("orphan")
+        .fired_by("ghost")
+        .topic(&fixtures::topic("promotions"))
+}
 
-const GHOST_TRIGGER: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: ghost
-spec:
-  event: {name: ghost_event}
-"#;
+/// The Trigger `orphan_tag` needs.
+fn ghost_trigger() -> Trigger {
+    fixtures::trigger("ghost").event("ghost_event")
+}
 
 #[tokio::test]
 async fn a_tag_with_a_missing_trigger_is_not_ready_naming_it_others_keep_working_and_it_heals() {
     let stack = Stack::start("e2e-missing", 1).await;
     stack.apply_path(&examples_dir()).await;
-    stack.apply_yaml(ORPHAN_TAG).await;
+    stack.apply(&[&orphan_tag()]).await;
     let message = stack.wait_ready_status("tag/orphan", "False").await;
     assert!(
         message.contains("\"ghost\""),
@@ -135,7 +121,7 @@ async fn a_tag_with_a_missing_trigger_is_not_ready_naming_it_others_keep_working
         1
     );
 
-    stack.apply_yaml(GHOST_TRIGGER).await;
+    stack.apply(&[&ghost_trigger()]).await;
     stack.wait_ready(&["tag/orphan", "trigger/ghost"]).await;
     stack.wait_gateway_current().await;
     assert_eq!(
@@ -197,7 +183,7 @@ async fn lookup_import_of_5000_rows_takes_effect_in_the_gateway() {
         text.push_str(&format!("SKU-{i:05},{}\n", i % 50));
     }
     std::fs::write(&csv, text).unwrap();
-    let output = tokio::process::Command::new(binary("hermes"))
+    let output = tokio::process::Command::new(binary("hermes").unwrap())
         .args(["lookup", "import", "low-stock-skus", "--header", "--csv"])
         .arg(&csv)
         .args(["-n", stack.ns.name()])
@@ -233,7 +219,7 @@ async fn lookup_import_of_5000_rows_takes_effect_in_the_gateway() {
         .await;
     assert_eq!(got.len(), 1);
     assert_eq!(
-        json_of(&got[0]),
+        got[0].json().unwrap(),
         json!({"sku": "SKU-04999", "threshold": 49, "quantity": 7, "transaction_id": "T-5000"})
     );
 }
@@ -300,7 +286,7 @@ async fn two_operators_share_without_conflict_and_a_killed_leader_hands_over_wit
     // The new leader reconciles: a change reaches the gateway.
     let before = stack.wait_gateway_current().await;
     let applied = Instant::now();
-    stack.apply_yaml(SIGNAL_TAG_V2).await;
+    stack.apply(&[&signal_tag_v2()]).await;
     let (_, after) = stack.wait_gateway_change(Some(&before), applied).await;
     assert!(
         after <= Duration::from_secs(2),
@@ -319,7 +305,7 @@ async fn each_config_publication_outcome_is_published_for_success_and_failure() 
             .messages("config-publications", 10, Duration::from_secs(1))
             .await;
         got.into_iter()
-            .map(|m| json_of(&m))
+            .map(|m| m.json().unwrap())
             .find(|m| {
                 m["outcome"] == "success" && m["objects"].as_array().is_some_and(|o| o.len() >= 12)
             })
@@ -330,13 +316,13 @@ async fn each_config_publication_outcome_is_published_for_success_and_failure() 
     assert_eq!(found["scope"], stack.ns.name());
     assert!(found["configHash"].as_str().unwrap().starts_with("sha256:"));
 
-    stack.apply_yaml(ORPHAN_TAG).await;
+    stack.apply(&[&orphan_tag()]).await;
     let failure = wait_for(Duration::from_secs(30), || async {
         let got = stack
             .messages("config-publications", 10, Duration::from_secs(1))
             .await;
         got.into_iter()
-            .map(|m| json_of(&m))
+            .map(|m| m.json().unwrap())
             .find(|m| m["outcome"] == "failure")
             .ok_or("no failure publication yet")
     })
@@ -356,7 +342,7 @@ async fn a_gateway_stopped_with_sigterm_flushes_its_messages_and_retires_its_rep
     stack.wait_ready(&["tags", "--all"]).await;
     stack.wait_gateway_current().await;
     assert_eq!(stack.get(LOW_STOCK_HIT).await, 204);
-    let status = stack.gateway.terminate().await;
+    let status = stack.gateway.terminate().await.unwrap();
     assert!(status.success(), "gateway exit: {status:?}");
     let stopped = Instant::now();
     // The hit was answered before publishing; shutdown published it.

@@ -3,30 +3,19 @@
 
 use std::time::Duration;
 
-use hermes_crds::api::{ResourceStatus, StatusCondition, Tag, TagSpec};
-use hermes_tests::{FIELD_MANAGER, Identity, TestCluster, TestNamespace, hermes_crds, wait_for};
+use hermes_crds::api::{ResourceStatus, StatusCondition, Tag};
+use hermes_tests::fixtures::{self, TagFixture};
+use hermes_tests::{
+    FIELD_MANAGER, Identity, TestCluster, TestNamespace, hermes_crds, namespace_with_crds, wait_for,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-async fn namespace_with_crds(prefix: &str) -> TestNamespace {
-    let cluster = TestCluster::shared().await.unwrap();
-    cluster.apply_crds().await.unwrap();
-    cluster.namespace(prefix).await.unwrap()
-}
-
+/// A Tag fired by `all-pages` publishing to `topic`.
 fn tag(name: &str, topic: &str) -> Tag {
-    let mut tag = Tag::new(
-        name,
-        TagSpec {
-            firing_triggers: vec!["all-pages".to_owned()],
-            topic: topic.to_owned(),
-            ..TagSpec::default()
-        },
-    );
-    tag.metadata.managed_fields = None;
-    tag
+    fixtures::tag(name).fired_by("all-pages").topic(topic)
 }
 
 async fn apply_tag(ns: &TestNamespace, tag: &Tag) -> Tag {
@@ -67,7 +56,7 @@ async fn hermes_crds_apply_and_become_established() {
 
 #[tokio::test]
 async fn tag_created_by_server_side_apply_reads_back_with_its_spec() {
-    let ns = namespace_with_crds("ssa").await;
+    let ns = namespace_with_crds("ssa").await.unwrap();
     let applied = apply_tag(&ns, &tag("page-view", "projects/p/topics/views")).await;
     assert_eq!(applied.metadata.generation, Some(1));
 
@@ -84,7 +73,7 @@ async fn tag_created_by_server_side_apply_reads_back_with_its_spec() {
 
 #[tokio::test]
 async fn invalid_tag_is_rejected_by_the_crd_schema() {
-    let ns = namespace_with_crds("schema").await;
+    let ns = namespace_with_crds("schema").await.unwrap();
     let error = ns
         .api::<Tag>()
         .patch(
@@ -99,7 +88,7 @@ async fn invalid_tag_is_rejected_by_the_crd_schema() {
 
 #[tokio::test]
 async fn status_subresource_patch_sticks_and_survives_spec_changes() {
-    let ns = namespace_with_crds("status").await;
+    let ns = namespace_with_crds("status").await.unwrap();
     let api = ns.api::<Tag>();
     apply_tag(&ns, &tag("purchase", "projects/p/topics/orders")).await;
 
@@ -132,7 +121,7 @@ async fn status_subresource_patch_sticks_and_survives_spec_changes() {
 
 #[tokio::test]
 async fn kubectl_lists_tags_with_the_printer_columns() {
-    let ns = namespace_with_crds("kubectl").await;
+    let ns = namespace_with_crds("kubectl").await.unwrap();
     apply_tag(&ns, &tag("add-to-cart", "projects/p/topics/carts")).await;
 
     let table = ns.kubectl(&["get", "tags"]).await.unwrap();
@@ -151,8 +140,8 @@ async fn kubectl_lists_tags_with_the_printer_columns() {
 
 #[tokio::test]
 async fn namespaces_keep_tests_apart() {
-    let first = namespace_with_crds("isolation").await;
-    let second = namespace_with_crds("isolation").await;
+    let first = namespace_with_crds("isolation").await.unwrap();
+    let second = namespace_with_crds("isolation").await.unwrap();
     assert_ne!(first.name(), second.name());
     apply_tag(&first, &tag("only-here", "projects/p/topics/t")).await;
 
@@ -191,7 +180,7 @@ async fn dropped_namespace_is_deleted() {
 
 #[tokio::test]
 async fn service_account_identities_authenticate_and_rbac_applies_to_them() {
-    let ns = namespace_with_crds("rbac").await;
+    let ns = namespace_with_crds("rbac").await.unwrap();
     for identity in [
         Identity::Operator,
         Identity::Gateway,

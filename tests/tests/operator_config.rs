@@ -2,35 +2,20 @@
 //! with every object saying why (the previous config staying); and `hermes lookup import`
 //! of a 5,000-row feed reaching a gateway.
 
-mod operator_support;
+use std::collections::BTreeMap;
 
 use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, STALLED, Tag};
 use hermes_operator::lookup_import::{self, Header, Target};
-use hermes_tests::TestNamespace;
+use hermes_tests::fixtures::{self, LookupTableFixture, TagFixture, TriggerFixture, event_data};
+use hermes_tests::gateway_config::{config_map, wait_config};
+use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::operator::{Operator, options};
+use hermes_tests::status::{condition, live_with, ready, wait_ready, wait_status};
+use hermes_tests::{TestNamespace, namespace_with_crds};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
-use operator_support::*;
-use std::collections::BTreeMap;
-
-const TAG: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: any-event
-spec:
-  event:
-    name: page_view
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: everything
-spec:
-  firingTriggers: [any-event]
-  topic: projects/hermes-local/topics/all
-"#;
 
 /// Create LookupTable `name` whose rows (`rows` keys with `value_hex`-digit pseudo-random
 /// values, which gzip cannot shrink much) live in ConfigMap `name-src`. The ConfigMap is
@@ -61,22 +46,8 @@ async fn big_table(ns: &TestNamespace, name: &str, rows: usize, value_hex: usize
         .create(&PostParams::default(), &source)
         .await
         .unwrap();
-    apply_yaml(
-        ns,
-        &format!(
-            r#"
-apiVersion: hermes.io/v1alpha1
-kind: LookupTable
-metadata:
-  name: {name}
-spec:
-  input: {{eventData: sku}}
-  source:
-    configMapKeyRef: {{name: {name}-src, key: rows.csv}}
-"#
-        ),
-    )
-    .await;
+    let table = fixtures::lookup_table(name).source(&format!("{name}-src"), "rows.csv");
+    ns.apply(&[&table]).await.unwrap();
 }
 
 fn encoding(cm: &ConfigMap) -> String {
@@ -85,10 +56,14 @@ fn encoding(cm: &ConfigMap) -> String {
 
 #[tokio::test]
 async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again_when_small() {
-    let ns = namespace("sizes").await;
-    apply_yaml(&ns, TAG).await;
+    let ns = namespace_with_crds("sizes").await.unwrap();
+    let any_event = fixtures::trigger("any-event").event("page_view");
+    let everything = fixtures::tag("everything")
+        .fired_by("any-event")
+        .topic(&fixtures::topic("all"));
+    ns.apply(&[&any_event, &everything]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
-    let gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
     let small = wait_config(&ns, |c| {
         c.tags
             .contains_key("everything")
@@ -162,30 +137,14 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
     wait_ready::<Tag>(&ns, "everything", "True", "Live").await;
 }
 
-const STOCK: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: LookupTable
-metadata:
-  name: stock
-spec:
-  input: {eventData: sku}
-  rows:
-    - {key: OLD-1, value: "1"}
----
-apiVersion: hermes.io/v1alpha1
-kind: LookupTable
-metadata:
-  name: colours
-spec:
-  input: {eventData: colour}
-"#;
-
 #[tokio::test]
 async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway() {
-    let ns = namespace("import").await;
-    apply_yaml(&ns, STOCK).await;
+    let ns = namespace_with_crds("import").await.unwrap();
+    let stock = fixtures::lookup_table("stock").row("OLD-1", "1");
+    let colours = fixtures::lookup_table("colours").input(event_data("colour"));
+    ns.apply(&[&stock, &colours]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
-    let gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
     wait_ready::<LookupTable>(&ns, "stock", "True", "Live").await;
 
     let mut feed = String::from("SKU,threshold\n");

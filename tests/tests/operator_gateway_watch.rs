@@ -2,23 +2,26 @@
 //! swapped in within a second or so of the apply; while the API server is unreachable the
 //! last config keeps serving; when it is back the watcher reconnects and catches up.
 
-mod operator_support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hermes_crds::api::Tag;
-use hermes_tests::TestNamespace;
+use hermes_tests::fixtures::{self, TagFixture, event_data};
+use hermes_tests::gateway_config::wait_config;
+use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::operator::{Operator, options};
+use hermes_tests::status::{live_with, wait_ready, wait_status};
+use hermes_tests::{TestNamespace, namespace_with_crds};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use operator_support::*;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-fn signal(field: &str) -> String {
-    SIGNAL.replace("{eventData: sku}", &format!("{{eventData: {field}}}"))
+/// The LowStock signal Tag publishing the event data at `path` as its `sku`.
+fn signal_tag(path: &str) -> Tag {
+    fixtures::low_stock_signal_tag().field("sku", event_data(path))
 }
 
 /// A TCP proxy to the API server that can be cut (every connection dropped, new ones
@@ -98,19 +101,20 @@ fn api_server_addr(ns: &TestNamespace) -> SocketAddr {
 
 #[tokio::test]
 async fn gateway_swaps_changes_in_fast_and_keeps_serving_through_an_api_server_outage() {
-    let ns = namespace("watch").await;
-    apply_yaml(&ns, &signal("sku")).await;
+    let ns = namespace_with_crds("watch").await.unwrap();
+    let trigger = fixtures::low_stock_signal_trigger();
+    ns.apply(&[&trigger, &signal_tag("sku")]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
     let proxy = Proxy::start(api_server_addr(&ns)).await;
-    let gateway = Gateway::start(client_through(&ns, &proxy).await, &ns, "gw-0");
+    let gateway = GatewayWatcher::start(client_through(&ns, &proxy).await, &ns, "gw-0");
     let first: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let first_hash = first.status.unwrap().config_hash.unwrap();
 
     // A change reaches the gateway within about a second of `kubectl apply` returning
     // (debounce, compile, write, watch event, prepare, swap).
-    apply_yaml(&ns, &signal("item_sku")).await;
+    ns.apply(&[&signal_tag("item_sku")]).await.unwrap();
     let applied = Instant::now();
-    wait_for_change(&gateway, &first_hash).await;
+    gateway.wait_change(&first_hash).await;
     let latency = applied.elapsed();
     eprintln!("apply → gateway serving: {latency:?}");
     assert!(latency < Duration::from_secs(2), "{latency:?}");
@@ -119,7 +123,7 @@ async fn gateway_swaps_changes_in_fast_and_keeps_serving_through_an_api_server_o
     // Outage: the operator writes a new config the gateway cannot see; it keeps serving
     // the last one.
     proxy.cut();
-    apply_yaml(&ns, &signal("warehouse_sku")).await;
+    ns.apply(&[&signal_tag("warehouse_sku")]).await.unwrap();
     let third = wait_config(&ns, |c| {
         (c.hash != second)
             .then_some(())
@@ -138,15 +142,4 @@ async fn gateway_swaps_changes_in_fast_and_keeps_serving_through_an_api_server_o
     eprintln!("reconnect → gateway serving: {:?}", restored.elapsed());
     let tag: Tag = wait_status(&ns, "low-stock-signal", live_with(&third.hash)).await;
     assert_eq!(tag.status.unwrap().live_generation, Some(3));
-}
-
-async fn wait_for_change(gateway: &Gateway, from: &str) {
-    hermes_tests::wait_for(TIMEOUT, || async {
-        match gateway.serving() {
-            Some(hash) if hash != from => Ok(()),
-            other => Err(format!("still serving {other:?}")),
-        }
-    })
-    .await
-    .expect("gateway swapped the new config in");
 }

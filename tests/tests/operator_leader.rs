@@ -1,31 +1,24 @@
 //! Two operators on one scope: only the Lease holder writes, and when it dies the other
 //! takes over within the lease duration; a graceful shutdown releases the Lease.
 
-mod operator_support;
-
 use std::time::{Duration, Instant};
 
 use hermes_compiler::contract;
 use hermes_crds::api::Tag;
-use hermes_operator::LeaderOptions;
-use hermes_tests::{TestNamespace, wait_for};
+use hermes_tests::fixtures::{self, TagFixture, event_data};
+use hermes_tests::gateway_config::{config_map, wait_config};
+use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::operator::{self, Operator};
+use hermes_tests::status::{field_managers, wait_ready, wait_status};
+use hermes_tests::{TIMEOUT, TestNamespace, namespace_with_crds, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use kube::ResourceExt;
 use kube::api::ListParams;
-use operator_support::*;
 
 const LEASE_SECONDS: u64 = 4;
 
 fn elected(ns: &TestNamespace, identity: &str) -> hermes_operator::Options {
-    let mut options = options(ns, identity);
-    options.leader = Some(LeaderOptions {
-        namespace: ns.name().to_string(),
-        lease_name: contract::OPERATOR_LEASE.to_string(),
-        identity: identity.to_string(),
-        duration: Duration::from_secs(LEASE_SECONDS),
-    });
-    options
+    operator::elected(ns, identity, Duration::from_secs(LEASE_SECONDS))
 }
 
 async fn holder(ns: &TestNamespace) -> Option<String> {
@@ -70,9 +63,10 @@ async fn event_reporters(ns: &TestNamespace) -> Vec<String> {
 
 #[tokio::test]
 async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_duration() {
-    let ns = namespace("leader").await;
-    apply_yaml(&ns, SIGNAL).await;
-    let _gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let ns = namespace_with_crds("leader").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
+    let _gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
     let a = Operator::start(ns.client(), elected(&ns, "op-a"));
     let first = wait_holder(&ns, |h| h.is_some()).await.unwrap();
     let b = Operator::start(ns.client(), elected(&ns, "op-b"));
@@ -82,12 +76,10 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
     // One writer: the config and the statuses carry one field manager, and every Event
     // came from the holder.
     let cm = config_map(&ns).await;
-    let managers: Vec<_> = cm
-        .managed_fields()
-        .iter()
-        .filter_map(|m| m.manager.clone())
-        .collect();
-    assert_eq!(managers, [contract::OPERATOR_FIELD_MANAGER]);
+    assert_eq!(
+        field_managers(&cm.metadata),
+        [contract::OPERATOR_FIELD_MANAGER]
+    );
     assert_eq!(event_reporters(&ns).await, std::slice::from_ref(&first));
     assert_eq!(holder(&ns).await.as_deref(), Some(first.as_str()));
 
@@ -106,11 +98,8 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
     );
 
     // The new leader reconciles changes.
-    apply_yaml(
-        &ns,
-        &SIGNAL.replace("{eventData: sku}", "{eventData: item_sku}"),
-    )
-    .await;
+    let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
+    ns.apply(&[&item_sku]).await.unwrap();
     wait_status::<Tag>(&ns, "low-stock-signal", |s| {
         (s.live_generation == Some(2))
             .then_some(())
@@ -124,13 +113,14 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
 
 #[tokio::test]
 async fn graceful_shutdown_releases_the_leader_lease() {
-    let ns = namespace("release").await;
-    apply_yaml(&ns, SIGNAL).await;
+    let ns = namespace_with_crds("release").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
     let operator = Operator::start(ns.client(), elected(&ns, "op-solo"));
     wait_holder(&ns, |h| h == Some("op-solo")).await;
     wait_config(&ns, |_| Ok(())).await;
     let stopping = Instant::now();
-    operator.stop().await;
+    operator.stop().await.unwrap();
     let released = wait_holder(&ns, |h| h != Some("op-solo")).await;
     assert_eq!(released, None);
     assert!(

@@ -1,41 +1,14 @@
 //! Config publication outcomes reach their Pub/Sub topic (the emulator): one `success`
 //! when a config is written with every object in it, one `failure` naming the problem.
 
-mod operator_support;
-
 use std::time::Duration;
 
 use hermes_operator::publication::{Outcome, PublicationMessage, PublicationOptions};
+use hermes_tests::fixtures::{self, TagFixture, TriggerFixture};
+use hermes_tests::gateway_config::wait_config;
+use hermes_tests::namespace_with_crds;
+use hermes_tests::operator::{Operator, options};
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
-use operator_support::*;
-
-const VALID: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: page-view
-spec:
-  event:
-    name: page_view
----
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: views
-spec:
-  firingTriggers: [page-view]
-  topic: projects/hermes-local/topics/views
-"#;
-
-const BROKEN: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: promo
-spec:
-  firingTriggers: [promo-view]
-  topic: projects/hermes-local/topics/promotions
-"#;
 
 fn decode(message: &ReceivedMessage) -> PublicationMessage {
     serde_json::from_slice(&message.data).expect("outcome message is JSON")
@@ -43,7 +16,7 @@ fn decode(message: &ReceivedMessage) -> PublicationMessage {
 
 #[tokio::test]
 async fn success_and_failure_outcomes_are_published_once_each() {
-    let ns = namespace("outcomes").await;
+    let ns = namespace_with_crds("outcomes").await.unwrap();
     let emulator = PubSubEmulator::start().await.expect("emulator starts");
     let topic = "projects/hermes-local/topics/config-outcomes";
     let subscription = "projects/hermes-local/subscriptions/config-outcomes";
@@ -53,7 +26,9 @@ async fn success_and_failure_outcomes_are_published_once_each() {
         .await
         .unwrap();
 
-    apply_yaml(&ns, VALID).await;
+    let page_view = fixtures::trigger("page-view").event("page_view");
+    let views = fixtures::tag("views").fired_by("page-view");
+    ns.apply(&[&page_view, &views]).await.unwrap();
     let mut options = options(&ns, "op");
     options.publication = Some(PublicationOptions {
         topic: topic.to_string(),
@@ -61,11 +36,10 @@ async fn success_and_failure_outcomes_are_published_once_each() {
     });
     let _operator = Operator::start(ns.client(), options);
 
+    // One message at a time: exactly one is expected each time.
+    let pull = |within| emulator.pull(subscription, 1, within);
     let config = wait_config(&ns, |_| Ok(())).await;
-    let got = emulator
-        .pull(subscription, 1, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let got = pull(Duration::from_secs(30)).await.unwrap();
     assert_eq!(got.len(), 1, "one success message");
     let success = decode(&got[0]);
     assert_eq!(success.outcome, Outcome::Success);
@@ -77,11 +51,9 @@ async fn success_and_failure_outcomes_are_published_once_each() {
     assert_eq!(got[0].attributes["outcome"], "success");
     assert_eq!(got[0].attributes["scope"], ns.name());
 
-    apply_yaml(&ns, BROKEN).await;
-    let got = emulator
-        .pull(subscription, 1, Duration::from_secs(30))
-        .await
-        .unwrap();
+    // No `promo-view` Trigger.
+    ns.apply(&[&fixtures::promo_tag()]).await.unwrap();
+    let got = pull(Duration::from_secs(30)).await.unwrap();
     assert_eq!(got.len(), 1, "one failure message");
     let failure = decode(&got[0]);
     assert_eq!(failure.outcome, Outcome::Failure);
@@ -98,10 +70,7 @@ async fn success_and_failure_outcomes_are_published_once_each() {
     assert!(!promo.accepted);
 
     // Nothing more while nothing changes.
-    let more = emulator
-        .pull(subscription, 1, Duration::from_secs(2))
-        .await
-        .unwrap();
+    let more = pull(Duration::from_secs(2)).await.unwrap();
     assert!(
         more.is_empty(),
         "unexpected: {:?}",

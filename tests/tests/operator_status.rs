@@ -2,42 +2,27 @@
 //! on the gateways (fake gateway Leases here, real gateway config watchers elsewhere),
 //! name the field at fault, heal, and stay still when nothing changes.
 
-mod operator_support;
-
 use std::time::Duration;
 
 use hermes_compiler::contract;
 use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
+use hermes_tests::fixtures::{self, TagFixture, event_data};
+use hermes_tests::gateway_config::{config_map, wait_config};
+use hermes_tests::gateway_report::write_gateway_lease;
+use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::operator::{Operator, options};
+use hermes_tests::status::{condition, field_managers, ready, wait_ready};
+use hermes_tests::{TIMEOUT, namespace_with_crds, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use kube::ResourceExt;
 use kube::api::ListParams;
-use operator_support::*;
-
-const PROMO_TAG: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Tag
-metadata:
-  name: promo
-spec:
-  firingTriggers: [promo-view]
-  topic: projects/hermes-local/topics/promotions
-"#;
-
-const PROMO_TRIGGER: &str = r#"
-apiVersion: hermes.io/v1alpha1
-kind: Trigger
-metadata:
-  name: promo-view
-spec:
-  event:
-    name: view_promotion
-"#;
 
 #[tokio::test]
 async fn tag_awaits_a_gateway_then_is_ready_once_every_fresh_replica_serves_its_config() {
-    let ns = namespace("live").await;
-    apply_yaml(&ns, SIGNAL).await;
+    let ns = namespace_with_crds("live").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
 
     // Compiled and written, but no gateway reports: AwaitingGateway, Reconciling.
@@ -55,9 +40,13 @@ async fn tag_awaits_a_gateway_then_is_ready_once_every_fresh_replica_serves_its_
     assert_eq!(status.live_generation, None);
 
     // A fresh replica serving the hash: Ready, with the live generation and hash.
-    write_gateway_lease(&ns, "gw-a", Some(&config.hash), 0, 30).await;
+    write_gateway_lease(&ns, "gw-a", Some(&config.hash), 0, 30)
+        .await
+        .unwrap();
     // A replica that stopped reporting long ago, on an old config, does not block.
-    write_gateway_lease(&ns, "gw-dead", Some("sha256:old"), 120, 10).await;
+    write_gateway_lease(&ns, "gw-dead", Some("sha256:old"), 120, 10)
+        .await
+        .unwrap();
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let status = tag.status.clone().unwrap();
     assert_eq!(status.live_generation, Some(1));
@@ -74,12 +63,11 @@ async fn tag_awaits_a_gateway_then_is_ready_once_every_fresh_replica_serves_its_
     .expect("kubectl wait sees Ready");
 
     // A fresh replica still on the old config keeps the new generation from being live.
-    write_gateway_lease(&ns, "gw-b", Some(&config.hash), 0, 30).await;
-    apply_yaml(
-        &ns,
-        &SIGNAL.replace("{eventData: sku}", "{eventData: item_sku}"),
-    )
-    .await;
+    write_gateway_lease(&ns, "gw-b", Some(&config.hash), 0, 30)
+        .await
+        .unwrap();
+    let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
+    ns.apply(&[&item_sku]).await.unwrap();
     let changed = wait_config(&ns, |c| {
         (c.hash != config.hash)
             .then_some(())
@@ -100,30 +88,41 @@ async fn tag_awaits_a_gateway_then_is_ready_once_every_fresh_replica_serves_its_
         "{message}"
     );
 
-    write_gateway_lease(&ns, "gw-a", Some(&changed.hash), 0, 30).await;
-    write_gateway_lease(&ns, "gw-b", Some(&changed.hash), 0, 30).await;
+    write_gateway_lease(&ns, "gw-a", Some(&changed.hash), 0, 30)
+        .await
+        .unwrap();
+    write_gateway_lease(&ns, "gw-b", Some(&changed.hash), 0, 30)
+        .await
+        .unwrap();
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     assert_eq!(tag.status.unwrap().live_generation, Some(2));
 }
 
 #[tokio::test]
 async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
-    let ns = namespace("expiry").await;
-    apply_yaml(&ns, SIGNAL).await;
+    let ns = namespace_with_crds("expiry").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
     let config = wait_config(&ns, |_| Ok(())).await;
-    write_gateway_lease(&ns, "gw-serving", Some(&config.hash), 0, 60).await;
+    write_gateway_lease(&ns, "gw-serving", Some(&config.hash), 0, 60)
+        .await
+        .unwrap();
     // Behind, and will not renew: a 3 s lease renewed now.
-    write_gateway_lease(&ns, "gw-stuck", Some("sha256:old"), 0, 3).await;
+    write_gateway_lease(&ns, "gw-stuck", Some("sha256:old"), 0, 3)
+        .await
+        .unwrap();
     wait_ready::<Tag>(&ns, "low-stock-signal", "False", "Propagating").await;
     // No Lease event comes when it expires: the operator's recheck timer finds it.
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     assert_eq!(tag.status.unwrap().live_generation, Some(1));
 
     // The Lease of a replica gone for over an hour is removed.
-    write_gateway_lease(&ns, "gw-ancient", Some("sha256:old"), 7200, 10).await;
+    write_gateway_lease(&ns, "gw-ancient", Some("sha256:old"), 7200, 10)
+        .await
+        .unwrap();
     let leases = ns.api::<Lease>();
-    hermes_tests::wait_for(TIMEOUT, || async {
+    wait_for(TIMEOUT, || async {
         match leases
             .get_opt(&contract::gateway_lease_name("gw-ancient"))
             .await
@@ -145,10 +144,13 @@ async fn replica_that_stops_reporting_stops_blocking_when_its_lease_expires() {
 
 #[tokio::test]
 async fn one_operator_reconciles_each_namespace_into_its_own_config() {
-    let shop = namespace("shop").await;
-    let blog = namespace("blog").await;
-    apply_yaml(&shop, SIGNAL).await;
-    apply_yaml(&blog, PROMO_TRIGGER).await;
+    let shop = namespace_with_crds("shop").await.unwrap();
+    let blog = namespace_with_crds("blog").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    shop.apply(&[&trigger, &tag]).await.unwrap();
+    blog.apply(&[&fixtures::promo_view_trigger()])
+        .await
+        .unwrap();
     let mut options = options(&shop, "op");
     options.namespaces.push(blog.name().to_string());
     let _operator = Operator::start(shop.client(), options);
@@ -164,11 +166,12 @@ async fn one_operator_reconciles_each_namespace_into_its_own_config() {
 
 #[tokio::test]
 async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and_heals() {
-    let ns = namespace("missing").await;
-    apply_yaml(&ns, SIGNAL).await;
-    apply_yaml(&ns, PROMO_TAG).await;
+    let ns = namespace_with_crds("missing").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
+    ns.apply(&[&fixtures::promo_tag()]).await.unwrap();
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
-    let gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
 
     let promo: Tag = wait_ready(&ns, "promo", "False", "TriggerNotFound").await;
     let status = promo.status.clone().unwrap();
@@ -181,7 +184,7 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
     let hash = signal.status.unwrap().config_hash.unwrap();
     assert_eq!(gateway.serving().as_deref(), Some(hash.as_str()));
 
-    apply_yaml(&ns, PROMO_TRIGGER).await;
+    ns.apply(&[&fixtures::promo_view_trigger()]).await.unwrap();
     let promo: Tag = wait_ready(&ns, "promo", "True", "Live").await;
     let status = promo.status.unwrap();
     assert!(condition(&status, STALLED).is_none());
@@ -189,7 +192,7 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
 
     // The transitions were recorded as Events on the Tag.
     let events = ns.api::<Event>();
-    let recorded = hermes_tests::wait_for(TIMEOUT, || async {
+    let recorded = wait_for(TIMEOUT, || async {
         let list = events
             .list(&ListParams::default())
             .await
@@ -213,8 +216,9 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
 
 #[tokio::test]
 async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
-    let ns = namespace("still").await;
-    apply_yaml(&ns, SIGNAL).await;
+    let ns = namespace_with_crds("still").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
     let mut options = options(&ns, "op");
     let metrics_addr: std::net::SocketAddr =
         format!("127.0.0.1:{}", hermes_tests::free_port().unwrap())
@@ -222,7 +226,7 @@ async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
             .unwrap();
     options.metrics_addr = Some(metrics_addr);
     let _operator = Operator::start(ns.client(), options);
-    let _gateway = Gateway::start(ns.client(), &ns, "gw-0");
+    let _gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
     let tag: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let version = tag.resource_version();
     let transition = ready(tag.status.as_ref())
@@ -245,12 +249,10 @@ async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
     );
     // Only the operator writes the config, as one field manager.
     let cm = config_map(&ns).await;
-    let managers: Vec<_> = cm
-        .managed_fields()
-        .iter()
-        .filter_map(|m| m.manager.clone())
-        .collect();
-    assert_eq!(managers, [contract::OPERATOR_FIELD_MANAGER]);
+    assert_eq!(
+        field_managers(&cm.metadata),
+        [contract::OPERATOR_FIELD_MANAGER]
+    );
 
     // Prometheus metrics: reconciles ran, one config of this size was written, and the
     // status patches stopped.

@@ -82,40 +82,33 @@ mod tests {
 
     #[test]
     fn bad_project_ids_are_refused() {
-        for project in [
-            "short",
-            "1shop-x",
-            "Shop-xyz",
-            "shop-xyz-",
-            "shop_xyz",
-            &"a".repeat(31),
-        ] {
+        // 30 characters is the longest project id.
+        let too_long = "a".repeat(31);
+        let bad = ["short", "1shop-x", "Shop-xyz", "shop-xyz-", "shop_xyz"];
+        for project in bad.into_iter().chain([too_long.as_str()]) {
             let topic = format!("projects/{project}/topics/orders");
             let message = check_topic(&topic).unwrap_err();
             assert!(message.contains("project id"), "{topic}: {message}");
         }
+        let longest = "a".repeat(30);
         assert_eq!(
-            check_topic(&format!("projects/{}/topics/abc", "a".repeat(30))),
+            check_topic(&format!("projects/{longest}/topics/abc")),
             Ok(())
         );
     }
 
     #[test]
     fn bad_topic_names_are_refused() {
-        for name in [
-            "ab",
-            "1abc",
-            "-abc",
-            "ab/c",
-            "ab c",
-            "abé",
-            &"a".repeat(256),
-        ] {
+        // 255 characters is the longest topic name.
+        let too_long = "a".repeat(256);
+        let bad = ["ab", "1abc", "-abc", "ab/c", "ab c", "abé"];
+        for name in bad.into_iter().chain([too_long.as_str()]) {
             let topic = format!("projects/my-shop/topics/{name}");
             assert!(check_topic(&topic).is_err(), "{topic}");
         }
+        let longest = "a".repeat(255);
         assert_eq!(
-            check_topic(&format!("projects/my-shop/topics/{}", "a".repeat(255))),
+            check_topic(&format!("projects/my-shop/topics/{longest}")),
             Ok(())
         );
     }

@@ -8,61 +8,40 @@ use serde::{Deserialize, Serialize};
 use super::status::ResourceStatus;
 use super::variable::Variable;
 
-/// A lookup table maps the value of its input variable to an output, as sGTM's Lookup
-/// Table and Regex Table variables do. Small tables keep rows inline; large ones (thousands
-/// of SKUs) keep them in a ConfigMap key (`source`), since etcd rejects objects over 1.5 MiB.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(
-    group = "hermes.io",
-    version = "v1alpha1",
-    kind = "LookupTable",
-    doc = "A LookupTable maps the value of a variable to an output through key/value rows, inline or in a ConfigMap (sGTM Lookup and Regex Table).",
-    namespaced,
-    shortname = "lt",
-    category = "hermes",
-    status = "ResourceStatus",
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Match","type":"string","jsonPath":".spec.matchType"}"#,
-    printcolumn = r#"{"name":"Rows","type":"integer","jsonPath":".status.rows"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
-)]
-#[serde(rename_all = "camelCase")]
-pub struct LookupTableSpec {
-    /// The variable whose value is looked up, e.g. `{eventData: sku}` or
-    /// `{eventData: "items[*].item_id"}` (each item looked up; the output has one value per
-    /// matching item).
-    pub input: Variable,
-    /// How keys match the input. Default `exact`.
-    #[serde(default)]
-    pub match_type: MatchType,
-    /// Inline rows. Keys must be unique.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rows: Vec<LookupRow>,
-    /// Rows kept in a ConfigMap key instead of (or in addition to) `rows`; inline rows win
-    /// on duplicate keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<LookupSource>,
-    /// The output when no row matches. Omitted: the variable has no value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<String>,
+hermes_kind! {
+    kind: "LookupTable",
+    doc: "A LookupTable maps the value of a variable to an output through key/value rows, inline or in a ConfigMap (sGTM Lookup and Regex Table).",
+    shortname: "lt",
+    columns: [
+        r#"{"name":"Match","type":"string","jsonPath":".spec.matchType"}"#,
+        r#"{"name":"Rows","type":"integer","jsonPath":".status.rows"}"#,
+    ],
+    /// A lookup table maps the value of its input variable to an output, as sGTM's Lookup
+    /// Table and Regex Table variables do. Small tables keep rows inline; large ones (thousands
+    /// of SKUs) keep them in a ConfigMap key (`source`), since etcd rejects objects over 1.5 MiB.
+    pub struct LookupTableSpec {
+        /// The variable whose value is looked up, e.g. `{eventData: sku}` or
+        /// `{eventData: "items[*].item_id"}` (each item looked up; the output has one value per
+        /// matching item).
+        pub input: Variable,
+        /// How keys match the input. Default `exact`.
+        #[serde(default)]
+        pub match_type: MatchType,
+        /// Inline rows. Keys must be unique.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub rows: Vec<LookupRow>,
+        /// Rows kept in a ConfigMap key instead of (or in addition to) `rows`; inline rows win
+        /// on duplicate keys.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub source: Option<LookupSource>,
+        /// The output when no row matches. Omitted: the variable has no value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub default: Option<String>,
+    }
 }
 
 /// How lookup keys match the input value.
-#[derive(
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    JsonSchema,
-)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MatchType {
     /// Byte-for-byte equal.
@@ -113,20 +92,7 @@ pub struct ConfigMapKeyRef {
 }
 
 /// Layouts of a lookup source.
-#[derive(
-    Serialize,
-    Deserialize,
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    JsonSchema,
-)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SourceFormat {
     /// Two columns, `key,value`, one row per line; a first line `key,value` (any case) is

@@ -1,5 +1,43 @@
 //! The `hermes.io/v1alpha1` API: Tag, Trigger and LookupTable.
 
+/// Declares the spec struct of a Hermes kind with what every kind shares: group
+/// `hermes.io`, version `v1alpha1`, namespaced, category `hermes`, the common
+/// [`ResourceStatus`], and the kubectl columns Ready (first), Reason (with `-o wide`) and
+/// Age (last) around the kind's own `columns`, so that `kubectl get` reads alike for every
+/// kind. The call site imports `CustomResource`, `Serialize`, `Deserialize`, `JsonSchema`
+/// and `ResourceStatus`.
+macro_rules! hermes_kind {
+    (
+        kind: $kind:tt,
+        doc: $doc:tt,
+        shortname: $shortname:tt,
+        columns: [$($column:tt),* $(,)?],
+        $(#[$attribute:meta])*
+        pub struct $spec:ident $fields:tt
+    ) => {
+        $(#[$attribute])*
+        #[derive(
+            CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema,
+        )]
+        #[kube(
+            group = "hermes.io",
+            version = "v1alpha1",
+            kind = $kind,
+            doc = $doc,
+            namespaced,
+            shortname = $shortname,
+            category = "hermes",
+            status = "ResourceStatus",
+            printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+            $(printcolumn = $column,)*
+            printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+            printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+        )]
+        #[serde(rename_all = "camelCase")]
+        pub struct $spec $fields
+    };
+}
+
 pub mod lookup_table;
 pub mod schema;
 pub mod status;

@@ -8,56 +8,48 @@ use super::status::ResourceStatus;
 use super::trigger::Condition;
 use super::variable::Variable;
 
-/// A Tag publishes one Pub/Sub message per event (or per matching item) when any of its
-/// firing triggers fires and none of its blocking triggers does, as the Hermes sGTM tag
-/// template does.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(
-    group = "hermes.io",
-    version = "v1alpha1",
-    kind = "Tag",
-    doc = "A Tag publishes Pub/Sub messages for events that fire its triggers (an sGTM tag). `kubectl explain tag.spec` lists its fields.",
-    namespaced,
-    shortname = "tag",
-    category = "hermes",
-    status = "ResourceStatus",
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Topic","type":"string","jsonPath":".spec.topic"}"#,
-    printcolumn = r#"{"name":"Triggers","type":"string","jsonPath":".spec.firingTriggers"}"#,
-    printcolumn = r#"{"name":"Live","type":"integer","jsonPath":".status.liveGeneration"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
-)]
-#[serde(rename_all = "camelCase")]
-pub struct TagSpec {
-    /// Names of Triggers (same namespace) of which any one fires the tag.
-    #[schemars(length(min = 1))]
-    pub firing_triggers: Vec<String>,
-    /// Names of Triggers that, when any fires, stop the tag (sGTM exceptions).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blocking_triggers: Vec<String>,
-    /// The Pub/Sub topic, `projects/PROJECT/topics/TOPIC`.
-    #[schemars(regex(pattern = r"^projects/[^/]+/topics/[^/]+$"))]
-    pub topic: String,
-    /// Message attributes, each from a variable (at most 100 with Hermes' own).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attributes: Vec<Attribute>,
-    /// The Pub/Sub ordering key, from a variable. Omitted: unordered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering_key: Option<Variable>,
-    /// The message body (JSON). Omitted: the whole event data.
-    #[serde(default)]
-    pub payload: Payload,
-    /// Publish one message per item of `items[]` that meets the conditions, instead of one
-    /// per event. `item` variables then read the item being sent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_item: Option<PerItem>,
-    /// GA4 consent mode storage that must be granted for the tag to fire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent: Option<ConsentRequirement>,
-    /// A paused tag never fires, and stays valid and visible.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub paused: bool,
+hermes_kind! {
+    kind: "Tag",
+    doc: "A Tag publishes Pub/Sub messages for events that fire its triggers (an sGTM tag). `kubectl explain tag.spec` lists its fields.",
+    shortname: "tag",
+    columns: [
+        r#"{"name":"Topic","type":"string","jsonPath":".spec.topic"}"#,
+        r#"{"name":"Triggers","type":"string","jsonPath":".spec.firingTriggers"}"#,
+        r#"{"name":"Live","type":"integer","jsonPath":".status.liveGeneration"}"#,
+    ],
+    /// A Tag publishes one Pub/Sub message per event (or per matching item) when any of its
+    /// firing triggers fires and none of its blocking triggers does, as the Hermes sGTM tag
+    /// template does.
+    pub struct TagSpec {
+        /// Names of Triggers (same namespace) of which any one fires the tag.
+        #[schemars(length(min = 1))]
+        pub firing_triggers: Vec<String>,
+        /// Names of Triggers that, when any fires, stop the tag (sGTM exceptions).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub blocking_triggers: Vec<String>,
+        /// The Pub/Sub topic, `projects/PROJECT/topics/TOPIC`.
+        #[schemars(regex(pattern = r"^projects/[^/]+/topics/[^/]+$"))]
+        pub topic: String,
+        /// Message attributes, each from a variable (at most 100 with Hermes' own).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub attributes: Vec<Attribute>,
+        /// The Pub/Sub ordering key, from a variable. Omitted: unordered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub ordering_key: Option<Variable>,
+        /// The message body (JSON). Omitted: the whole event data.
+        #[serde(default)]
+        pub payload: Payload,
+        /// Publish one message per item of `items[]` that meets the conditions, instead of one
+        /// per event. `item` variables then read the item being sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub per_item: Option<PerItem>,
+        /// GA4 consent mode storage that must be granted for the tag to fire.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub consent: Option<ConsentRequirement>,
+        /// A paused tag never fires, and stays valid and visible.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub paused: bool,
+    }
 }
 
 /// A message attribute.

@@ -7,34 +7,26 @@ use serde::{Deserialize, Serialize};
 use super::status::ResourceStatus;
 use super::variable::{ClientKind, Variable};
 
-/// A Trigger matches events by name and by conditions that must all hold, as an sGTM
-/// Custom Event trigger does. Tags name triggers as firing or blocking triggers.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
-#[kube(
-    group = "hermes.io",
-    version = "v1alpha1",
-    kind = "Trigger",
-    doc = "A Trigger matches events by name and conditions; Tags name it to fire or to block (an sGTM trigger).",
-    namespaced,
-    shortname = "trg",
-    category = "hermes",
-    status = "ResourceStatus",
-    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Event","type":"string","jsonPath":".spec.event.name"}"#,
-    printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
-)]
-#[serde(rename_all = "camelCase")]
-pub struct TriggerSpec {
-    /// Which event names fire. Omitted: every event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<EventMatch>,
-    /// Conditions that must all hold (logical AND) for the trigger to fire.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-    /// Only hits that arrived through this client fire. Omitted: any client.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client: Option<ClientKind>,
+hermes_kind! {
+    kind: "Trigger",
+    doc: "A Trigger matches events by name and conditions; Tags name it to fire or to block (an sGTM trigger).",
+    shortname: "trg",
+    columns: [
+        r#"{"name":"Event","type":"string","jsonPath":".spec.event.name"}"#,
+    ],
+    /// A Trigger matches events by name and by conditions that must all hold, as an sGTM
+    /// Custom Event trigger does. Tags name triggers as firing or blocking triggers.
+    pub struct TriggerSpec {
+        /// Which event names fire. Omitted: every event.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub event: Option<EventMatch>,
+        /// Conditions that must all hold (logical AND) for the trigger to fire.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub conditions: Vec<Condition>,
+        /// Only hits that arrived through this client fire. Omitted: any client.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub client: Option<ClientKind>,
+    }
 }
 
 /// An event-name match: set exactly one of `name`, `names` or `regex`.

@@ -21,6 +21,15 @@ fn refused(spec: &str) -> (String, String, String, String) {
     only_problem(&output)
 }
 
+/// Asserts that trigger `spec` is refused as an InvalidCondition at `field` with `message`.
+#[track_caller]
+fn assert_invalid_condition(spec: &str, field: &str, message: &str) {
+    assert_eq!(
+        refused(spec),
+        expect("Trigger/t", field, "InvalidCondition", message)
+    );
+}
+
 #[test]
 fn omitted_event_matches_any_event() {
     assert_eq!(compiled("{}").event, CompiledEventMatch::Any);
@@ -196,14 +205,10 @@ fn operators_needing_value_refuse_a_missing_one() {
         }
         let name = operator_name(operator);
         let spec = format!("{{conditions: [{{variable: {{eventData: sku}}, operator: {name}}}]}}");
-        assert_eq!(
-            refused(&spec),
-            expect(
-                "Trigger/t",
-                "spec.conditions[0].value",
-                "InvalidCondition",
-                &format!("operator {name} requires value")
-            )
+        assert_invalid_condition(
+            &spec,
+            "spec.conditions[0].value",
+            &format!("operator {name} requires value"),
         );
     }
 }
@@ -214,26 +219,18 @@ fn operator_in_requires_non_empty_values_and_no_value() {
         let spec = format!(
             "{{conditions: [{{variable: {{eventData: currency}}, operator: in{operands}}}]}}"
         );
-        assert_eq!(
-            refused(&spec),
-            expect(
-                "Trigger/t",
-                "spec.conditions[0].values",
-                "InvalidCondition",
-                "operator in requires a non-empty values list"
-            )
+        assert_invalid_condition(
+            &spec,
+            "spec.conditions[0].values",
+            "operator in requires a non-empty values list",
         );
     }
     let spec =
         "{conditions: [{variable: {eventData: c}, operator: in, value: EUR, values: [EUR]}]}";
-    assert_eq!(
-        refused(spec),
-        expect(
-            "Trigger/t",
-            "spec.conditions[0].value",
-            "InvalidCondition",
-            "operator in takes values, not value"
-        )
+    assert_invalid_condition(
+        spec,
+        "spec.conditions[0].value",
+        "operator in takes values, not value",
     );
 }
 
@@ -242,26 +239,18 @@ fn exists_and_not_empty_take_no_operands() {
     for name in ["exists", "notEmpty"] {
         let spec =
             format!("{{conditions: [{{variable: {{eventData: c}}, operator: {name}, value: x}}]}}");
-        assert_eq!(
-            refused(&spec),
-            expect(
-                "Trigger/t",
-                "spec.conditions[0].value",
-                "InvalidCondition",
-                &format!("operator {name} takes no value")
-            )
+        assert_invalid_condition(
+            &spec,
+            "spec.conditions[0].value",
+            &format!("operator {name} takes no value"),
         );
         let spec = format!(
             "{{conditions: [{{variable: {{eventData: c}}, operator: {name}, values: [x]}}]}}"
         );
-        assert_eq!(
-            refused(&spec),
-            expect(
-                "Trigger/t",
-                "spec.conditions[0].values",
-                "InvalidCondition",
-                &format!("operator {name} takes no values (only in does)")
-            )
+        assert_invalid_condition(
+            &spec,
+            "spec.conditions[0].values",
+            &format!("operator {name} takes no values (only in does)"),
         );
     }
 }
@@ -310,14 +299,10 @@ fn numeric_operators_refuse_values_that_are_not_finite_numbers() {
         let spec = format!(
             "{{conditions: [{{variable: {{eventData: value}}, operator: greaterThan, value: '{bad}'}}]}}"
         );
-        assert_eq!(
-            refused(&spec),
-            expect(
-                "Trigger/t",
-                "spec.conditions[0].value",
-                "InvalidCondition",
-                &format!("value {bad:?} is not a number (operator greaterThan)")
-            )
+        assert_invalid_condition(
+            &spec,
+            "spec.conditions[0].value",
+            &format!("value {bad:?} is not a number (operator greaterThan)"),
         );
     }
 }

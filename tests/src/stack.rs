@@ -1,19 +1,23 @@
 //! The whole product as processes: `hermes-operator` and `hermes-gateway --cluster` (the
 //! built binaries, with their own service-account identities and RBAC) against the real
 //! kube-apiserver and Pub/Sub emulator. Each test gets its own namespace and emulator.
-
-#![allow(dead_code)]
+//! The methods assert: they panic with what they saw, as a failing test should.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
-use hermes_tests::{Identity, TestCluster, TestNamespace, free_port, wait_for};
 use serde_json::Value;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-pub const PROJECT: &str = "hermes-local";
+use crate::fixtures::{PROJECT, topic};
+use crate::identity::Identity;
+use crate::namespace::{Manifest, TestNamespace};
+use crate::ports::free_port;
+use crate::product::{Process, binary};
+use crate::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
+use crate::{TestCluster, wait_for};
+
+/// The topics every stack has, each with one subscription the test pulls from.
 pub const TOPICS: [&str; 5] = [
     "promotions",
     "low-stock",
@@ -21,120 +25,19 @@ pub const TOPICS: [&str; 5] = [
     "cart-activity",
     "config-publications",
 ];
-/// Generous for a loaded two-core machine.
-pub const TIMEOUT: Duration = Duration::from_secs(60);
+/// A GA4 hit that fires the examples' `low-stock-signal` Tag.
 pub const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
+/// Generous for processes on a loaded two-core machine.
+const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A built binary of the workspace, next to this test's own executable.
-pub fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/debug folder");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-pub fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-pub fn topic(name: &str) -> String {
-    format!("projects/{PROJECT}/topics/{name}")
-}
-
+/// The test's subscription to topic `name`.
 fn subscription(name: &str) -> String {
     format!("projects/{PROJECT}/subscriptions/{name}-e2e")
 }
 
-/// A running process whose output goes to a file, shown when a test fails.
-pub struct Process {
-    pub name: String,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Process {
-    fn spawn(name: &str, mut command: Command, logs: &Path) -> Process {
-        let log = logs.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).expect("log file");
-        let err = file.try_clone().expect("log file");
-        command
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::from(err))
-            .kill_on_drop(true);
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} starts: {e}"));
-        Process {
-            name: name.to_string(),
-            child,
-            log,
-        }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    /// SIGTERM, as Kubernetes stops a pod; waits for the exit and returns its status.
-    pub async fn terminate(&mut self) -> std::process::ExitStatus {
-        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
-            // SAFETY: plain kill(2) on our own child's pid.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("exits within 30 s of SIGTERM")
-            .expect("exit status")
-    }
-
-    /// SIGKILL: a crash, nothing released.
-    pub async fn kill(&mut self) {
-        let _ = self.child.start_kill();
-        let _ = self.child.wait().await;
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- last lines of {} ---", self.name);
-            for line in tail.iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-    }
-}
-
-/// Operator(s), a gateway replica and an emulator for one namespace.
-pub struct Stack {
-    pub ns: TestNamespace,
-    pub emulator: PubSubEmulator,
-    pub gateway: Process,
-    pub gateway_url: String,
-    pub operators: Vec<Process>,
-    pub http: reqwest::Client,
-    logs: tempfile::TempDir,
-}
-
-/// The shared cluster with CRDs and the operator/gateway RBAC installed.
+/// The shared cluster with CRDs and the operator/gateway RBAC (`fixtures/rbac.yaml`)
+/// installed.
 pub async fn cluster() -> &'static TestCluster {
-    hermes_tests::install_crypto_provider();
     let cluster = TestCluster::shared().await.expect("test cluster starts");
     cluster.apply_crds().await.expect("CRDs install");
     // Once per test binary: concurrent client-side applies of one object conflict.
@@ -149,6 +52,23 @@ pub async fn cluster() -> &'static TestCluster {
     })
     .await;
     cluster
+}
+
+/// Operator(s), a gateway replica and an emulator for one namespace.
+pub struct Stack {
+    /// The test namespace the product serves.
+    pub ns: TestNamespace,
+    /// The emulator the gateway and operators publish to.
+    pub emulator: PubSubEmulator,
+    /// The gateway replica `gw-0`.
+    pub gateway: Process,
+    /// Where the gateway listens, `http://127.0.0.1:PORT`.
+    pub gateway_url: String,
+    /// The operators, named `operator-N` or as spawned.
+    pub operators: Vec<Process>,
+    /// A client for the gateway.
+    pub http: reqwest::Client,
+    logs: tempfile::TempDir,
 }
 
 impl Stack {
@@ -170,7 +90,7 @@ impl Stack {
         }
         let logs = tempfile::tempdir().unwrap();
         let port = free_port().unwrap();
-        let mut gateway = Command::new(binary("hermes-gateway"));
+        let mut gateway = Command::new(binary("hermes-gateway").unwrap());
         gateway
             .args([
                 "--cluster",
@@ -184,7 +104,7 @@ impl Stack {
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
             .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
             .env("RUST_LOG", "info");
-        let gateway = Process::spawn("gateway", gateway, logs.path());
+        let gateway = Process::spawn("gateway", gateway, logs.path()).unwrap();
         let mut stack = Stack {
             ns,
             emulator,
@@ -203,7 +123,7 @@ impl Stack {
     /// Start one more operator process named `identity`.
     pub fn spawn_operator(&mut self, identity: &str) {
         let cluster = self.ns.cluster();
-        let mut operator = Command::new(binary("hermes-operator"));
+        let mut operator = Command::new(binary("hermes-operator").unwrap());
         operator
             .args(["--namespace", self.ns.name(), "--identity", identity])
             .args(["--leader-lease-seconds", "4", "--debounce-ms", "50"])
@@ -215,7 +135,7 @@ impl Stack {
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Operator))
             .env("PUBSUB_EMULATOR_HOST", self.emulator.host_port())
             .env("RUST_LOG", "info,kube_lease_manager=warn");
-        let process = Process::spawn(identity, operator, self.logs.path());
+        let process = Process::spawn(identity, operator, self.logs.path()).unwrap();
         self.operators.push(process);
     }
 
@@ -227,18 +147,9 @@ impl Stack {
             .expect("kubectl apply");
     }
 
-    /// `kubectl apply -n NS -f -` with `yaml`.
-    pub async fn apply_yaml(&self, yaml: &str) {
-        let output = self
-            .ns
-            .kubectl_output(&["apply", "-f", "-"], Some(yaml))
-            .await
-            .expect("kubectl runs");
-        assert!(
-            output.status.success(),
-            "kubectl apply: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+    /// `kubectl apply -n NS` of `objects` (see [`TestNamespace::apply`]).
+    pub async fn apply(&self, objects: &[&dyn Manifest]) {
+        self.ns.apply(objects).await.expect("kubectl apply");
     }
 
     /// `kubectl -n NS ARGS…`, asserting success.
@@ -343,6 +254,7 @@ impl Stack {
         .expect("gateway serves the written config")
     }
 
+    /// `GET PATH_AND_QUERY` on the gateway; the status.
     pub async fn get(&self, path_and_query: &str) -> reqwest::StatusCode {
         self.http
             .get(format!("{}{path_and_query}", self.gateway_url))
@@ -352,14 +264,11 @@ impl Stack {
             .status()
     }
 
+    /// Up to `n` messages published to topic `name`, pulling for at most `within`.
     pub async fn messages(&self, name: &str, n: usize, within: Duration) -> Vec<ReceivedMessage> {
         self.emulator
             .pull(&subscription(name), n, within)
             .await
             .expect("pull")
     }
-}
-
-pub fn json_of(message: &ReceivedMessage) -> Value {
-    serde_json::from_slice(&message.data).expect("JSON message")
 }

@@ -1,0 +1,100 @@
+//! The workspace's own binaries (`hermes-gateway`, `hermes-operator`, `hermes`) as child
+//! processes of a test, their output in a log file shown when the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::error::ClusterError;
+use crate::process::log_tail;
+
+/// How long a process may take to exit after SIGTERM.
+const TERMINATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A built binary of the workspace, found next to the running test executable
+/// (`target/debug/deps/..`); `cargo build --workspace --bins` builds them (scripts/test
+/// does).
+pub fn binary(name: &str) -> Result<PathBuf, ClusterError> {
+    let exe = std::env::current_exe().map_err(ClusterError::io("finding the test executable"))?;
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join(name))
+        .unwrap_or_else(|| PathBuf::from(name));
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(ClusterError::MissingWorkspaceBinary { path })
+    }
+}
+
+/// The repository's `examples/` folder of manifests.
+pub fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+/// A running product process; killed when dropped, its log's end printed if the test is
+/// failing.
+pub struct Process {
+    /// Its name: the log file's, and for operators their identity.
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Starts `command` with its output going to `LOGS/NAME.log`.
+    pub fn spawn(name: &str, mut command: Command, logs: &Path) -> Result<Process, ClusterError> {
+        let log = logs.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log)
+            .map_err(ClusterError::io(format!("creating {}", log.display())))?;
+        let err = file
+            .try_clone()
+            .map_err(ClusterError::io("cloning a log handle"))?;
+        command
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .map_err(ClusterError::io(format!("starting {name}")))?;
+        Ok(Process {
+            name: name.to_string(),
+            child,
+            log,
+        })
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits (up to 30 s) for the exit status.
+    pub async fn terminate(&mut self) -> Result<ExitStatus, ClusterError> {
+        if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
+            // SAFETY: plain kill(2) on our own child's pid.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+        let waited = tokio::time::timeout(TERMINATE_TIMEOUT, self.child.wait()).await;
+        let what = format!("waiting for {} to exit after SIGTERM", self.name);
+        match waited {
+            Ok(status) => status.map_err(ClusterError::io(what)),
+            Err(elapsed) => Err(ClusterError::io(what)(elapsed.into())),
+        }
+    }
+
+    /// SIGKILL: a crash, nothing released.
+    pub async fn kill(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- last lines of {} ---", self.name);
+            eprintln!("{}", log_tail(&self.log, 40));
+        }
+    }
+}
