@@ -13,27 +13,46 @@ pub(crate) struct Entry<'a> {
     pub value: &'a Value,
 }
 
-/// The known top-level fields of a request body.
-#[derive(Debug, Default)]
-pub(crate) struct Body<'a> {
-    pub client_id: Option<Entry<'a>>,
-    pub app_instance_id: Option<Entry<'a>>,
-    pub user_id: Option<Entry<'a>>,
-    pub timestamp_micros: Option<Entry<'a>>,
-    pub user_properties: Option<Entry<'a>>,
-    pub user_data: Option<Entry<'a>>,
-    pub consent: Option<Entry<'a>>,
-    pub non_personalized_ads: Option<Entry<'a>>,
-    pub user_location: Option<Entry<'a>>,
-    pub ip_override: Option<Entry<'a>>,
-    pub device: Option<Entry<'a>>,
-    pub validation_behavior: Option<Entry<'a>>,
-    pub events: Option<Entry<'a>>,
+/// Declares [`Body`] and its key lookup from one list of fields, each with its
+/// camelCase spelling when it has one, so a name is written once.
+macro_rules! body_fields {
+    ($($field:ident $(| $camel:literal)?),* $(,)?) => {
+        /// The known top-level fields of a request body.
+        #[derive(Debug, Default)]
+        pub(crate) struct Body<'a> {
+            $(pub $field: Option<Entry<'a>>,)*
+        }
+
+        /// The known fields' names, in Google's order.
+        const KNOWN: &[&str] = &[$(stringify!($field)),*];
+
+        impl<'a> Body<'a> {
+            /// The field `key` names (either spelling): its name and its slot.
+            fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Entry<'a>>)> {
+                Some(match key {
+                    $(stringify!($field) $(| $camel)? => (stringify!($field), &mut self.$field),)*
+                    _ => return None,
+                })
+            }
+        }
+    };
 }
 
-const KNOWN: &str = "client_id, app_instance_id, user_id, timestamp_micros, user_properties, \
-                     user_data, consent, non_personalized_ads, user_location, ip_override, device, \
-                     validation_behavior, events";
+body_fields! {
+    client_id | "clientId",
+    app_instance_id | "appInstanceId",
+    user_id | "userId",
+    timestamp_micros | "timestampMicros",
+    user_properties | "userProperties",
+    user_data | "userData",
+    consent,
+    non_personalized_ads | "nonPersonalizedAds",
+    user_location | "userLocation",
+    ip_override | "ipOverride",
+    device,
+    validation_behavior | "validationBehavior",
+    events,
+}
 
 impl<'a> Body<'a> {
     /// Sort the body's keys into fields, reporting unknown keys (`NAME_INVALID`) and a
@@ -48,7 +67,10 @@ impl<'a> Body<'a> {
                 messages.push(ValidationMessage::new(
                     key.as_str(),
                     ValidationCode::NameInvalid,
-                    format!("Unknown field \"{key}\". Known fields: {KNOWN}."),
+                    format!(
+                        "Unknown field \"{key}\". Known fields: {}.",
+                        KNOWN.join(", ")
+                    ),
                 ));
                 continue;
             };
@@ -65,31 +87,6 @@ impl<'a> Body<'a> {
             }
         }
         body
-    }
-
-    fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Entry<'a>>)> {
-        Some(match key {
-            "client_id" | "clientId" => ("client_id", &mut self.client_id),
-            "app_instance_id" | "appInstanceId" => ("app_instance_id", &mut self.app_instance_id),
-            "user_id" | "userId" => ("user_id", &mut self.user_id),
-            "timestamp_micros" | "timestampMicros" => {
-                ("timestamp_micros", &mut self.timestamp_micros)
-            }
-            "user_properties" | "userProperties" => ("user_properties", &mut self.user_properties),
-            "user_data" | "userData" => ("user_data", &mut self.user_data),
-            "consent" => ("consent", &mut self.consent),
-            "non_personalized_ads" | "nonPersonalizedAds" => {
-                ("non_personalized_ads", &mut self.non_personalized_ads)
-            }
-            "user_location" | "userLocation" => ("user_location", &mut self.user_location),
-            "ip_override" | "ipOverride" => ("ip_override", &mut self.ip_override),
-            "device" => ("device", &mut self.device),
-            "validation_behavior" | "validationBehavior" => {
-                ("validation_behavior", &mut self.validation_behavior)
-            }
-            "events" => ("events", &mut self.events),
-            _ => return None,
-        })
     }
 }
 
@@ -127,7 +124,10 @@ mod tests {
                 ValidationMessage::new(
                     "clientID",
                     ValidationCode::NameInvalid,
-                    format!("Unknown field \"clientID\". Known fields: {KNOWN}.")
+                    format!(
+                        "Unknown field \"clientID\". Known fields: {}.",
+                        KNOWN.join(", ")
+                    )
                 ),
             ]
         );
