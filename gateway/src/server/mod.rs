@@ -1,12 +1,15 @@
-//! The HTTP side: routes, limits, health, metrics and debug mode. `app(state)` is a
+//! The HTTP side: routes, limits, request spans, health, metrics and debug mode. `app(state)` is a
 //! plain `Router`, testable with `tower::ServiceExt::oneshot`.
 
-mod dispatch;
+mod enqueue;
 mod ga4;
 mod health;
 mod mp;
+mod refusal;
 mod request;
 mod response;
+
+pub(crate) use refusal::Refusal;
 
 use std::sync::Arc;
 
@@ -15,6 +18,8 @@ use axum::http::{HeaderName, Method};
 use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::config_source::ConfigStore;
 use crate::metrics::Metrics;
@@ -60,7 +65,20 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .layer(request_spans())
         .with_state(state)
+}
+
+/// A `debug` span per request (method, URI, version) with its status and latency at
+/// `debug`: nothing is formatted unless debug logging is on, so the hot path pays only
+/// the level check. Failures (5xx) are logged by the hit's own event, so not again here.
+fn request_spans()
+-> TraceLayer<tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>>
+{
+    TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
 }
 
 #[cfg(test)]

@@ -146,7 +146,8 @@ async fn a_full_publish_queue_is_a_503_and_counted_for_the_tag() {
     assert!(body.contains("queue_full"), "{body}");
     let (_, _, metrics) = send(state, get("/metrics")).await;
     assert!(
-        metrics.contains("hermes_tags_failed_total{tag=\"low-stock-signal\"} 1"),
+        metrics
+            .contains("hermes_gateway_tag_messages_not_enqueued_total{tag=\"low-stock-signal\"} 1"),
         "{metrics}"
     );
 }
