@@ -70,11 +70,54 @@ pub(crate) struct ConfigRefused<'a> {
 
 impl ConfigRefused<'_> {
     pub(crate) fn emit(self, metrics: &Metrics) {
+        count(metrics, ConfigLoadOutcome::Refused);
         tracing::warn!(
             config_hash = self.hash,
             error = %self.error,
             "config refused; previous config keeps serving"
         );
-        count(metrics, ConfigLoadOutcome::Refused);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::registry::Registry;
+
+    #[test]
+    fn a_loaded_config_moves_the_info_series_to_its_hash_and_a_refusal_keeps_it() {
+        let metrics = Metrics::register(&mut Registry::default());
+        let info = |hash: &str| {
+            metrics
+                .config_info
+                .get(&ConfigLabels { hash: hash.into() })
+                .map(|gauge| gauge.get())
+        };
+        ConfigLoaded {
+            hash: "sha256:a",
+            previous: None,
+        }
+        .emit(&metrics);
+        ConfigLoaded {
+            hash: "sha256:b",
+            previous: Some("sha256:a"),
+        }
+        .emit(&metrics);
+        ConfigRefused {
+            hash: "sha256:c",
+            error: &"regex too big",
+        }
+        .emit(&metrics);
+        assert_eq!(info("sha256:a"), None);
+        assert_eq!(info("sha256:b"), Some(1));
+        assert_eq!(info("sha256:c"), None);
+        let loads = |outcome| {
+            metrics
+                .config_loads
+                .get_or_create(&ConfigLoadLabels { outcome })
+                .get()
+        };
+        assert_eq!(loads(ConfigLoadOutcome::Loaded), 2);
+        assert_eq!(loads(ConfigLoadOutcome::Refused), 1);
     }
 }

@@ -31,85 +31,45 @@ impl HitOutcome {
     }
 }
 
-fn count(metrics: &Metrics, client: ClientKind, outcome: HitOutcome) {
-    metrics
-        .hits
-        .get_or_create(&HitLabels {
-            client: client.as_str(),
-            outcome,
-        })
-        .inc();
+/// How a hit ended, one variant per way: each writes its own log line and counts the hit
+/// under its [`HitOutcome`].
+pub(crate) enum HitEnded<'a> {
+    /// Its events were evaluated and their messages queued.
+    Accepted { events: usize, messages: usize },
+    /// It carried the debug token: evaluated and explained, nothing published.
+    Debugged { config_hash: &'a str },
+    /// A `/debug/mp/collect` request was validated (the answer lists what is wrong).
+    Validated,
+    /// Refused. Logged at `debug`: refusals are the client's problem and hostile traffic
+    /// must not flood the log; the counter shows them.
+    Refused(&'a Refusal),
 }
 
-/// A hit's events were evaluated and their messages queued.
-pub(crate) struct HitAccepted {
-    pub client: ClientKind,
-    pub events: usize,
-    pub messages: usize,
-}
-
-impl HitAccepted {
-    pub(crate) fn emit(self, metrics: &Metrics) {
-        tracing::trace!(
-            client = self.client.as_str(),
-            events = self.events,
-            messages = self.messages,
-            "hit accepted"
-        );
-        count(metrics, self.client, HitOutcome::Accepted);
-    }
-}
-
-/// A hit carrying the debug token was evaluated and explained; nothing was published.
-pub(crate) struct HitDebugged<'a> {
-    pub client: ClientKind,
-    pub config_hash: &'a str,
-}
-
-impl HitDebugged<'_> {
-    pub(crate) fn emit(self, metrics: &Metrics) {
-        tracing::debug!(
-            client = self.client.as_str(),
-            config_hash = self.config_hash,
-            "debug hit explained"
-        );
-        count(metrics, self.client, HitOutcome::Debugged);
-    }
-}
-
-/// A `/debug/mp/collect` request was validated.
-pub(crate) struct HitValidated {
-    pub client: ClientKind,
-    pub messages: usize,
-}
-
-impl HitValidated {
-    pub(crate) fn emit(self, metrics: &Metrics) {
-        tracing::debug!(
-            client = self.client.as_str(),
-            validation_messages = self.messages,
-            "hit validated"
-        );
-        count(metrics, self.client, HitOutcome::Validated);
-    }
-}
-
-/// A hit was refused. Logged at `debug`: refusals are the client's problem and hostile
-/// traffic must not flood the log; the counter shows them.
-pub(crate) struct HitRefused<'a> {
-    pub client: ClientKind,
-    pub refusal: &'a Refusal,
-}
-
-impl HitRefused<'_> {
-    pub(crate) fn emit(self, metrics: &Metrics) {
-        let reason = self.refusal.reason();
-        tracing::debug!(
-            client = self.client.as_str(),
-            reason,
-            detail = %self.refusal,
-            "hit refused"
-        );
-        count(metrics, self.client, HitOutcome::Refused(reason));
+impl HitEnded<'_> {
+    pub(crate) fn emit(self, client: ClientKind, metrics: &Metrics) {
+        let client = client.as_str();
+        let outcome = match self {
+            HitEnded::Accepted { events, messages } => {
+                tracing::trace!(client, events, messages, "hit accepted");
+                HitOutcome::Accepted
+            }
+            HitEnded::Debugged { config_hash } => {
+                tracing::debug!(client, config_hash, "debug hit explained");
+                HitOutcome::Debugged
+            }
+            HitEnded::Validated => {
+                tracing::debug!(client, "hit validated");
+                HitOutcome::Validated
+            }
+            HitEnded::Refused(refusal) => {
+                let reason = refusal.reason();
+                tracing::debug!(client, reason, detail = %refusal, "hit refused");
+                HitOutcome::Refused(reason)
+            }
+        };
+        metrics
+            .hits
+            .get_or_create(&HitLabels { client, outcome })
+            .inc();
     }
 }

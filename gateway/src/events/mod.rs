@@ -18,8 +18,8 @@ pub(crate) use config::{ConfigLoaded, ConfigRefused};
 pub(crate) use evaluation::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };
+pub(crate) use hit::HitEnded;
 pub use hit::HitOutcome;
-pub(crate) use hit::{HitAccepted, HitDebugged, HitRefused, HitValidated};
 pub(crate) use publish::{
     BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
     MessagesAbandoned, PublishAttemptFailed,

@@ -10,7 +10,7 @@ use hermes_crds::api::ClientKind;
 use super::AppState;
 use super::enqueue::Handled;
 use super::refusal::Refusal;
-use crate::events::{HitAccepted, HitDebugged, HitRefused, HitValidated};
+use crate::events::HitEnded;
 
 /// Emit the hit's event and build its answer.
 pub(crate) fn answer(
@@ -21,36 +21,20 @@ pub(crate) fn answer(
     let metrics = &state.metrics;
     match result {
         Ok(Handled::Queued { events, messages }) => {
-            HitAccepted {
-                client,
-                events,
-                messages,
-            }
-            .emit(metrics);
+            HitEnded::Accepted { events, messages }.emit(client, metrics);
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(Handled::Explained(explanation)) => {
-            HitDebugged {
-                client,
-                config_hash: &explanation.config_hash,
-            }
-            .emit(metrics);
+            let config_hash = &explanation.config_hash;
+            HitEnded::Debugged { config_hash }.emit(client, metrics);
             Json(explanation).into_response()
         }
         Ok(Handled::Validated(validation)) => {
-            HitValidated {
-                client,
-                messages: validation.validation_messages.len(),
-            }
-            .emit(metrics);
+            HitEnded::Validated.emit(client, metrics);
             Json(validation).into_response()
         }
         Err(refusal) => {
-            HitRefused {
-                client,
-                refusal: &refusal,
-            }
-            .emit(metrics);
+            HitEnded::Refused(&refusal).emit(client, metrics);
             refusal.into_response()
         }
     }

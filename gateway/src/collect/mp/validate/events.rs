@@ -60,16 +60,7 @@ impl Validator<'_> {
                 "events is empty: send at least one event.",
             );
         }
-        if list.len() > MAX_EVENTS {
-            self.report(
-                "events",
-                Code::ExceededMaxEntities,
-                format!(
-                    "The request has {} events; the maximum is {MAX_EVENTS}.",
-                    list.len()
-                ),
-            );
-        }
+        self.check_count("events", "The request", list.len(), "events", MAX_EVENTS);
         for (index, event) in list.iter().enumerate() {
             self.check_event(&format!("events[{index}]"), event);
         }
@@ -126,16 +117,7 @@ impl Validator<'_> {
             );
             return;
         };
-        if object.len() > MAX_PARAMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The event has {} parameters; the maximum is {MAX_PARAMS}.",
-                    object.len()
-                ),
-            );
-        }
+        self.check_count(path, "The event", object.len(), "parameters", MAX_PARAMS);
         for (name, value) in object {
             let param_path = format!("{path}.{name}");
             if let Some((code, description)) = check_name(NameKind::Param, name) {
@@ -187,16 +169,7 @@ impl Validator<'_> {
             );
             return;
         };
-        if list.len() > MAX_ITEMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The event has {} items; the maximum is {MAX_ITEMS}.",
-                    list.len()
-                ),
-            );
-        }
+        self.check_count(path, "The event", list.len(), "items", MAX_ITEMS);
         for (index, item) in list.iter().enumerate() {
             let item_path = format!("{path}[{index}]");
             let Some(object) = item.as_object() else {
@@ -220,16 +193,13 @@ impl Validator<'_> {
             .keys()
             .filter(|k| !ITEM_KEYS.contains(&k.as_str()))
             .count();
-        if custom > MAX_CUSTOM_ITEM_PARAMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The item has {custom} custom parameters; the maximum is \
-                     {MAX_CUSTOM_ITEM_PARAMS}."
-                ),
-            );
-        }
+        self.check_count(
+            path,
+            "The item",
+            custom,
+            "custom parameters",
+            MAX_CUSTOM_ITEM_PARAMS,
+        );
         for (key, value) in item {
             let key_path = format!("{path}.{key}");
             if !ITEM_KEYS.contains(&key.as_str())
