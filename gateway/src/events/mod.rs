@@ -1,12 +1,12 @@
-//! What happens on the hit path and in the publisher, one struct per happening (the
-//! shape of Vector's `internal_events`). Each `emit` writes the log line and bumps the
-//! counters together, with fixed labels, so a count never goes without its log line and
-//! no handler spells a metric name or an outcome. The metrics are listed in
-//! `docs/metrics.md`.
+//! What happens on the hit path and in the publisher, one struct per happening (one
+//! enum variant per way a hit ends; the shape of Vector's `internal_events`). Each `emit`
+//! writes the log line and bumps the counters together, with fixed labels, so a count
+//! never goes without its log line and no handler spells a metric name or an outcome.
+//! The metrics are listed in `docs/metrics.md`.
 //!
-//! Events on the hot path (a hit, an event, a tag) log at `trace`/`debug` and label with
-//! static strings or names the evaluation already owns: emitting allocates nothing beyond
-//! the label of a new series.
+//! On the hot path events log at `trace`/`debug` (only a level check unless enabled);
+//! hit and event counts are labelled with static strings, trigger and tag counts take
+//! the names the evaluation already owns, so counting a hit copies no string.
 
 mod config;
 mod evaluation;
