@@ -4,6 +4,7 @@ pub mod cli;
 pub mod collect;
 pub mod config_source;
 pub mod event;
+pub mod events;
 pub mod fire;
 pub mod metrics;
 pub mod publish;

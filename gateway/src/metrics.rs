@@ -1,23 +1,37 @@
-//! The gateway's Prometheus metrics (text format on `/metrics`).
+//! The gateway's Prometheus metrics (text format on `/metrics`): the hit path and the
+//! config here, the publisher's in [`crate::publish::PublishMetrics`]. Names follow
+//! `hermes_<component>_<what>[_total|_seconds]`; every metric is listed in
+//! `docs/metrics.md`. Only [`crate::events`] bumps them, so each count has its log line.
 
 use std::sync::Mutex;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Metric, Registry, Unit};
 
-/// Labels of hit counters.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+use crate::events::{ConfigLoadOutcome, HitOutcome};
+
+/// Labels of `hermes_gateway_hits_total`. Both are static: counting a hit allocates
+/// nothing.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HitLabels {
     /// `ga4` or `measurementProtocol`.
-    pub client: String,
-    /// `accepted`, or the rejection kind (`invalid`, `unauthorized`, `too_large`, …).
-    pub outcome: String,
+    pub client: &'static str,
+    /// How the hit ended ([`HitOutcome::as_str`]).
+    pub outcome: HitOutcome,
 }
 
-/// Labels naming a tag.
+/// Labels of `hermes_gateway_events_evaluated_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClientLabels {
+    /// `ga4` or `measurementProtocol`.
+    pub client: &'static str,
+}
+
+/// Labels naming a tag: every per-tag series, on the hit path and in the publisher.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TagLabels {
     /// Tag name.
@@ -31,11 +45,11 @@ pub struct TriggerLabels {
     pub trigger: String,
 }
 
-/// Labels of config reloads.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReloadLabels {
-    /// `success` or `failure`.
-    pub outcome: String,
+/// Labels of `hermes_gateway_config_loads_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConfigLoadLabels {
+    /// `loaded` or `refused` ([`ConfigLoadOutcome::as_str`]).
+    pub outcome: ConfigLoadOutcome,
 }
 
 /// Labels of the config info gauge.
@@ -45,118 +59,99 @@ pub struct ConfigLabels {
     pub hash: String,
 }
 
-/// Hit-path and config metrics. Publisher metrics register beside these.
+impl EncodeLabelValue for HitOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+impl EncodeLabelValue for ConfigLoadOutcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+/// Hit-path and config metrics (`hermes_gateway_…`). Publisher metrics register beside
+/// these.
+#[derive(Debug)]
 pub struct Metrics {
     /// Hits by client and outcome.
     pub hits: Family<HitLabels, Counter>,
     /// Events evaluated by client.
-    pub events: Family<HitLabels, Counter>,
+    pub events_evaluated: Family<ClientLabels, Counter>,
     /// Triggers that fired.
     pub triggers_matched: Family<TriggerLabels, Counter>,
     /// Tags that fired.
     pub tags_fired: Family<TagLabels, Counter>,
-    /// Messages a tag produced and could not hand to the publisher (queue full).
-    pub tags_failed: Family<TagLabels, Counter>,
+    /// Messages a tag rendered that the publisher did not accept.
+    pub tag_messages_not_enqueued: Family<TagLabels, Counter>,
     /// Payload fields left out because the value did not fit the field's type.
     pub fields_dropped: Family<TagLabels, Counter>,
-    /// Config loads.
-    pub config_reloads: Family<ReloadLabels, Counter>,
+    /// Config loads by outcome.
+    pub config_loads: Family<ConfigLoadLabels, Counter>,
     /// 1 for the hash being served.
     pub config_info: Family<ConfigLabels, Gauge>,
-    info_lock: Mutex<()>,
+    /// Serializes the swap of the `config_info` series (remove old, set new).
+    pub(crate) config_info_lock: Mutex<()>,
 }
 
 impl Metrics {
-    /// Create the metrics and register them in `registry` under `hermes_`.
+    /// Create the metrics and register them in `registry` under `hermes_gateway_`.
     pub fn register(registry: &mut Registry) -> Self {
-        let metrics = Metrics {
-            hits: Family::default(),
-            events: Family::default(),
-            triggers_matched: Family::default(),
-            tags_fired: Family::default(),
-            tags_failed: Family::default(),
-            fields_dropped: Family::default(),
-            config_reloads: Family::default(),
-            config_info: Family::default(),
-            info_lock: Mutex::new(()),
-        };
-        registry.register(
-            "hermes_hits",
-            "Hits received, by client and outcome",
-            metrics.hits.clone(),
-        );
-        registry.register(
-            "hermes_events",
-            "Events evaluated, by client",
-            metrics.events.clone(),
-        );
-        registry.register(
-            "hermes_triggers_matched",
-            "Triggers that fired",
-            metrics.triggers_matched.clone(),
-        );
-        registry.register(
-            "hermes_tags_fired",
-            "Tags that fired",
-            metrics.tags_fired.clone(),
-        );
-        registry.register(
-            "hermes_tags_failed",
-            "Tag messages that could not be queued for publishing",
-            metrics.tags_failed.clone(),
-        );
-        registry.register(
-            "hermes_payload_fields_dropped",
-            "Payload fields left out because the value did not fit the field type",
-            metrics.fields_dropped.clone(),
-        );
-        registry.register(
-            "hermes_config_reloads",
-            "Config loads, by outcome",
-            metrics.config_reloads.clone(),
-        );
-        registry.register(
-            "hermes_config_info",
-            "The config being served (value 1, label hash)",
-            metrics.config_info.clone(),
-        );
-        metrics
-    }
-
-    /// Count a hit.
-    pub fn hit(&self, client: &str, outcome: &str) {
-        self.hits
-            .get_or_create(&HitLabels {
-                client: client.to_string(),
-                outcome: outcome.to_string(),
-            })
-            .inc();
-    }
-
-    pub(crate) fn config_loaded(&self, previous: Option<&str>, hash: &str) {
-        let _guard = self.info_lock.lock();
-        if let Some(previous) = previous {
-            self.config_info.remove(&ConfigLabels {
-                hash: previous.to_string(),
-            });
+        let mut r = Registrar::new(registry, "hermes_gateway");
+        Metrics {
+            hits: r.add("hits", "Hits received, by client and outcome"),
+            events_evaluated: r.add("events_evaluated", "Events evaluated, by client"),
+            triggers_matched: r.add("triggers_matched", "Triggers that fired"),
+            tags_fired: r.add("tags_fired", "Tags that fired"),
+            tag_messages_not_enqueued: r.add(
+                "tag_messages_not_enqueued",
+                "Tag messages the publisher did not accept",
+            ),
+            fields_dropped: r.add("payload_fields_dropped", "Payload fields left out"),
+            config_loads: r.add("config_loads", "Config loads, by outcome"),
+            config_info: r.add("config_info", "The config being served (1, label hash)"),
+            config_info_lock: Mutex::new(()),
         }
-        self.config_info
-            .get_or_create(&ConfigLabels {
-                hash: hash.to_string(),
-            })
-            .set(1);
-        self.config_reloads
-            .get_or_create(&ReloadLabels {
-                outcome: "success".to_string(),
-            })
-            .inc();
+    }
+}
+
+/// Registers metrics under one component prefix and hands each back, so a metrics
+/// struct is built in one expression, one line per metric.
+pub(crate) struct Registrar<'a> {
+    registry: &'a mut Registry,
+}
+
+impl<'a> Registrar<'a> {
+    /// Register below `prefix` (`hermes_<component>`).
+    pub(crate) fn new(registry: &'a mut Registry, prefix: &str) -> Self {
+        Registrar {
+            registry: registry.sub_registry_with_prefix(prefix),
+        }
     }
 
-    pub(crate) fn config_failed(&self) {
-        self.config_reloads
-            .get_or_create(&ReloadLabels {
-                outcome: "failure".to_string(),
-            })
-            .inc();
+    /// A new default metric (counters, gauges, families), registered.
+    pub(crate) fn add<M: Metric + Clone + Default>(&mut self, name: &str, help: &str) -> M {
+        let metric = M::default();
+        self.registry.register(name, help, metric.clone());
+        metric
+    }
+
+    /// A histogram with `buckets`, registered with `unit` (which suffixes the name).
+    pub(crate) fn histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        unit: Option<Unit>,
+        buckets: impl Iterator<Item = f64>,
+    ) -> Histogram {
+        let histogram = Histogram::new(buckets);
+        match unit {
+            Some(unit) => self
+                .registry
+                .register_with_unit(name, help, unit, histogram.clone()),
+            None => self.registry.register(name, help, histogram.clone()),
+        }
+        histogram
     }
 }

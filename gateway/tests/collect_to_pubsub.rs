@@ -440,9 +440,12 @@ async fn bad_hits_get_a_4xx_with_a_reason_and_health_shows_the_config_hash() {
     assert!(hash.starts_with("sha256:"), "{ready}");
     let metrics = h.get("/metrics").await.text().await.unwrap();
     assert!(
-        metrics.contains(&format!("hermes_config_info{{hash=\"{hash}\"}} 1")),
+        metrics.contains(&format!("hermes_gateway_config_info{{hash=\"{hash}\"}} 1")),
         "{metrics}"
     );
-    assert!(metrics.contains("hermes_hits_total{client=\"ga4\",outcome=\"missing_event_name\"} 1"));
+    assert!(
+        metrics
+            .contains("hermes_gateway_hits_total{client=\"ga4\",outcome=\"missing_event_name\"} 1")
+    );
     h.stop().await;
 }

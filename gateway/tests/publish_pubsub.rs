@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use hermes_gateway::metrics::TagLabels;
 use hermes_gateway::publish::{
     BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig, PubSubPublisher,
-    PublishMetrics, Publisher, TagLabel,
+    PublishMetrics, Publisher,
 };
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
 use hermes_tests::{free_port, wait_for};
@@ -73,11 +74,11 @@ fn message(topic_id: &str, n: usize) -> OutgoingMessage {
 
 fn count(
     family: &prometheus_client::metrics::family::Family<
-        TagLabel,
+        TagLabels,
         prometheus_client::metrics::counter::Counter,
     >,
 ) -> u64 {
-    family.get_or_create(&TagLabel { tag: TAG.into() }).get()
+    family.get_or_create(&TagLabels { tag: TAG.into() }).get()
 }
 
 /// The value of the first sample whose line starts with `name` in the text exposition.

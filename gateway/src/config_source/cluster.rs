@@ -23,7 +23,6 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, Patch, PatchParams};
-use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::Notify;
@@ -58,11 +57,13 @@ impl ClusterOptions {
 /// Watch the config and report it until the returned future is dropped. Never returns
 /// on its own; errors are logged and retried.
 pub async fn run(client: Client, options: ClusterOptions, sink: Arc<dyn ConfigSink>) {
-    let state = Arc::new(ReportState::default());
-    tokio::join!(
-        watch_config(client.clone(), &options, sink.clone(), state.clone()),
-        report(client, &options, sink, state),
-    );
+    let replica = Replica {
+        client,
+        options,
+        sink,
+        state: ReportState::default(),
+    };
+    tokio::join!(replica.watch_config(), replica.report());
 }
 
 /// Delete this replica's Lease, so that the operator stops waiting for it at once
@@ -95,40 +96,6 @@ impl ReportState {
 
     fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|slot| slot.clone())
-    }
-}
-
-async fn watch_config(
-    client: Client,
-    options: &ClusterOptions,
-    sink: Arc<dyn ConfigSink>,
-    state: Arc<ReportState>,
-) {
-    let config_maps: Api<ConfigMap> = Api::namespaced(client, &options.namespace);
-    let selector = format!("metadata.name={}", options.config_map);
-    let events = watcher(config_maps, watcher::Config::default().fields(&selector))
-        .backoff(ReconnectBackoff::default());
-    let mut events = std::pin::pin!(events);
-    while let Some(event) = events.next().await {
-        match event {
-            Ok(watcher::Event::Apply(config_map) | watcher::Event::InitApply(config_map)) => {
-                match load(&config_map, sink.as_ref()) {
-                    Load::Unchanged if state.error().is_some() => state.set_error(None),
-                    Load::Unchanged => {}
-                    Load::Loaded => state.set_error(None),
-                    Load::Refused(error) => state.set_error(Some(error)),
-                }
-            }
-            Ok(watcher::Event::Delete(_)) => tracing::warn!(
-                config_map = %options.config_map,
-                "config ConfigMap deleted; the last config keeps serving"
-            ),
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
-            Err(error) => tracing::warn!(
-                %error,
-                "config watch failed; retrying, the last config keeps serving"
-            ),
-        }
     }
 }
 
@@ -167,46 +134,87 @@ fn load(config_map: &ConfigMap, sink: &dyn ConfigSink) -> Load {
     }
 }
 
-async fn report(
+/// One replica's cluster work: its two halves (watch the config, report it) share the
+/// client, the options, the sink and the latest refusal.
+struct Replica {
     client: Client,
-    options: &ClusterOptions,
+    options: ClusterOptions,
     sink: Arc<dyn ConfigSink>,
-    state: Arc<ReportState>,
-) {
-    let leases: Api<Lease> = Api::namespaced(client, &options.namespace);
-    let name = contract::gateway_lease_name(&options.replica_id);
-    let params = PatchParams::apply(contract::GATEWAY_FIELD_MANAGER).force();
-    let duration = options.lease_duration.max(Duration::from_secs(1));
-    let renew_every = duration / 3;
-    let mut failing = false;
-    loop {
-        let lease = GatewayReport {
-            replica: options.replica_id.clone(),
-            hash: sink.current_hash(),
-            error: state.error(),
-            renew_time: Some(Timestamp::now()),
-            duration: SignedDuration::from_secs(duration.as_secs().try_into().unwrap_or(10)),
-        }
-        .to_lease(&options.namespace);
-        // A renewal that hangs (a black-holed connection) must not hold back the next.
-        let patch = Patch::Apply(&lease);
-        let renewal = tokio::time::timeout(duration, leases.patch(&name, &params, &patch)).await;
-        match renewal.unwrap_or_else(|_| Err(renewal_timed_out(duration))) {
-            Ok(_) if failing => {
-                tracing::info!(lease = %name, "gateway report renewed again");
-                failing = false;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                if !failing {
-                    tracing::warn!(lease = %name, %error, "gateway report failed; retrying");
+    state: ReportState,
+}
+
+impl Replica {
+    /// Offer each new version of the config ConfigMap to the sink; remember a refusal.
+    async fn watch_config(&self) {
+        let (options, sink, state) = (&self.options, &self.sink, &self.state);
+        let config_maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), &options.namespace);
+        let selector = format!("metadata.name={}", options.config_map);
+        let events = watcher(config_maps, watcher::Config::default().fields(&selector))
+            .backoff(reconnect_backoff());
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(config_map) | watcher::Event::InitApply(config_map)) => {
+                    match load(&config_map, sink.as_ref()) {
+                        Load::Unchanged if state.error().is_some() => state.set_error(None),
+                        Load::Unchanged => {}
+                        Load::Loaded => state.set_error(None),
+                        Load::Refused(error) => state.set_error(Some(error)),
+                    }
                 }
-                failing = true;
+                Ok(watcher::Event::Delete(_)) => tracing::warn!(
+                    config_map = %options.config_map,
+                    "config ConfigMap deleted; the last config keeps serving"
+                ),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+                Err(error) => tracing::warn!(
+                    %error,
+                    "config watch failed; retrying, the last config keeps serving"
+                ),
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(renew_every) => {}
-            _ = state.changed.notified() => {}
+    }
+
+    /// Renew this replica's Lease (what it serves, the latest refusal) every third of
+    /// the lease duration, and at once after each load attempt.
+    async fn report(&self) {
+        let (options, sink, state) = (&self.options, &self.sink, &self.state);
+        let leases: Api<Lease> = Api::namespaced(self.client.clone(), &options.namespace);
+        let name = contract::gateway_lease_name(&options.replica_id);
+        let params = PatchParams::apply(contract::GATEWAY_FIELD_MANAGER).force();
+        let duration = options.lease_duration.max(Duration::from_secs(1));
+        let renew_every = duration / 3;
+        let mut failing = false;
+        loop {
+            let lease = GatewayReport {
+                replica: options.replica_id.clone(),
+                hash: sink.current_hash(),
+                error: state.error(),
+                renew_time: Some(Timestamp::now()),
+                duration: SignedDuration::from_secs(duration.as_secs().try_into().unwrap_or(10)),
+            }
+            .to_lease(&options.namespace);
+            // A renewal that hangs (a black-holed connection) must not hold back the next.
+            let patch = Patch::Apply(&lease);
+            let renewal =
+                tokio::time::timeout(duration, leases.patch(&name, &params, &patch)).await;
+            match renewal.unwrap_or_else(|_| Err(renewal_timed_out(duration))) {
+                Ok(_) if failing => {
+                    tracing::info!(lease = %name, "gateway report renewed again");
+                    failing = false;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(lease = %name, %error, "gateway report failed; retrying");
+                    }
+                    failing = true;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(renew_every) => {}
+                _ = state.changed.notified() => {}
+            }
         }
     }
 }
@@ -215,34 +223,15 @@ fn renewal_timed_out(after: Duration) -> kube::Error {
     kube::Error::Service(format!("renewal did not complete within {after:?}").into())
 }
 
-/// Reconnect quickly after an outage (the default waits up to 30 s): 200 ms doubling to
-/// 5 s, reset by the first event that arrives.
-struct ReconnectBackoff {
-    next: Duration,
-}
-
-impl Default for ReconnectBackoff {
-    fn default() -> Self {
-        ReconnectBackoff {
-            next: Duration::from_millis(200),
-        }
-    }
-}
-
-impl Iterator for ReconnectBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let delay = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
-        Some(delay)
-    }
-}
-
-impl Backoff for ReconnectBackoff {
-    fn reset(&mut self) {
-        *self = ReconnectBackoff::default();
-    }
+/// Reconnect quickly after an outage (kube's default waits up to 30 s): 200 ms doubling
+/// to 5 s, reset by the first event that arrives.
+fn reconnect_backoff() -> watcher::ExponentialBackoff {
+    backon::ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(5))
+        .with_factor(2.0)
+        .without_max_times()
+        .into()
 }
 
 #[cfg(test)]
@@ -325,7 +314,9 @@ mod tests {
 
     #[test]
     fn reconnect_backoff_is_capped_and_resets() {
-        let mut backoff = ReconnectBackoff::default();
+        use kube::runtime::utils::Backoff;
+
+        let mut backoff = reconnect_backoff();
         let delays: Vec<_> = (&mut backoff).take(7).collect();
         assert_eq!(delays[0], Duration::from_millis(200));
         assert_eq!(delays[6], Duration::from_secs(5));

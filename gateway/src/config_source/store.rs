@@ -7,6 +7,7 @@ use arc_swap::ArcSwapOption;
 use hermes_compiler::config::GatewayConfig;
 
 use super::{ConfigLoadError, ConfigSink};
+use crate::events::{ConfigLoaded, ConfigRefused};
 use crate::fire::PreparedConfig;
 use crate::metrics::Metrics;
 
@@ -42,13 +43,19 @@ impl ConfigSink for ConfigStore {
             Ok(prepared) => {
                 let previous = self.current_hash();
                 self.current.store(Some(Arc::new(prepared)));
-                self.metrics.config_loaded(previous.as_deref(), &hash);
-                tracing::info!(config_hash = %hash, "config loaded");
+                ConfigLoaded {
+                    hash: &hash,
+                    previous: previous.as_deref(),
+                }
+                .emit(&self.metrics);
                 Ok(())
             }
             Err(error) => {
-                self.metrics.config_failed();
-                tracing::warn!(config_hash = %hash, %error, "config refused; previous config keeps serving");
+                ConfigRefused {
+                    hash: &hash,
+                    error: &error,
+                }
+                .emit(&self.metrics);
                 Err(ConfigLoadError::Prepare(error.to_string()))
             }
         }

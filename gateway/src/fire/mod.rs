@@ -21,7 +21,7 @@ pub use trace::{ConditionTrace, EventTrace, TagTrace, TriggerTrace};
 
 use crate::event::{Event, RequestInfo};
 use prepare::{PreparedTag, PreparedTrigger};
-use variable::Scope;
+use variable::Context;
 
 /// What one event produced.
 #[derive(Debug, Default)]
@@ -47,14 +47,14 @@ pub fn evaluate(
     index_in_request: usize,
     traced: bool,
 ) -> EventOutcome {
-    let scope = Scope {
+    let context = Context {
         config,
         event,
         request,
         item: None,
     };
     let mut run = Run {
-        scope,
+        context,
         traced,
         index_in_request,
         event_id: OnceCell::new(),
@@ -136,7 +136,7 @@ impl FiredReason {
 
 /// One event's evaluation: trigger results are computed once and shared by tags.
 struct Run<'a> {
-    scope: Scope<'a>,
+    context: Context<'a>,
     traced: bool,
     index_in_request: usize,
     /// Hashing the event data costs more than most evaluations: done once, on demand.
@@ -148,7 +148,7 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn event_id(&self) -> &str {
         self.event_id
-            .get_or_init(|| self.scope.event.stable_id(self.index_in_request))
+            .get_or_init(|| self.context.event.stable_id(self.index_in_request))
     }
 
     fn fire_tag(&mut self, tag: &'a PreparedTag) -> (FiredReason, Vec<RenderedMessage>) {
@@ -157,11 +157,11 @@ impl<'a> Run<'a> {
             return (FiredReason::Paused, Vec::new());
         }
         if compiled.require_analytics_storage
-            && !self.scope.event.consent_granted("analytics_storage")
+            && !self.context.event.consent_granted("analytics_storage")
         {
             return (FiredReason::ConsentDenied("analytics_storage"), Vec::new());
         }
-        if compiled.require_ad_storage && !self.scope.event.consent_granted("ad_storage") {
+        if compiled.require_ad_storage && !self.context.event.consent_granted("ad_storage") {
             return (FiredReason::ConsentDenied("ad_storage"), Vec::new());
         }
         // Evaluate every firing trigger when tracing, so each shows its result.
@@ -187,13 +187,13 @@ impl<'a> Run<'a> {
             None => vec![render::render(
                 &tag.name,
                 compiled,
-                &self.scope,
+                &self.context,
                 event_id,
                 None,
             )],
             Some(conditions) => {
                 let items = self
-                    .scope
+                    .context
                     .event
                     .data
                     .get("items")
@@ -204,12 +204,12 @@ impl<'a> Run<'a> {
                     .iter()
                     .enumerate()
                     .filter_map(|(index, item)| {
-                        let scope = self.scope.with_item(item);
+                        let context = self.context.with_item(item);
                         conditions
                             .iter()
-                            .all(|c| condition::holds(c, &scope.resolve(&c.variable)))
+                            .all(|c| condition::holds(c, &context.resolve(&c.variable)))
                             .then(|| {
-                                render::render(&tag.name, compiled, &scope, event_id, Some(index))
+                                render::render(&tag.name, compiled, &context, event_id, Some(index))
                             })
                     })
                     .collect()
@@ -223,7 +223,7 @@ impl<'a> Run<'a> {
         if let Some(fired) = self.fired.get(name) {
             return *fired;
         }
-        let fired = match self.scope.config.triggers.get(name) {
+        let fired = match self.context.config.triggers.get(name) {
             Some(trigger) => self.evaluate_trigger(name, trigger),
             None => false,
         };
@@ -232,7 +232,7 @@ impl<'a> Run<'a> {
     }
 
     fn evaluate_trigger(&mut self, name: &str, trigger: &PreparedTrigger) -> bool {
-        let event = self.scope.event;
+        let event = self.context.event;
         let event_matched = trigger.event.matches(event.name());
         let client_matched = trigger.client.is_none_or(|c| c == event.client);
         if !self.traced {
@@ -241,14 +241,14 @@ impl<'a> Run<'a> {
                 && trigger
                     .conditions
                     .iter()
-                    .all(|c| condition::holds(c, &self.scope.resolve(&c.variable)));
+                    .all(|c| condition::holds(c, &self.context.resolve(&c.variable)));
         }
         let conditions: Vec<ConditionTrace> = trigger
             .conditions
             .iter()
             .enumerate()
             .map(|(index, c)| {
-                let values = self.scope.resolve(&c.variable);
+                let values = self.context.resolve(&c.variable);
                 ConditionTrace::new(index, c, &values, condition::holds(c, &values))
             })
             .collect();

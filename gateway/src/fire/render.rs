@@ -7,7 +7,7 @@ use hermes_crds::api::FieldType;
 use serde_json::{Map, Number, Value};
 
 use super::condition::number;
-use super::variable::{Scope, is_multi_valued, text};
+use super::variable::{Context, is_multi_valued, text};
 
 /// Attribute carrying the event's stable id, for consumers to de-duplicate.
 pub const EVENT_ID_ATTRIBUTE: &str = "hermes_event_id";
@@ -37,15 +37,15 @@ pub struct RenderedMessage {
     pub dropped_fields: Vec<String>,
 }
 
-/// Render `tag`'s message for `scope` (`item_index` set inside a per-item fan-out).
+/// Render `tag`'s message for `context` (`item_index` set inside a per-item fan-out).
 pub(crate) fn render(
     name: &str,
     tag: &CompiledTag,
-    scope: &Scope<'_>,
+    context: &Context<'_>,
     event_id: &str,
     item_index: Option<usize>,
 ) -> RenderedMessage {
-    let in_fan_out = scope.item.is_some();
+    let in_fan_out = context.item.is_some();
     let mut dropped = Vec::new();
     let data = match &tag.payload {
         CompiledPayload::EventData {
@@ -53,7 +53,7 @@ pub(crate) fn render(
             exclude,
             add,
         } => {
-            let mut body: Map<String, Value> = scope
+            let mut body: Map<String, Value> = context
                 .event
                 .data
                 .iter()
@@ -61,21 +61,21 @@ pub(crate) fn render(
                 .filter(|(k, _)| !exclude.iter().any(|e| e == *k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            if let Some(item) = scope.item {
+            if let Some(item) = context.item {
                 body.insert("item".to_string(), item.clone());
             }
-            add_fields(&mut body, add, scope, in_fan_out, &mut dropped);
+            add_fields(&mut body, add, context, in_fan_out, &mut dropped);
             Value::Object(body)
         }
         CompiledPayload::Fields { fields } => {
             let mut body = Map::with_capacity(fields.len());
-            add_fields(&mut body, fields, scope, in_fan_out, &mut dropped);
+            add_fields(&mut body, fields, context, in_fan_out, &mut dropped);
             Value::Object(body)
         }
     };
     let mut attributes = BTreeMap::new();
     for attribute in &tag.attributes {
-        if let Some(value) = scope.resolve(&attribute.value).first() {
+        if let Some(value) = context.resolve(&attribute.value).first() {
             attributes.insert(attribute.name.clone(), text(value).into_owned());
         }
     }
@@ -83,7 +83,7 @@ pub(crate) fn render(
     attributes.insert(TAG_ATTRIBUTE.to_string(), name.to_string());
     attributes.insert(
         EVENT_NAME_ATTRIBUTE.to_string(),
-        scope.event.name().to_string(),
+        context.event.name().to_string(),
     );
     if let Some(index) = item_index {
         attributes.insert(ITEM_INDEX_ATTRIBUTE.to_string(), index.to_string());
@@ -91,7 +91,7 @@ pub(crate) fn render(
     let ordering_key = tag
         .ordering_key
         .as_ref()
-        .and_then(|v| scope.resolve(v).first().map(|v| text(v).into_owned()))
+        .and_then(|v| context.resolve(v).first().map(|v| text(v).into_owned()))
         .filter(|k| !k.is_empty());
     RenderedMessage {
         tag: name.to_string(),
@@ -106,12 +106,12 @@ pub(crate) fn render(
 fn add_fields(
     body: &mut Map<String, Value>,
     fields: &[CompiledField],
-    scope: &Scope<'_>,
+    context: &Context<'_>,
     in_fan_out: bool,
     dropped: &mut Vec<String>,
 ) {
     for field in fields {
-        let values = scope.resolve(&field.value);
+        let values = context.resolve(&field.value);
         let rendered = if is_multi_valued(&field.value, in_fan_out) {
             values
                 .iter()

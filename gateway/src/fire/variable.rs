@@ -9,9 +9,11 @@ use serde_json::Value;
 use super::prepare::{PreparedConfig, PreparedTable};
 use crate::event::{Event, RequestInfo};
 
-/// What a variable is resolved against.
+/// The evaluation context: what a variable is resolved against (the config, the event,
+/// the request, and the item inside a per-item fan-out). Not a "scope", which in Hermes
+/// means a namespace.
 #[derive(Clone, Copy)]
-pub(crate) struct Scope<'a> {
+pub(crate) struct Context<'a> {
     pub config: &'a PreparedConfig,
     pub event: &'a Event,
     pub request: &'a RequestInfo,
@@ -22,10 +24,10 @@ pub(crate) struct Scope<'a> {
 /// Zero or more values; most variables give at most one.
 pub(crate) type Values<'a> = Vec<Cow<'a, Value>>;
 
-impl<'a> Scope<'a> {
-    /// The scope for one item of a fan-out.
+impl<'a> Context<'a> {
+    /// The context for one item of a fan-out.
     pub fn with_item(self, item: &'a Value) -> Self {
-        Scope {
+        Context {
             item: Some(item),
             ..self
         }

@@ -9,7 +9,7 @@
 //!
 //! Each lane also remembers the generation of the topic's client publisher it started
 //! on, so that its messages keep going through that client while any are in flight (see
-//! the dispatcher's rotation of client publishers).
+//! the worker's rotation of client publishers).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -20,7 +20,7 @@ use super::OutgoingMessage;
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
     pub msg: OutgoingMessage,
-    /// Enqueue order, assigned by the dispatcher.
+    /// Enqueue order, assigned by the worker.
     pub seq: u64,
     pub enqueued: Instant,
     /// Times handed to the client.
@@ -57,7 +57,7 @@ impl LaneId {
     }
 }
 
-/// What the dispatcher must arrange after a result.
+/// What the worker must arrange after a result.
 #[derive(Debug)]
 pub(super) enum Next {
     Nothing,

@@ -7,14 +7,13 @@
 //! crate); [`RecordingPublisher`] keeps messages in memory for unit tests and the debug
 //! mode. The reliability issue swaps in a durable buffer behind the same trait.
 
-mod backoff;
 mod config;
-mod dispatcher;
 mod lanes;
 pub mod limits;
 mod metrics;
 mod pubsub;
 mod recording;
+mod worker;
 
 use std::collections::BTreeMap;
 
@@ -22,7 +21,7 @@ use futures::future::BoxFuture;
 
 pub use config::{BatchSettings, PubSubConfig, PubSubTarget};
 pub use limits::InvalidMessage;
-pub use metrics::{PublishMetrics, TagLabel};
+pub use metrics::PublishMetrics;
 pub use pubsub::PubSubPublisher;
 pub use recording::RecordingPublisher;
 

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::dispatcher::{self, Phase, Queued, Shared};
+use super::worker::{self, Phase, Queued, Shared};
 use super::{EnqueueError, OutgoingMessage, PubSubConfig, PublishMetrics, Publisher, limits};
 
 /// Publishes to Pub/Sub from a bounded in-memory queue.
@@ -38,7 +38,7 @@ impl PubSubPublisher {
         let shared = Arc::new(Shared::new(metrics));
         let capacity = config.queue_capacity;
         let shutdown_timeout = config.shutdown_timeout;
-        let task = tokio::spawn(dispatcher::run(config, shared.clone(), rx, control_rx));
+        let task = tokio::spawn(worker::run(config, shared.clone(), rx, control_rx));
         PubSubPublisher {
             tx,
             control,

@@ -4,40 +4,27 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::Response;
+use hermes_crds::api::ClientKind;
 
 use super::AppState;
-use super::dispatch::dispatch;
+use super::enqueue::{Handled, fire_and_enqueue};
+use super::refusal::Refusal;
 use super::request::describe;
-use super::response::{dispatched, read_body, reject};
+use super::response::{answer, read_body};
 use crate::collect::parse_ga4;
-
-const CLIENT: &str = "ga4";
 
 /// Handle one gtag.js request (one or more events).
 pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = handle(&state, request).await;
+    answer(&state, ClientKind::Ga4, result)
+}
+
+async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> {
     let (parts, body) = request.into_parts();
     let (info, debug) = describe(&parts, &state.settings);
-    let body = match read_body(body, state.settings.max_body_bytes).await {
-        Ok(body) => body,
-        Err(response) => {
-            state.metrics.hit(CLIENT, "too_large");
-            return response;
-        }
-    };
+    let body = read_body(body, state.settings.max_body_bytes).await?;
     let query = parts.uri.query().unwrap_or("");
-    let events = match parse_ga4(query, &body, &info, &state.settings.limits) {
-        Ok(events) => events,
-        Err(error) => {
-            state.metrics.hit(CLIENT, error.reason());
-            return reject(
-                StatusCode::BAD_REQUEST,
-                error.reason(),
-                vec![error.to_string()],
-            );
-        }
-    };
-    let result = dispatch(&state, &events, &info, debug);
-    dispatched(&state, CLIENT, result, debug)
+    let events = parse_ga4(query, &body, &info, &state.settings.limits)?;
+    fire_and_enqueue(state, &events, &info, debug)
 }

@@ -1,20 +1,27 @@
-//! The HTTP side: routes, limits, health, metrics and debug mode. `app(state)` is a
+//! The HTTP side: routes, limits, request spans, health, metrics and debug mode. `app(state)` is a
 //! plain `Router`, testable with `tower::ServiceExt::oneshot`.
 
-mod dispatch;
+mod enqueue;
 mod ga4;
 mod health;
 mod mp;
+mod refusal;
 mod request;
 mod response;
+
+pub(crate) use refusal::Refusal;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::{HeaderName, Method};
 use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
 
 use crate::config_source::ConfigStore;
 use crate::metrics::Metrics;
@@ -60,7 +67,26 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .layer(request_spans())
         .with_state(state)
+}
+
+/// A `debug` span per request with its status and latency at `debug`: nothing is
+/// formatted unless debug logging is on, so the hot path pays only the level check. 5xx
+/// answers are refusals the hit's own event counts and logs, so here they are debug lines
+/// too.
+fn request_spans() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeRequestSpan> {
+    TraceLayer::new_for_http()
+        .make_span_with(request_span as MakeRequestSpan)
+        .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+        .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+}
+
+type MakeRequestSpan = fn(&Request) -> Span;
+
+/// The request's span: method and path, never the query (it can carry an `api_secret`).
+fn request_span(request: &Request) -> Span {
+    tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
 }
 
 #[cfg(test)]

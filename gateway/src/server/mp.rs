@@ -5,35 +5,60 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::response::Response;
+use hermes_crds::api::ClientKind;
 
 use super::AppState;
-use super::dispatch::dispatch;
+use super::enqueue::{Handled, fire_and_enqueue};
+use super::refusal::Refusal;
 use super::request::describe;
-use super::response::{dispatched, read_body, reject};
+use super::response::{answer, read_body};
 use crate::collect::{MpOutcome, MpQuery, parse_mp};
 use crate::event::RequestInfo;
+use crate::settings::GatewaySettings;
 
-const CLIENT: &str = "measurementProtocol";
+const CLIENT: ClientKind = ClientKind::MeasurementProtocol;
 
-/// Read and parse a Measurement Protocol request; `Err` is the answer to send.
+/// `/mp/collect`: 204 once queued; 400 with Google-style validation messages when invalid.
+pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = handle(&state, request).await;
+    answer(&state, CLIENT, result)
+}
+
+/// `/debug/mp/collect`: the validation messages, as Google's validation server answers.
+pub(crate) async fn debug_collect(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> Response {
+    let result = parse(&state, request, false)
+        .await
+        .map(|(_, outcome, _)| Handled::Validated(outcome.validation));
+    answer(&state, CLIENT, result)
+}
+
+async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> {
+    let (info, outcome, debug) = parse(state, request, true).await?;
+    if !outcome.is_valid() {
+        return Err(Refusal::Invalid {
+            messages: outcome.validation.validation_messages,
+        });
+    }
+    fire_and_enqueue(state, &outcome.events, &info, debug)
+}
+
+/// Read and parse a Measurement Protocol request (checking its secret when asked).
 async fn parse(
     state: &AppState,
     request: Request,
     check_secret: bool,
-) -> Result<(RequestInfo, MpOutcome, bool), Response> {
+) -> Result<(RequestInfo, MpOutcome, bool), Refusal> {
     let (parts, body) = request.into_parts();
     let (info, debug) = describe(&parts, &state.settings);
-    if check_secret && let Err(response) = check_api_secret(state, &info) {
-        return Err(*response);
+    if check_secret {
+        check_api_secret(&state.settings, &info)?;
     }
-    let body = read_body(body, state.settings.max_body_bytes)
-        .await
-        .inspect_err(|_| state.metrics.hit(CLIENT, "too_large"))?;
+    let body = read_body(body, state.settings.max_body_bytes).await?;
     let outcome = parse_mp(
         &body,
         &MpQuery::from_request(&info),
@@ -43,70 +68,17 @@ async fn parse(
     Ok((info, outcome, debug))
 }
 
-fn check_api_secret(state: &AppState, info: &RequestInfo) -> Result<(), Box<Response>> {
+fn check_api_secret(settings: &GatewaySettings, info: &RequestInfo) -> Result<(), Refusal> {
     let query = MpQuery::from_request(info);
-    let Some(stream) = query.measurement_id.or(query.firebase_app_id) else {
-        state.metrics.hit(CLIENT, "invalid");
-        return Err(Box::new(reject(
-            StatusCode::BAD_REQUEST,
-            "missing_measurement_id",
-            vec!["measurement_id (or firebase_app_id) query parameter is required".into()],
-        )));
-    };
-    let Some(secret) = query.api_secret else {
-        state.metrics.hit(CLIENT, "unauthorized");
-        return Err(Box::new(reject(
-            StatusCode::UNAUTHORIZED,
-            "missing_api_secret",
-            vec!["api_secret query parameter is required".into()],
-        )));
-    };
-    if !state.settings.secret_matches(stream, secret) {
-        state.metrics.hit(CLIENT, "forbidden");
-        return Err(Box::new(reject(
-            StatusCode::FORBIDDEN,
-            "invalid_api_secret",
-            vec![format!("api_secret is not valid for {stream}")],
-        )));
+    let stream = query
+        .measurement_id
+        .or(query.firebase_app_id)
+        .ok_or(Refusal::MissingMeasurementId)?;
+    let secret = query.api_secret.ok_or(Refusal::MissingApiSecret)?;
+    if !settings.secret_matches(stream, secret) {
+        return Err(Refusal::InvalidApiSecret {
+            stream: stream.to_string(),
+        });
     }
     Ok(())
-}
-
-/// `/mp/collect`: 204 once queued; 400 with Google-style validation messages when invalid.
-pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (info, outcome, debug) = match parse(&state, request, true).await {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
-    if !outcome.is_valid() {
-        state.metrics.hit(CLIENT, "invalid");
-        let reasons: Vec<String> = outcome
-            .validation
-            .validation_messages
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let body = json!({
-            "error": "invalid",
-            "reasons": reasons,
-            "validationMessages": outcome.validation.validation_messages,
-        });
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
-    }
-    let result = dispatch(&state, &outcome.events, &info, debug);
-    dispatched(&state, CLIENT, result, debug)
-}
-
-/// `/debug/mp/collect`: the validation messages, as Google's validation server answers.
-pub(crate) async fn debug_collect(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-) -> Response {
-    match parse(&state, request, false).await {
-        Ok((_, outcome, _)) => {
-            state.metrics.hit(CLIENT, "validated");
-            Json(outcome.validation).into_response()
-        }
-        Err(response) => response,
-    }
 }

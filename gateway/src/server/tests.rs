@@ -146,7 +146,8 @@ async fn a_full_publish_queue_is_a_503_and_counted_for_the_tag() {
     assert!(body.contains("queue_full"), "{body}");
     let (_, _, metrics) = send(state, get("/metrics")).await;
     assert!(
-        metrics.contains("hermes_tags_failed_total{tag=\"low-stock-signal\"} 1"),
+        metrics
+            .contains("hermes_gateway_tag_messages_not_enqueued_total{tag=\"low-stock-signal\"} 1"),
         "{metrics}"
     );
 }
@@ -179,4 +180,36 @@ async fn measurement_protocol_needs_a_configured_secret() {
         .unwrap();
     let (status, _, _) = send(state, no_stream).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn each_hit_is_counted_once_under_the_reason_its_answer_gives() {
+    let state = state(Arc::new(RecordingPublisher::new()), true);
+    let (status, _, _) = send(state.clone(), get(LOW_STOCK)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let big = Request::post("/g/collect?v=2&tid=G-0000")
+        .body(Body::from("z".repeat(2000)))
+        .unwrap();
+    let (_, _, reply) = send(state.clone(), big).await;
+    assert!(reply.contains("\"error\":\"body_too_large\""), "{reply}");
+    let no_secret = Request::post("/mp/collect?measurement_id=G-X")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (status, _, reply) = send(state.clone(), no_secret).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        reply.contains("\"error\":\"missing_api_secret\""),
+        "{reply}"
+    );
+
+    let (_, _, metrics) = send(state, get("/metrics")).await;
+    for line in [
+        "hermes_gateway_hits_total{client=\"ga4\",outcome=\"accepted\"} 1",
+        "hermes_gateway_hits_total{client=\"ga4\",outcome=\"body_too_large\"} 1",
+        "hermes_gateway_hits_total{client=\"measurementProtocol\",outcome=\"missing_api_secret\"} 1",
+        "hermes_gateway_events_evaluated_total{client=\"ga4\"} 1",
+        "hermes_gateway_tags_fired_total{tag=\"low-stock-signal\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

@@ -11,22 +11,42 @@ pub(crate) struct Entry<'a> {
     pub value: &'a Value,
 }
 
-/// The known top-level fields of a request body.
-#[derive(Debug, Default)]
-pub(crate) struct Body<'a> {
-    pub client_id: Option<Entry<'a>>,
-    pub app_instance_id: Option<Entry<'a>>,
-    pub user_id: Option<Entry<'a>>,
-    pub timestamp_micros: Option<Entry<'a>>,
-    pub user_properties: Option<Entry<'a>>,
-    pub user_data: Option<Entry<'a>>,
-    pub consent: Option<Entry<'a>>,
-    pub non_personalized_ads: Option<Entry<'a>>,
-    pub user_location: Option<Entry<'a>>,
-    pub ip_override: Option<Entry<'a>>,
-    pub device: Option<Entry<'a>>,
-    pub validation_behavior: Option<Entry<'a>>,
-    pub events: Option<Entry<'a>>,
+/// Declares [`Body`] and its key lookup from one list of fields, each with its
+/// camelCase spelling when it has one, so a name is written once.
+macro_rules! body_fields {
+    ($($field:ident $(| $camel:literal)?),* $(,)?) => {
+        /// The known top-level fields of a request body.
+        #[derive(Debug, Default)]
+        pub(crate) struct Body<'a> {
+            $(pub $field: Option<Entry<'a>>,)*
+        }
+
+        impl<'a> Body<'a> {
+            /// The field `key` names (either spelling): its name and its slot.
+            fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Entry<'a>>)> {
+                Some(match key {
+                    $(stringify!($field) $(| $camel)? => (stringify!($field), &mut self.$field),)*
+                    _ => return None,
+                })
+            }
+        }
+    };
+}
+
+body_fields! {
+    client_id | "clientId",
+    app_instance_id | "appInstanceId",
+    user_id | "userId",
+    timestamp_micros | "timestampMicros",
+    user_properties | "userProperties",
+    user_data | "userData",
+    consent,
+    non_personalized_ads | "nonPersonalizedAds",
+    user_location | "userLocation",
+    ip_override | "ipOverride",
+    device,
+    validation_behavior | "validationBehavior",
+    events,
 }
 
 /// A top-level key that is not where [`Body::read`] expected it.
@@ -63,31 +83,6 @@ impl<'a> Body<'a> {
             }
         }
         (body, misplaced)
-    }
-
-    fn slot(&mut self, key: &str) -> Option<(&'static str, &mut Option<Entry<'a>>)> {
-        Some(match key {
-            "client_id" | "clientId" => ("client_id", &mut self.client_id),
-            "app_instance_id" | "appInstanceId" => ("app_instance_id", &mut self.app_instance_id),
-            "user_id" | "userId" => ("user_id", &mut self.user_id),
-            "timestamp_micros" | "timestampMicros" => {
-                ("timestamp_micros", &mut self.timestamp_micros)
-            }
-            "user_properties" | "userProperties" => ("user_properties", &mut self.user_properties),
-            "user_data" | "userData" => ("user_data", &mut self.user_data),
-            "consent" => ("consent", &mut self.consent),
-            "non_personalized_ads" | "nonPersonalizedAds" => {
-                ("non_personalized_ads", &mut self.non_personalized_ads)
-            }
-            "user_location" | "userLocation" => ("user_location", &mut self.user_location),
-            "ip_override" | "ipOverride" => ("ip_override", &mut self.ip_override),
-            "device" => ("device", &mut self.device),
-            "validation_behavior" | "validationBehavior" => {
-                ("validation_behavior", &mut self.validation_behavior)
-            }
-            "events" => ("events", &mut self.events),
-            _ => return None,
-        })
     }
 }
 

@@ -61,16 +61,7 @@ impl Validator {
                 "events is empty: send at least one event.",
             );
         }
-        if list.len() > MAX_EVENTS {
-            self.report(
-                "events",
-                Code::ExceededMaxEntities,
-                format!(
-                    "The request has {} events; the maximum is {MAX_EVENTS}.",
-                    list.len()
-                ),
-            );
-        }
+        self.check_count("events", "The request", list.len(), "events", MAX_EVENTS);
         for (index, event) in list.iter().enumerate() {
             self.part = Part::Event(index);
             self.check_event(index, event);
@@ -139,16 +130,7 @@ impl Validator {
             );
             return;
         };
-        if object.len() > MAX_PARAMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The event has {} parameters; the maximum is {MAX_PARAMS}.",
-                    object.len()
-                ),
-            );
-        }
+        self.check_count(path, "The event", object.len(), "parameters", MAX_PARAMS);
         for (name, value) in object {
             self.part = Part::Parameter {
                 event,
@@ -206,16 +188,7 @@ impl Validator {
             );
             return;
         };
-        if list.len() > MAX_ITEMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The event has {} items; the maximum is {MAX_ITEMS}.",
-                    list.len()
-                ),
-            );
-        }
+        self.check_count(path, "The event", list.len(), "items", MAX_ITEMS);
         let items_part = std::mem::replace(&mut self.part, Part::Request);
         for (index, item) in list.iter().enumerate() {
             self.part = Part::Item { event, index };
@@ -242,16 +215,13 @@ impl Validator {
             .keys()
             .filter(|k| !ITEM_KEYS.contains(&k.as_str()))
             .count();
-        if custom > MAX_CUSTOM_ITEM_PARAMS {
-            self.report(
-                path,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The item has {custom} custom parameters; the maximum is \
-                     {MAX_CUSTOM_ITEM_PARAMS}."
-                ),
-            );
-        }
+        self.check_count(
+            path,
+            "The item",
+            custom,
+            "custom parameters",
+            MAX_CUSTOM_ITEM_PARAMS,
+        );
         for (key, value) in item {
             let key_path = format!("{path}.{key}");
             if !ITEM_KEYS.contains(&key.as_str())

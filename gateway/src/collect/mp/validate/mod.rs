@@ -125,6 +125,18 @@ impl Validator {
         );
     }
 
+    /// Report `count` above `max` (`EXCEEDED_MAX_ENTITIES`): "`{owner}` has `{count}`
+    /// `{what}`; the maximum is `{max}`."
+    fn check_count(&mut self, path: &str, owner: &str, count: usize, what: &str, max: usize) {
+        if count > max {
+            self.report(
+                path,
+                Code::ExceededMaxEntities,
+                format!("{owner} has {count} {what}; the maximum is {max}."),
+            );
+        }
+    }
+
     /// Check a whole body; `Some(body)` to build events from when it is an object (valid
     /// or not: the caller decides by whether messages were added).
     pub(crate) fn check<'a>(&mut self, root: &'a Value, query: &MpQuery<'_>) -> Option<Body<'a>> {
@@ -365,16 +377,13 @@ impl Validator {
             );
             return;
         };
-        if object.len() > MAX_USER_PROPERTIES {
-            self.report(
-                properties.key,
-                Code::ExceededMaxEntities,
-                format!(
-                    "The request has {} user properties; the maximum is {MAX_USER_PROPERTIES}.",
-                    object.len()
-                ),
-            );
-        }
+        self.check_count(
+            properties.key,
+            "The request",
+            object.len(),
+            "user properties",
+            MAX_USER_PROPERTIES,
+        );
         for (name, property) in object {
             self.part = Part::UserProperty(name.clone());
             let path = format!("{}.{name}", properties.key);

@@ -1,6 +1,7 @@
-//! The background task between the queue and the `google-cloud-pubsub` client: it hands
-//! messages to one batching client publisher per topic, collects their results, and
-//! schedules retries with backoff until each message is acknowledged.
+//! The publish worker: the background task between the queue and the
+//! `google-cloud-pubsub` client. It hands messages to one batching client publisher per
+//! topic, collects their results, and schedules retries with backoff (`backon`) until
+//! each message is acknowledged.
 //!
 //! The client publisher keeps a batching task per ordering key it has ever seen and never
 //! frees them (google-cloud-pubsub 1.7, `publisher/actor.rs`, TODO #4012). With keys like
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -27,12 +29,15 @@ use google_cloud_pubsub::retry_policy::RetryableErrors;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
-use super::backoff::Backoff;
 use super::lanes::{LaneId, Lanes, Next, Pending};
 use super::limits::MAX_BATCH_MESSAGES;
 use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics};
+use crate::events::{
+    BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
+    MessagesAbandoned, PublishAttemptFailed,
+};
 
-/// What the publisher handle tells the dispatcher.
+/// What the publisher handle tells the worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
     Running,
@@ -42,7 +47,7 @@ pub(super) enum Phase {
     Stopped,
 }
 
-/// State shared by the handle (hot path) and the dispatcher.
+/// State shared by the handle (hot path) and the worker.
 #[derive(Debug)]
 pub(super) struct Shared {
     /// Accepted and not yet settled (acknowledged or given up).
@@ -107,18 +112,14 @@ fn classify(error: &PublishError) -> Verdict {
     }
 }
 
-/// Run the dispatcher until stopped: connect, then pump messages.
+/// Run the worker until stopped: connect, then pump messages.
 pub(super) async fn run(
     config: PubSubConfig,
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Queued>,
     mut control: watch::Receiver<Phase>,
 ) {
-    let backoff = Backoff {
-        initial: config.initial_backoff,
-        max: config.max_backoff,
-    };
-    let Some(client) = connect(&config, backoff, &mut control).await else {
+    let Some(client) = connect(&config, &shared.metrics, &mut control).await else {
         Pump::new(config, shared, rx, control, None).stop();
         return;
     };
@@ -128,30 +129,40 @@ pub(super) async fn run(
         .await;
 }
 
-/// Build the client, retrying with backoff (e.g. while credentials are missing).
+/// Delays between attempts: `initial · 2^(failures-1)`, capped at `max`, jittered to
+/// 50–100 % so that many failed messages do not come back at the same instant. (backon's
+/// jitter adds 0–100 %, so its delays start from half.)
+fn retry_delays(config: &PubSubConfig) -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(config.initial_backoff / 2)
+        .with_max_delay(config.max_backoff / 2)
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+}
+
+/// The delay before attempt `failures + 1`, after `failures` (≥ 1) failed attempts.
+fn delay_after(delays: &ExponentialBuilder, failures: u32) -> Duration {
+    // The delay stops growing at the maximum long before 32 doublings.
+    let step = failures.saturating_sub(1).min(32) as usize;
+    delays.build().nth(step).unwrap_or_default()
+}
+
+/// Build the client, retrying with backoff (e.g. while credentials are missing); `None`
+/// when the publisher is stopped first.
 async fn connect(
     config: &PubSubConfig,
-    backoff: Backoff,
+    metrics: &PublishMetrics,
     control: &mut watch::Receiver<Phase>,
 ) -> Option<BasePublisher> {
-    let mut failures = 0;
-    loop {
-        match build_client(config).await {
-            Ok(client) => return Some(client),
-            Err(error) => {
-                failures += 1;
-                let delay = backoff.delay(failures);
-                tracing::error!(%error, retry_in = ?delay, "cannot create the Pub/Sub client");
-                tokio::select! {
-                    () = tokio::time::sleep(delay) => {}
-                    changed = control.changed() => {
-                        if changed.is_err() || *control.borrow() == Phase::Stopped {
-                            return None;
-                        }
-                    }
-                }
-            }
-        }
+    let attempts = (|| build_client(config))
+        .retry(retry_delays(config))
+        .sleep(tokio::time::sleep)
+        .notify(|error, retry_in| ClientConnectFailed { error, retry_in }.emit(metrics));
+    tokio::select! {
+        client = attempts => client.ok(),
+        // An error means the handle is gone: stop too.
+        _ = control.wait_for(|phase| *phase == Phase::Stopped) => None,
     }
 }
 
@@ -214,10 +225,10 @@ fn topic_publisher(
         .build()
 }
 
-/// The connected dispatcher's state. Owned by one task: no locks.
+/// The connected worker's state. Owned by one task: no locks.
 struct Pump {
     config: PubSubConfig,
-    backoff: Backoff,
+    delays: ExponentialBuilder,
     shared: Arc<Shared>,
     rx: mpsc::UnboundedReceiver<Queued>,
     control: watch::Receiver<Phase>,
@@ -231,7 +242,7 @@ struct Pump {
     retries: BTreeMap<(Instant, u64), Retry>,
     next_seq: u64,
     draining: bool,
-    warnings: WarnThrottle,
+    failure_log: LogThrottle,
 }
 
 impl Pump {
@@ -243,10 +254,7 @@ impl Pump {
         client: Option<BasePublisher>,
     ) -> Self {
         Pump {
-            backoff: Backoff {
-                initial: config.initial_backoff,
-                max: config.max_backoff,
-            },
+            delays: retry_delays(&config),
             config,
             shared,
             rx,
@@ -260,7 +268,7 @@ impl Pump {
             retries: BTreeMap::new(),
             next_seq: 0,
             draining: false,
-            warnings: WarnThrottle::default(),
+            failure_log: LogThrottle::default(),
         }
     }
 
@@ -286,7 +294,7 @@ impl Pump {
                     if n == 0 {
                         break; // the handle is gone without a shutdown
                     }
-                    self.shared.metrics.batch_size.observe(n as f64);
+                    BatchTaken { messages: n }.emit(&self.shared.metrics);
                     for (msg, enqueued) in arrived.drain(..) {
                         let generation = self.generation_for_new(&msg);
                         let pending = Pending::new(msg, self.next_seq, enqueued);
@@ -366,7 +374,11 @@ impl Pump {
 
     fn send(&mut self, mut pending: Pending) {
         if pending.attempts > 0 {
-            PublishMetrics::for_tag(&self.shared.metrics.retried, &pending.msg.tag).inc();
+            MessageRetried {
+                tag: &pending.msg.tag,
+                attempt: pending.attempts + 1,
+            }
+            .emit(&self.shared.metrics);
         }
         pending.attempts += 1;
         let msg = &pending.msg;
@@ -381,7 +393,10 @@ impl Pump {
         let generation = self.lanes.generation_of(msg);
         let Some(publisher) = self.publisher_for(&topic, generation) else {
             // Unreachable: a pump without a client only stops. Keep the count honest.
-            PublishMetrics::for_tag(&self.shared.metrics.dropped, &pending.msg.tag).inc();
+            MessagesAbandoned {
+                messages: std::slice::from_ref(&pending.msg),
+            }
+            .emit(&self.shared.metrics);
             self.shared.settle(1);
             return;
         };
@@ -399,10 +414,11 @@ impl Pump {
         let tag = pending.msg.tag.as_str();
         let next = match result {
             Ok(_) => {
-                PublishMetrics::for_tag(&metrics.published, tag).inc();
-                metrics
-                    .latency
-                    .observe(pending.enqueued.elapsed().as_secs_f64());
+                MessagePublished {
+                    tag,
+                    waited: pending.enqueued.elapsed(),
+                }
+                .emit(metrics);
                 let next = self.lanes.succeeded(&pending.msg);
                 self.shared.settle(1);
                 next
@@ -410,22 +426,27 @@ impl Pump {
             Err(error) => match classify(&error) {
                 Verdict::Paused => self.lanes.failed(pending, true),
                 Verdict::GiveUp => {
-                    PublishMetrics::for_tag(&metrics.failed, tag).inc();
-                    PublishMetrics::for_tag(&metrics.dropped, tag).inc();
-                    tracing::error!(
-                        tag, topic = %pending.msg.topic, %error,
-                        "Pub/Sub refused the message; dropping it"
-                    );
+                    MessageRefused {
+                        tag,
+                        topic: &pending.msg.topic,
+                        error: &error,
+                    }
+                    .emit(metrics);
                     let next = self.lanes.failed(pending, false);
                     self.shared.settle(1);
                     next
                 }
                 verdict => {
-                    PublishMetrics::for_tag(&metrics.failed, tag).inc();
+                    PublishAttemptFailed {
+                        tag,
+                        topic: &pending.msg.topic,
+                        attempts: pending.attempts,
+                        error: &error,
+                    }
+                    .emit(metrics, &mut self.failure_log);
                     if verdict == Verdict::ClientGone {
                         self.topics.remove(&pending.msg.topic);
                     }
-                    self.warnings.warn(&pending, &error);
                     pending.failures += 1;
                     self.lanes.failed(pending, true)
                 }
@@ -435,7 +456,7 @@ impl Pump {
     }
 
     fn delay(&self, failures: u32) -> Duration {
-        let delay = self.backoff.delay(failures);
+        let delay = delay_after(&self.delays, failures);
         if self.draining {
             delay.min(self.config.initial_backoff)
         } else {
@@ -500,45 +521,8 @@ impl Pump {
                 left.push(p.msg);
             }
         }
-        if !left.is_empty() {
-            tracing::error!(
-                unpublished = left.len(),
-                "publisher stopped with unpublished messages"
-            );
-        }
-        for msg in &left {
-            PublishMetrics::for_tag(&self.shared.metrics.dropped, &msg.tag).inc();
-        }
+        MessagesAbandoned { messages: &left }.emit(&self.shared.metrics);
         self.shared.settle(left.len());
-    }
-}
-
-/// At most one failure warning per interval, with the count of the ones held back.
-#[derive(Debug, Default)]
-struct WarnThrottle {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl WarnThrottle {
-    const INTERVAL: Duration = Duration::from_secs(5);
-
-    fn warn(&mut self, pending: &Pending, error: &PublishError) {
-        let now = Instant::now();
-        if self.last.is_some_and(|last| now - last < Self::INTERVAL) {
-            self.suppressed += 1;
-            return;
-        }
-        tracing::warn!(
-            tag = %pending.msg.tag,
-            topic = %pending.msg.topic,
-            attempts = pending.attempts,
-            %error,
-            similar_failures_suppressed = self.suppressed,
-            "publish attempt failed; will retry"
-        );
-        self.last = Some(now);
-        self.suppressed = 0;
     }
 }
 
@@ -568,5 +552,39 @@ mod tests {
         }
         assert_eq!(classify(&PublishError::OrderingKeyPaused), Verdict::Paused);
         assert_eq!(classify(&PublishError::Shutdown), Verdict::ClientGone);
+    }
+
+    fn delays(initial: Duration, max: Duration) -> ExponentialBuilder {
+        let mut config = PubSubConfig::emulator("127.0.0.1:1");
+        config.initial_backoff = initial;
+        config.max_backoff = max;
+        retry_delays(&config)
+    }
+
+    #[test]
+    fn delays_double_per_failure_and_stop_at_the_maximum() {
+        let delays = delays(Duration::from_millis(100), Duration::from_secs(2));
+        for (failures, full_ms) in [
+            (1, 100),
+            (2, 200),
+            (3, 400),
+            (5, 1600),
+            (6, 2000),
+            (60, 2000),
+        ] {
+            let full = Duration::from_millis(full_ms);
+            for _ in 0..20 {
+                let d = delay_after(&delays, failures);
+                assert!(d >= full / 2 && d <= full, "failures {failures}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn jitter_spreads_delays() {
+        let delays = delays(Duration::from_secs(1), Duration::from_secs(1));
+        let spread: std::collections::HashSet<_> =
+            (0..20).map(|_| delay_after(&delays, 1)).collect();
+        assert!(spread.len() > 1);
     }
 }

@@ -1,0 +1,135 @@
+//! Fire and enqueue: evaluate a hit's events and hand each rendered message to the
+//! publisher's queue (or, in debug mode, explain the evaluation and publish nothing).
+
+use serde::Serialize;
+
+use super::AppState;
+use super::refusal::Refusal;
+use crate::collect::ValidationResponse;
+use crate::event::{Event, RequestInfo};
+use crate::events::{
+    EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
+};
+use crate::fire::{self, EventTrace, PreparedConfig, RenderedMessage};
+use crate::publish::{EnqueueError, OutgoingMessage};
+
+/// What the gateway did with a hit it did not refuse.
+#[derive(Debug)]
+pub(crate) enum Handled {
+    /// Its events were evaluated and these many messages queued.
+    Queued { events: usize, messages: usize },
+    /// Debug mode: the evaluation explained; nothing was published.
+    Explained(Explanation),
+    /// `/debug/mp/collect`: only validated.
+    Validated(ValidationResponse),
+}
+
+/// The debug-mode answer (sGTM preview).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Explanation {
+    /// The config hash the events were evaluated against.
+    pub config_hash: String,
+    /// Messages that would have been handed to the publisher.
+    pub messages: usize,
+    /// Each event explained.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventTrace>,
+}
+
+/// Evaluate every event; queue the messages, or explain them when `debug` is set.
+/// A message the publisher refuses as unpublishable is counted for its tag and skipped;
+/// a full queue refuses the hit (503), so the client sends it again.
+pub(crate) fn fire_and_enqueue(
+    state: &AppState,
+    events: &[Event],
+    request: &RequestInfo,
+    debug: bool,
+) -> Result<Handled, Refusal> {
+    let config = state.config.current().ok_or(Refusal::NoConfig)?;
+    if debug {
+        return Ok(Handled::Explained(explain(state, &config, events, request)));
+    }
+    let mut queued = 0;
+    for (index, event) in events.iter().enumerate() {
+        EventEvaluated {
+            client: event.client,
+        }
+        .emit(&state.metrics);
+        let outcome = fire::evaluate(&config, event, request, index, false);
+        for trigger in outcome.triggers_fired {
+            TriggerMatched { trigger }.emit(&state.metrics);
+        }
+        for tag in outcome.tags_fired {
+            TagFired { tag }.emit(&state.metrics);
+        }
+        for message in outcome.messages {
+            if enqueue(state, message)? {
+                queued += 1;
+            }
+        }
+    }
+    Ok(Handled::Queued {
+        events: events.len(),
+        messages: queued,
+    })
+}
+
+/// Debug mode: every trigger and tag of every event explained.
+fn explain(
+    state: &AppState,
+    config: &PreparedConfig,
+    events: &[Event],
+    request: &RequestInfo,
+) -> Explanation {
+    let mut explanation = Explanation {
+        config_hash: config.hash().to_string(),
+        messages: 0,
+        events: Vec::new(),
+    };
+    for (index, event) in events.iter().enumerate() {
+        EventEvaluated {
+            client: event.client,
+        }
+        .emit(&state.metrics);
+        let outcome = fire::evaluate(config, event, request, index, true);
+        explanation.messages += outcome.messages.len();
+        explanation.events.extend(outcome.trace);
+    }
+    explanation
+}
+
+/// Hand one message to the publisher: `Ok(true)` queued, `Ok(false)` unpublishable and
+/// skipped, `Err` when the queue cannot take it.
+fn enqueue(state: &AppState, message: RenderedMessage) -> Result<bool, Refusal> {
+    FieldsDropped {
+        tag: &message.tag,
+        fields: &message.dropped_fields,
+    }
+    .emit(&state.metrics);
+    // The tag name goes with the message; keep one for the rare refusal's count.
+    let tag = message.tag.clone();
+    let outgoing = OutgoingMessage {
+        tag: message.tag,
+        topic: message.topic,
+        data: bytes::Bytes::from(serde_json::to_vec(&message.data).unwrap_or_default()),
+        attributes: message.attributes,
+        ordering_key: message.ordering_key,
+    };
+    let Err(error) = state.publisher.enqueue(outgoing) else {
+        return Ok(true);
+    };
+    TagMessageNotEnqueued {
+        tag: &tag,
+        error: &error,
+    }
+    .emit(&state.metrics);
+    match error {
+        // The tag renders a message Pub/Sub cannot take (size, attributes): a
+        // configuration problem, not the client's; the hit goes on.
+        EnqueueError::Invalid(_) => Ok(false),
+        EnqueueError::Full { .. } | EnqueueError::Closed => Err(Refusal::QueueFull {
+            queued: state.publisher.queue_depth(),
+        }),
+    }
+}
