@@ -59,15 +59,19 @@ def test_default_rbac_is_exactly_the_operator_and_gateway_rules_in_the_release_n
         assert subjects(binding) == [("ServiceAccount", account, "tagging")]
 
 
+WATCHED = {"operator": {"watchNamespaces": ["shop", "blog"]}, "gateway": {"scope": "shop"}}
+
+
 def test_watched_namespaces_each_get_the_operator_role_and_the_release_namespace_only_the_lease():
-    objects = render({"operator": {"watchNamespaces": ["shop", "blog"]}}, namespace="tagging")
+    objects = render(WATCHED, namespace="tagging")
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in of_kind(objects, "Role")}
     assert set(roles) == {
         ("shop", "hermes-operator"),
         ("blog", "hermes-operator"),
         ("tagging", "hermes-operator-leader"),
-        ("tagging", "hermes-gateway"),
+        ("shop", "hermes-gateway"),
     }
+    assert roles[("shop", "hermes-gateway")]["rules"] == GATEWAY_RULES
     assert roles[("shop", "hermes-operator")]["rules"] == OPERATOR_RULES
     assert roles[("tagging", "hermes-operator-leader")]["rules"] == [OPERATOR_RULES[3]]
     bindings = {(b["metadata"]["namespace"], b["metadata"]["name"]): b for b in of_kind(objects, "RoleBinding")}
@@ -79,7 +83,7 @@ def test_watched_namespaces_each_get_the_operator_role_and_the_release_namespace
         assert subjects(binding) == [("ServiceAccount", account, "tagging")]
 
 
-@pytest.mark.parametrize("values", [{}, {"operator": {"watchNamespaces": ["shop", "blog"]}}])
+@pytest.mark.parametrize("values", [{}, WATCHED])
 def test_no_wildcards_and_nothing_cluster_wide_but_reading_our_crds_by_name(values):
     objects = render(values)
     for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):

@@ -133,7 +133,12 @@ def test_default_deployments_run_two_replicas_with_leader_election_and_time_to_f
     gateway = find(default, "Deployment", "hermes-gateway")
     assert gateway["spec"]["replicas"] == 2
     assert gateway["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 60
-    assert container(gateway)["args"] == ["--cluster", "--config-map=hermes-gateway-config", "--log-format=json"]
+    assert container(gateway)["args"] == [
+        "--cluster",
+        "--namespace=tagging",
+        "--config-map=hermes-gateway-config",
+        "--log-format=json",
+    ]
     env = env_of(container(gateway))
     assert env["HERMES_LISTEN"]["value"] == "0.0.0.0:8080"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
@@ -162,6 +167,7 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
     assert env["HERMES_LISTEN"]["value"] == "0.0.0.0:8081"
     assert c["args"] == [
         "--cluster",
+        "--namespace=shop",
         "--config-map=hermes-gateway-config",
         "--log-format=json",
         "--trusted-proxy=10.0.0.0/8,192.168.0.0/16",
@@ -274,3 +280,20 @@ def test_notes_say_how_to_send_a_first_hit_and_wait_for_ready():
     full_text = notes(FULL)
     assert "https://collect.example.com/g/collect?v=2" in full_text
     assert "shop, blog" in full_text
+    assert "The gateway serves the config of namespace shop." in full_text
+    assert "kubectl -n shop apply -f examples/" in full_text
+
+
+def test_a_gateway_scope_the_operator_does_not_reconcile_is_refused():
+    with pytest.raises(helm.HelmError, match='gateway.scope "blog" is not reconciled by the operator'):
+        render({"gateway": {"scope": "blog"}})
+    with pytest.raises(helm.HelmError, match='gateway.scope "tagging" is not reconciled'):
+        render({"operator": {"watchNamespaces": ["shop"]}})
+
+
+def test_the_network_policy_leaves_hits_open_unless_their_senders_are_listed():
+    objects = render({"networkPolicy": {"enabled": True, "metricsFrom": [{"podSelector": {}}]}})
+    (allowed,) = find(objects, "NetworkPolicy", "hermes-gateway")["spec"]["ingress"]
+    assert "from" not in allowed
+    operator = find(objects, "NetworkPolicy", "hermes-operator")["spec"]["ingress"][0]
+    assert operator["from"] == [{"podSelector": {}}]

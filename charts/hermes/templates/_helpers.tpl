@@ -71,6 +71,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/* The namespace whose config the gateway serves; the operator must reconcile it. */}}
+{{- define "hermes.gateway.scope" -}}
+{{- $scope := default .Release.Namespace .Values.gateway.scope -}}
+{{- if not (has $scope (include "hermes.operator.namespaces" . | fromYamlArray)) -}}
+{{- fail (printf "gateway.scope %q is not reconciled by the operator: add it to operator.watchNamespaces" $scope) -}}
+{{- end -}}
+{{- $scope -}}
+{{- end -}}
+
 {{/* Pod-level hardening, the same for both components. */}}
 {{- define "hermes.podSecurityContext" -}}
 runAsNonRoot: true
