@@ -1,6 +1,6 @@
 """`helm install|upgrade|uninstall` of charts/hermes with the real Helm v4 engine, for the
 Rust tests that drive a release against the test API server
-(tests/tests/chart_install.rs).
+(tests/tests/chart.rs).
 
     python helm_release.py install --kubeconfig K --namespace NS --release R [--values JSON]
 
