@@ -11,11 +11,9 @@
 //! No kubelet runs here, so no pod starts: probes, security contexts and in-cluster
 //! config are for a test with a node.
 
-mod e2e_support;
-
 use std::path::PathBuf;
 
-use e2e_support::cluster;
+use hermes_tests::stack::cluster;
 use hermes_tests::{Identity, TestCluster, TestNamespace};
 use serde_json::{Value, json};
 

@@ -5,15 +5,15 @@
 //! fails here rather than on a user's screen. (Labelled families appear in a scrape only
 //! once they have a sample, which is why the scrape alone cannot be the list.)
 
-mod e2e_support;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use e2e_support::{LOW_STOCK_HIT, TIMEOUT, binary, cluster, examples_dir};
+use hermes_tests::TIMEOUT;
+use hermes_tests::product::{binary, examples_dir};
 use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
+use hermes_tests::stack::{LOW_STOCK_HIT, cluster};
 use hermes_tests::{Identity, free_port, wait_for};
 use serde_json::Value;
 use tokio::process::{Child, Command};
@@ -193,7 +193,7 @@ async fn every_metric_the_running_binaries_export_is_documented() {
         .unwrap();
 
     let gateway_port = free_port().unwrap();
-    let mut gateway = Command::new(binary("hermes-gateway"));
+    let mut gateway = Command::new(binary("hermes-gateway").expect("hermes-gateway is built"));
     gateway
         .arg("--manifests")
         .arg(examples_dir())
@@ -203,7 +203,7 @@ async fn every_metric_the_running_binaries_export_is_documented() {
     let gateway_url = format!("http://127.0.0.1:{gateway_port}");
 
     let operator_port = free_port().unwrap();
-    let mut operator = Command::new(binary("hermes-operator"));
+    let mut operator = Command::new(binary("hermes-operator").expect("hermes-operator is built"));
     operator
         .args(["--namespace", ns.name(), "--no-leader-election"])
         .args(["--metrics-addr", &format!("127.0.0.1:{operator_port}")])
