@@ -31,10 +31,12 @@ pubsub_emulator_start() {
   return 1
 }
 
-# Stops the emulator started by pubsub_emulator_start (its whole session).
+# Stops the emulator started by pubsub_emulator_start (its whole session) and waits for it.
 pubsub_emulator_stop() {
   if [[ -n "${PUBSUB_EMULATOR_PID:-}" ]]; then
     kill -- "-$PUBSUB_EMULATOR_PID" 2>/dev/null || kill "$PUBSUB_EMULATOR_PID" 2>/dev/null || true
+    wait "$PUBSUB_EMULATOR_PID" 2>/dev/null || true
+    PUBSUB_EMULATOR_PID=""
   fi
 }
 
