@@ -1,0 +1,112 @@
+//! `hermes-bench-rate`: sends the benchmark's hit mix at a constant request rate and
+//! prints the latency percentiles as one JSON object. `scripts/load-bench` uses it for
+//! "p99 at half of saturation", which wrk cannot do (wrk sends as fast as it can; Debian
+//! has no wrk2).
+//!
+//!   hermes-bench-rate --target 127.0.0.1:8080 --mix bench/hits/mix.tsv --rate 5000
+//!
+//! Exits non-zero when a connection fails or a response is not 2xx.
+
+mod connection;
+mod latency;
+mod mix;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use crate::connection::{Outcome, Schedule};
+use crate::latency::Percentiles;
+
+/// Flags of the constant-rate load generator.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Server to load (host:port).
+    #[arg(long)]
+    target: SocketAddr,
+    /// Hit mix file (`bench/hits/mix.tsv` format).
+    #[arg(long)]
+    mix: PathBuf,
+    /// Requests per second, over all connections.
+    #[arg(long)]
+    rate: f64,
+    /// Keep-alive connections sharing the rate.
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    /// Seconds to send for.
+    #[arg(long, default_value_t = 15.0)]
+    duration: f64,
+}
+
+/// The run's result, printed as JSON.
+#[derive(Debug, Serialize)]
+struct Report {
+    target_rate: f64,
+    achieved_rate: f64,
+    requests: usize,
+    non_2xx: u64,
+    latency_us: Percentiles,
+}
+
+// One thread: the generator is pinned to its own core and must not compete with the server.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if !(args.rate > 0.0 && args.rate.is_finite()) || args.connections == 0 {
+        bail!("--rate and --connections must be positive");
+    }
+    if !(args.duration > 0.0 && args.duration.is_finite()) {
+        bail!("--duration must be a positive number of seconds");
+    }
+    let hits: Arc<[mix::Hit]> = mix::read_mix(&args.mix)?.into();
+    let next = Arc::new(AtomicUsize::new(0));
+    let duration = Duration::from_secs_f64(args.duration);
+    // Connections take turns: connection i sends at i/rate, then every connections/rate.
+    let interval = Duration::from_secs_f64(f64::from(args.connections) / args.rate);
+    let start = Instant::now() + Duration::from_millis(100);
+    let mut connections = JoinSet::new();
+    for i in 0..args.connections {
+        let schedule = Schedule {
+            start,
+            offset: Duration::from_secs_f64(f64::from(i) / args.rate),
+            interval,
+            end: start + duration,
+        };
+        connections.spawn(connection::run(
+            args.target,
+            hits.clone(),
+            next.clone(),
+            schedule,
+        ));
+    }
+    let mut total = Outcome::default();
+    while let Some(joined) = connections.join_next().await {
+        let outcome = joined
+            .context("a connection task panicked")?
+            .context("a connection failed")?;
+        total.latencies_us.extend(outcome.latencies_us);
+        total.non_2xx += outcome.non_2xx;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let requests = total.latencies_us.len();
+    let report = Report {
+        target_rate: args.rate,
+        achieved_rate: requests as f64 / elapsed,
+        requests,
+        non_2xx: total.non_2xx,
+        latency_us: latency::percentiles(total.latencies_us),
+    };
+    println!("{}", serde_json::to_string(&report)?);
+    if report.non_2xx > 0 {
+        bail!("{} responses were not 2xx", report.non_2xx);
+    }
+    Ok(())
+}
