@@ -161,3 +161,39 @@ fn a_hit_the_gateway_refuses_fails_the_test_with_the_reason() {
          the gateway refuses the gtag hit: missing protocol version (v); GA4 hits carry v=2\n"
     );
 }
+
+#[test]
+fn manifest_problems_are_printed_as_lint_prints_them_and_fail_the_run() {
+    let root = examples().join("..");
+    let output = hermes_test(&root, &["examples", "examples/broken/missing-trigger.yaml"]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        stdout.lines().next(),
+        Some(
+            "examples/broken/missing-trigger.yaml: Tag/broken-missing-trigger: \
+             spec.firingTriggers[0]: trigger \"purchase-with-promo\" not found"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(
+        text(&output.stderr),
+        "hermes test: 15 passed, 0 failed, 1 manifest problem\n"
+    );
+}
+
+#[test]
+fn a_measurement_protocol_body_the_gateway_refuses_fails_with_its_validation_messages() {
+    let dir = project(
+        "tests:\n  - name: no client id\n    hit: {mp: {events: [{name: purchase}]}}\n    \
+         expect: {messages: []}\n",
+    );
+    let output = hermes_test(dir.path(), &["."]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(
+        text(&output.stdout),
+        "FAIL ./tests/promotions.test.yaml: no client id\n    \
+         the gateway refuses the Measurement Protocol body: \
+         client_id: Measurement requires a client_id. (VALUE_REQUIRED)\n"
+    );
+}

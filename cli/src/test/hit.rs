@@ -46,12 +46,7 @@ pub fn parse(hit: &Hit) -> Result<ParsedHit, HitError> {
 }
 
 fn parse_gtag(hit: &Hit, gtag: &str) -> Result<ParsedHit, HitError> {
-    // Relative URLs (`/g/collect?…`) are read against a placeholder origin.
-    let base = Url::parse("http://gateway.invalid/").map_err(|source| HitError::Url {
-        url: gtag.to_string(),
-        source,
-    })?;
-    let url = base.join(gtag).map_err(|source| HitError::Url {
+    let url = gtag_url(gtag).map_err(|source| HitError::Url {
         url: gtag.to_string(),
         source,
     })?;
@@ -61,6 +56,11 @@ fn parse_gtag(hit: &Hit, gtag: &str) -> Result<ParsedHit, HitError> {
     let request = request_info(hit, method, url.path(), query);
     let events = parse_ga4(query, body.as_bytes(), &request, &Limits::default())?;
     Ok(ParsedHit { request, events })
+}
+
+/// A full URL as written; a relative one (`/g/collect?…`) against a placeholder origin.
+fn gtag_url(gtag: &str) -> Result<Url, url::ParseError> {
+    Url::parse("http://gateway.invalid/")?.join(gtag)
 }
 
 fn parse_measurement_protocol(
@@ -80,9 +80,13 @@ fn parse_measurement_protocol(
         SystemTime::now(),
     );
     if !outcome.is_valid() {
-        let messages = serde_json::to_string(&outcome.validation)
-            .unwrap_or_else(|error| format!("(unprintable validation response: {error})"));
-        return Err(HitError::Mp(messages));
+        let messages: Vec<String> = outcome
+            .validation
+            .validation_messages
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Err(HitError::Mp(messages.join("; ")));
     }
     Ok(ParsedHit {
         request,

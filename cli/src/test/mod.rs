@@ -20,6 +20,7 @@ use anyhow::{Context, bail};
 use hermes_compiler::manifest;
 use hermes_gateway::fire::{EventTrace, PreparedConfig, RenderedMessage, evaluate};
 
+use crate::compile::Scope;
 use file::{Expectation, TestCase};
 
 /// Arguments of `hermes test`.
@@ -29,9 +30,8 @@ pub struct Args {
     /// and test files (*.test.yaml, *.test.yml, found recursively).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// The scope (namespace) the manifests are compiled for.
-    #[arg(long, value_name = "NAME", default_value = "default")]
-    scope: String,
+    #[command(flatten)]
+    scope: Scope,
 }
 
 /// Run every test: one `ok`/`FAIL` line per test on stdout, each failure followed by its
@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .map(|path| file::read(path))
         .collect::<Result<Vec<_>, _>>()?;
     let loaded = manifest::load_paths(&args.paths)?;
-    let output = loaded.compile(&args.scope);
+    let output = loaded.compile(&args.scope.name);
     let problems = loaded.lint_lines(&output);
     for line in &problems {
         println!("{line}");
