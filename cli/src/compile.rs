@@ -7,29 +7,22 @@ use std::process::ExitCode;
 use anyhow::Context;
 use hermes_compiler::manifest;
 
-/// Arguments of `hermes compile`.
+/// Arguments of `hermes compile`; `hermes test` compiles from the same ones.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Manifest files or folders (read recursively for *.yaml and *.yml).
     #[arg(required = true, value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    #[command(flatten)]
-    scope: Scope,
-}
-
-/// The scope manifests are compiled for (shared by the commands that compile).
-#[derive(Debug, clap::Args)]
-pub struct Scope {
+    pub paths: Vec<PathBuf>,
     /// The scope recorded in the config (the namespace the manifests are for).
-    #[arg(long = "scope", value_name = "NAME", default_value = "default")]
-    pub name: String,
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub scope: String,
 }
 
 /// Print the config JSON on stdout. Invalid objects are left out of it and reported on
 /// stderr as `hermes lint` reports them; the exit status is then 1.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let loaded = manifest::load_paths(&args.paths)?;
-    let output = loaded.compile(&args.scope.name);
+    let output = loaded.compile(&args.scope);
     let json = output
         .config
         .to_json()

@@ -40,10 +40,10 @@ enum Command {
     Lookup(lookup::Args),
     /// Run the operator: reconcile Tags, Triggers and LookupTables into live config.
     Operator(Box<operator::Args>),
-    /// Run the *.test.yaml files in the paths against the manifests in the same paths,
-    /// offline: exit 0 when all pass, 1 with expected vs got per failure, 2 when a path
-    /// or test file cannot be read.
-    Test(test::Args),
+    /// Run the test files in the paths (*.test.yaml, *.test.yml, found recursively)
+    /// against the manifests in the same paths, offline: exit 0 when all pass, 1 with
+    /// expected vs got per failure, 2 when a path or test file cannot be read.
+    Test(compile::Args),
 }
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).

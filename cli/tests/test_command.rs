@@ -145,6 +145,14 @@ fn an_invalid_test_file_or_missing_path_exits_2() {
     );
     let missing = hermes_test(dir.path(), &["no/such/dir"]);
     assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let no_paths = hermes_test(dir.path(), &[]);
+    assert_eq!(no_paths.status.code(), Some(2), "{no_paths:?}");
+    let no_tests = hermes_test(&examples(), &["promotions.yaml"]);
+    assert_eq!(no_tests.status.code(), Some(2), "{no_tests:?}");
+    assert!(
+        text(&no_tests.stderr).contains("no test files"),
+        "{no_tests:?}"
+    );
 }
 
 #[test]

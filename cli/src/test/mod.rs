@@ -13,31 +13,20 @@ mod file;
 mod hit;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use hermes_compiler::manifest;
 use hermes_gateway::fire::{EventTrace, PreparedConfig, RenderedMessage, evaluate};
 
-use crate::compile::Scope;
+use crate::compile;
 use file::{Expectation, TestCase};
 
-/// Arguments of `hermes test`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// Folders or files holding manifests (*.yaml, *.yml, as `hermes lint` reads them)
-    /// and test files (*.test.yaml, *.test.yml, found recursively).
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<PathBuf>,
-    #[command(flatten)]
-    scope: Scope,
-}
-
-/// Run every test: one `ok`/`FAIL` line per test on stdout, each failure followed by its
-/// expected (`-`) vs got (`+`) lines and the trace of why; exit 0 when all pass and the
-/// manifests have no problems, 1 otherwise.
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+/// Run every test of the test files (*.test.yaml, *.test.yml) found in `args.paths`
+/// against the manifests found there: one `ok`/`FAIL` line per test on stdout, each
+/// failure followed by its expected (`-`) vs got (`+`) lines and the trace of why; exit 0
+/// when all pass and the manifests have no problems, 1 otherwise.
+pub fn run(args: &compile::Args) -> anyhow::Result<ExitCode> {
     let files = file::test_files(&args.paths)?;
     if files.is_empty() {
         bail!("no test files (*.test.yaml) in the paths given");
@@ -47,7 +36,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .map(|path| file::read(path))
         .collect::<Result<Vec<_>, _>>()?;
     let loaded = manifest::load_paths(&args.paths)?;
-    let output = loaded.compile(&args.scope.name);
+    let output = loaded.compile(&args.scope);
     let problems = loaded.lint_lines(&output);
     for line in &problems {
         println!("{line}");
