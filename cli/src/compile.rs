@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use hermes_compiler::manifest;
 
-/// Arguments of `hermes compile`.
+/// Arguments of `hermes compile`; `hermes test` compiles from the same ones.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Manifest files or folders (read recursively for *.yaml and *.yml).
     #[arg(required = true, value_name = "PATH")]
-    paths: Vec<PathBuf>,
+    pub paths: Vec<PathBuf>,
     /// The scope recorded in the config (the namespace the manifests are for).
     #[arg(long, value_name = "NAME", default_value = "default")]
-    scope: String,
+    pub scope: String,
 }
 
 /// Print the config JSON on stdout. Invalid objects are left out of it and reported on

@@ -10,12 +10,13 @@ mod gateway;
 mod lint;
 mod lookup;
 mod operator;
+mod test;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Server-side tagging on Kubernetes: lint and compile Tag, Trigger and LookupTable
+/// Server-side tagging on Kubernetes: lint, test and compile Tag, Trigger and LookupTable
 /// manifests, print the CRDs.
 #[derive(Debug, Parser)]
 #[command(name = "hermes", version, about, propagate_version = true)]
@@ -39,6 +40,10 @@ enum Command {
     Lookup(lookup::Args),
     /// Run the operator: reconcile Tags, Triggers and LookupTables into live config.
     Operator(Box<operator::Args>),
+    /// Run the test files in the paths (*.test.yaml, *.test.yml, found recursively)
+    /// against the manifests in the same paths, offline: exit 0 when all pass, 1 with
+    /// expected vs got per failure, 2 when a path or test file cannot be read.
+    Test(compile::Args),
 }
 
 /// Exit status for usage and I/O errors (clap uses it for usage errors too).
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
         Command::Gateway(args) => gateway::run(*args),
         Command::Lookup(args) => lookup::run(&args),
         Command::Operator(args) => operator::run(*args),
+        Command::Test(args) => test::run(&args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("hermes: {error:#}");
