@@ -93,8 +93,7 @@ async fn logs_of(log_client_ids: bool) -> String {
     ] {
         app(state.clone()).oneshot(request).await.unwrap();
     }
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    text
+    String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned()
 }
 
 #[tokio::test]
