@@ -14,8 +14,8 @@ use crate::collect::{Cidr, Limits};
 use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::publish::{self, Publisher};
-use crate::server::{AppState, app};
-use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings};
+use crate::server::{self, AppState, app};
+use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
 
 /// Flags of the gateway.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,6 +63,26 @@ pub struct GatewayArgs {
     /// Most parameters per event.
     #[arg(long, default_value_t = Limits::default().max_params_per_event)]
     pub max_params: usize,
+    /// Refuse (400, with the validation messages) Measurement Protocol requests that
+    /// break a validation rule, for every stream. Default: accept them as Google does,
+    /// firing the valid events and dropping (counting, logging) the invalid parts.
+    #[arg(long, env = "HERMES_MP_STRICT")]
+    pub mp_strict: bool,
+    /// Like `--mp-strict`, for this measurement id (or Firebase app id) only (repeat).
+    #[arg(long = "mp-strict-id", value_name = "ID", value_delimiter = ',')]
+    pub mp_strict_ids: Vec<String>,
+    /// Give tags the client IP truncated as GA4 does (IPv4 /24, IPv6 /48).
+    #[arg(long, env = "HERMES_TRUNCATE_IP")]
+    pub truncate_ip: bool,
+    /// Put client addresses in request logs (debug level). Off: logs carry no client IPs.
+    #[arg(long)]
+    pub log_client_ids: bool,
+    /// Longest time a client may take to send its request head (line and headers).
+    #[arg(long, value_parser = parse_seconds, default_value = "10")]
+    pub header_read_timeout_secs: Duration,
+    /// Longest time a client may take to send its request body (then 408).
+    #[arg(long, value_parser = parse_seconds, default_value = "10")]
+    pub body_read_timeout_secs: Duration,
     /// Log format: `text` or `json` (containers).
     #[arg(long, env = "HERMES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -100,8 +120,22 @@ impl GatewayArgs {
             },
             max_body_bytes: self.max_body_bytes,
             allowed_origins: self.allowed_origins.clone(),
+            mp_strict: MpStrictness {
+                all: self.mp_strict,
+                ids: self.mp_strict_ids.iter().cloned().collect(),
+            },
+            truncate_ip: self.truncate_ip,
+            log_client_ids: self.log_client_ids,
+            body_read_timeout: self.body_read_timeout_secs,
         })
     }
+}
+
+/// A duration flag given in whole seconds.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{text:?} is not a number of seconds"))
 }
 
 /// Run the gateway until SIGTERM or Ctrl-C, then flush pending messages.
@@ -154,13 +188,14 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(listen = %args.listen, "gateway serving");
-    axum::serve(
+    let header_read_timeout = args.header_read_timeout_secs;
+    server::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state),
+        header_read_timeout,
+        hermes_runtime::shutdown_signal(),
     )
-    .with_graceful_shutdown(hermes_runtime::shutdown_signal())
-    .await
-    .context("serving")?;
+    .await;
     source.abort();
     if let Some((client, options)) = cluster_replica {
         // The operator stops waiting for this replica at once instead of at lease expiry.

@@ -31,6 +31,15 @@ pub struct ClientLabels {
     pub client: &'static str,
 }
 
+/// Labels of `hermes_gateway_mp_dropped_total`. Both are static.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MpDroppedLabels {
+    /// Google's validation code, e.g. `VALUE_OUT_OF_BOUNDS`.
+    pub code: &'static str,
+    /// What was left out: `request`, `event`, `parameter`, `item` or `user_property`.
+    pub part: &'static str,
+}
+
 /// Labels naming a tag: every per-tag series, on the hit path and in the publisher.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TagLabels {
@@ -87,6 +96,8 @@ pub struct Metrics {
     pub tag_messages_not_enqueued: Family<TagLabels, Counter>,
     /// Payload fields left out because the value did not fit the field's type.
     pub fields_dropped: Family<TagLabels, Counter>,
+    /// Parts of accepted Measurement Protocol requests dropped, by code and part.
+    pub mp_dropped: Family<MpDroppedLabels, Counter>,
     /// Config loads by outcome.
     pub config_loads: Family<ConfigLoadLabels, Counter>,
     /// 1 for the hash being served.
@@ -109,6 +120,10 @@ impl Metrics {
                 "Tag messages the publisher did not accept",
             ),
             fields_dropped: r.add("payload_fields_dropped", "Payload fields left out"),
+            mp_dropped: r.add(
+                "mp_dropped",
+                "Parts of accepted Measurement Protocol requests dropped, by validation code and part",
+            ),
             config_loads: r.add("config_loads", "Config loads, by outcome"),
             config_info: r.add("config_info", "The config being served (1, label hash)"),
             config_info_lock: Mutex::new(()),

@@ -1,11 +1,13 @@
-//! Gateway settings that are not resource config: secrets, debug token, proxies, limits.
+//! Gateway settings that are not resource config: secrets, debug token, proxies, limits,
+//! Measurement Protocol strictness, privacy switches and request timeouts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use crate::collect::{Cidr, Limits};
 
 /// How the gateway treats requests. Built by `main` from flags and environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GatewaySettings {
     /// Measurement Protocol API secrets per measurement id (or Firebase app id). A hit
     /// for an id without secrets is refused.
@@ -21,6 +23,34 @@ pub struct GatewaySettings {
     pub max_body_bytes: usize,
     /// Browser origins allowed to send hits with credentials; empty: any origin.
     pub allowed_origins: Vec<String>,
+    /// Which `/mp/collect` requests are refused (400) when they break a validation rule;
+    /// the others are answered as Google does: accepted, the invalid parts dropped.
+    pub mp_strict: MpStrictness,
+    /// Zero the host part of the client IP given to tags (`ip_override`), as GA4 does.
+    pub truncate_ip: bool,
+    /// Whether logs may carry client IPs and client/user ids (off: privacy by default).
+    pub log_client_ids: bool,
+    /// Longest time to receive a request body once its head is read; a slower client
+    /// gets 408 and its worker is freed.
+    pub body_read_timeout: Duration,
+}
+
+/// Which Measurement Protocol streams are validated strictly (a broken rule refuses the
+/// whole request with 400, for back ends whose CI should fail) instead of as Google's
+/// collection endpoint does (accept, keep the valid events, drop the rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MpStrictness {
+    /// Every stream is strict.
+    pub all: bool,
+    /// These measurement ids (or Firebase app ids) are strict.
+    pub ids: HashSet<String>,
+}
+
+impl MpStrictness {
+    /// Whether a request for `stream` is refused when invalid.
+    pub fn is_strict(&self, stream: Option<&str>) -> bool {
+        self.all || stream.is_some_and(|id| self.ids.contains(id))
+    }
 }
 
 /// The request header carrying the debug token.
@@ -28,6 +58,32 @@ pub const DEBUG_HEADER: &str = "x-hermes-debug";
 
 /// Default largest body: gtag.js batches stay far below; MP requests are ≤ 130 kB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Default time to read a request's head (request line and headers).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time to read a request's body: a 256 KiB body over a slow mobile link takes
+/// well under this.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Default for GatewaySettings {
+    /// The flags' defaults: no secrets, no debug token, lenient Measurement Protocol, no
+    /// client ids in logs, IPs untruncated.
+    fn default() -> Self {
+        GatewaySettings {
+            mp_secrets: HashMap::new(),
+            debug_token: None,
+            trusted_proxies: Vec::new(),
+            limits: Limits::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            allowed_origins: Vec::new(),
+            mp_strict: MpStrictness::default(),
+            truncate_ip: false,
+            log_client_ids: false,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+        }
+    }
+}
 
 impl GatewaySettings {
     /// Whether `secret` is configured for `measurement_id`.
@@ -100,6 +156,26 @@ mod tests {
         assert!(!settings.secret_matches("G-1", "secre"));
         assert!(!settings.secret_matches("G-1", "secret2"));
         assert!(!settings.secret_matches("G-2", "secret"));
+    }
+
+    #[test]
+    fn mp_strictness_applies_to_every_stream_or_only_the_listed_ones() {
+        let lenient = MpStrictness::default();
+        assert!(!lenient.is_strict(Some("G-1")));
+        assert!(!lenient.is_strict(None));
+        let listed = MpStrictness {
+            all: false,
+            ids: HashSet::from(["G-1".to_string()]),
+        };
+        assert!(listed.is_strict(Some("G-1")));
+        assert!(!listed.is_strict(Some("G-2")));
+        assert!(!listed.is_strict(None));
+        let all = MpStrictness {
+            all: true,
+            ids: HashSet::new(),
+        };
+        assert!(all.is_strict(Some("G-2")));
+        assert!(all.is_strict(None));
     }
 
     #[test]

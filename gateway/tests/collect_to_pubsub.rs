@@ -32,6 +32,11 @@ fn subscription(topic: &str) -> String {
 
 impl Harness {
     async fn start() -> Harness {
+        Harness::start_with(&[]).await
+    }
+
+    /// A gateway started with these extra flags.
+    async fn start_with(flags: &[&str]) -> Harness {
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
         for topic in TOPICS {
             let full = format!("projects/{PROJECT}/topics/{topic}");
@@ -49,6 +54,7 @@ impl Harness {
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--mp-secret", &format!("G-SHOP={MP_SECRET}")])
             .args(["--debug-token", DEBUG_TOKEN])
+            .args(flags)
             .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -305,8 +311,8 @@ async fn validation(h: &Harness, body: Value) -> Vec<Value> {
 }
 
 #[tokio::test]
-async fn debug_mp_collect_reports_each_broken_rule_precisely() {
-    let h = Harness::start().await;
+async fn debug_mp_collect_reports_each_broken_rule_precisely_and_a_strict_stream_refuses_them() {
+    let h = Harness::start_with(&["--mp-strict-id", "G-SHOP"]).await;
     let mut old = mp_purchase("V-1");
     old["timestamp_micros"] = json!(micros_ago(73));
     let messages = validation(&h, old).await;
@@ -338,7 +344,8 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
     assert_eq!(messages[0]["validationCode"], "NAME_RESERVED");
 
     assert!(validation(&h, mp_purchase("V-5")).await.is_empty());
-    // The plain endpoint refuses what the debug endpoint reports, with the reasons.
+    // A strict stream's plain endpoint refuses what the debug endpoint reports, with the
+    // reasons.
     let mut old = mp_purchase("V-6");
     old["timestamp_micros"] = json!(micros_ago(73));
     let url = format!("/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}");
@@ -350,6 +357,37 @@ async fn debug_mp_collect_reports_each_broken_rule_precisely() {
         "VALUE_INVALID"
     );
     h.nothing_on("purchases").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn by_default_an_invalid_parameter_is_dropped_and_the_rest_of_the_purchase_published() {
+    let h = Harness::start().await;
+    let url = format!("/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}");
+    let mut purchase = mp_purchase("LENIENT-1");
+    purchase["events"][0]["params"]["coupon"] = json!("c".repeat(101));
+    let accepted = h.post(&url, purchase.to_string()).await;
+    assert_eq!(accepted.status(), 204, "{:?}", accepted.text().await);
+    let got = h.messages("purchases", 1).await;
+    assert_eq!(got.len(), 1);
+    let body = json_of(&got[0]);
+    assert_eq!(body["transaction_id"], "LENIENT-1");
+    assert_eq!(body["value"], 99.9);
+    assert!(body.get("coupon").is_none(), "the over-long param: {body}");
+
+    // A body that cannot be read at all is accepted too, and nothing of it published.
+    let not_json = h.post(&url, "{").await;
+    assert_eq!(not_json.status(), 204);
+    h.nothing_on("purchases").await;
+
+    let metrics = h.get("/metrics").await.text().await.unwrap();
+    for series in [
+        "hermes_gateway_mp_dropped_total{code=\"VALUE_OUT_OF_BOUNDS\",part=\"parameter\"} 1",
+        "hermes_gateway_mp_dropped_total{code=\"VALUE_INVALID\",part=\"request\"} 1",
+        "hermes_gateway_hits_total{client=\"measurementProtocol\",outcome=\"accepted\"} 2",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
     h.stop().await;
 }
 
@@ -427,13 +465,10 @@ async fn bad_hits_get_a_4xx_with_a_reason_and_health_shows_the_config_hash() {
         )
         .await;
     assert_eq!(too_big.status(), 413);
-    let not_json = h
-        .post(
-            &format!("/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}"),
-            "{",
-        )
+    let unknown_secret = h
+        .post("/mp/collect?measurement_id=G-SHOP&api_secret=guess", "{")
         .await;
-    assert_eq!(not_json.status(), 400);
+    assert_eq!(unknown_secret.status(), 403);
 
     let ready: Value = h.get("/readyz").await.json().await.unwrap();
     let hash = ready["configHash"].as_str().unwrap().to_string();

@@ -2,7 +2,7 @@
 //! configured proxies vouch for it, so a browser cannot spoof its address.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 /// An address range in CIDR notation (`10.0.0.0/8`, `fd00::/8`), or one address.
@@ -108,6 +108,16 @@ pub fn client_ip(peer: IpAddr, x_forwarded_for: Option<&str>, trusted: &[Cidr]) 
     client
 }
 
+/// The address with its host part zeroed, as GA4 anonymizes IPs: an IPv4 address keeps
+/// its first three octets (a /24), an IPv6 address its first 48 bits (a /48). IPv4-mapped
+/// IPv6 addresses count as IPv4.
+pub fn truncate_ip(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from(u32::from(v4) & 0xFFFF_FF00)),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !(u128::MAX >> 48))),
+    }
+}
+
 /// One `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or
 /// `[2001:db8::1]:443`.
 fn parse_hop(entry: &str) -> Option<IpAddr> {
@@ -120,7 +130,7 @@ fn parse_hop(entry: &str) -> Option<IpAddr> {
     }
     let (address, port) = entry.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
-    address.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+    address.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -157,6 +167,18 @@ mod tests {
         let odd: Cidr = "172.16.0.0/12".parse().unwrap();
         assert!(odd.contains(ip("172.31.255.255")));
         assert!(!odd.contains(ip("172.32.0.0")));
+    }
+
+    #[test]
+    fn truncation_zeroes_the_last_ipv4_octet_and_ipv6_below_the_48_bit_prefix() {
+        assert_eq!(truncate_ip(ip("203.0.113.77")), ip("203.0.113.0"));
+        assert_eq!(truncate_ip(ip("10.1.2.255")), ip("10.1.2.0"));
+        assert_eq!(truncate_ip(ip("::ffff:198.51.100.9")), ip("198.51.100.0"));
+        assert_eq!(
+            truncate_ip(ip("2001:db8:abcd:12:3456:789a:bcde:f012")),
+            ip("2001:db8:abcd::")
+        );
+        assert_eq!(truncate_ip(ip("2001:db8:ab::1")), ip("2001:db8:ab::"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod client_ip;
 pub mod ga4;
 pub mod mp;
 
-pub use client_ip::{Cidr, client_ip};
+pub use client_ip::{Cidr, client_ip, truncate_ip};
 pub use ga4::parse_ga4;
 pub use mp::{
     Dropped, MpOutcome, MpQuery, Part, ValidationCode, ValidationMessage, ValidationResponse,

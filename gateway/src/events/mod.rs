@@ -11,6 +11,7 @@
 mod config;
 mod evaluation;
 mod hit;
+mod mp;
 mod publish;
 
 pub use config::ConfigLoadOutcome;
@@ -20,6 +21,7 @@ pub(crate) use evaluation::{
 };
 pub(crate) use hit::HitEnded;
 pub use hit::HitOutcome;
+pub(crate) use mp::MpPartDropped;
 pub(crate) use publish::{
     BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
     MessagesAbandoned, PublishAttemptFailed,

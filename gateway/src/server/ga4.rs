@@ -9,6 +9,7 @@ use hermes_crds::api::ClientKind;
 
 use super::AppState;
 use super::enqueue::{Handled, fire_and_enqueue};
+use super::privacy::truncate_ip_overrides;
 use super::refusal::Refusal;
 use super::request::describe;
 use super::response::{answer, read_body};
@@ -23,8 +24,11 @@ pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request
 async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> {
     let (parts, body) = request.into_parts();
     let (info, debug) = describe(&parts, &state.settings);
-    let body = read_body(body, state.settings.max_body_bytes).await?;
+    let body = read_body(body, &state.settings).await?;
     let query = parts.uri.query().unwrap_or("");
-    let events = parse_ga4(query, &body, &info, &state.settings.limits)?;
+    let mut events = parse_ga4(query, &body, &info, &state.settings.limits)?;
+    if state.settings.truncate_ip {
+        truncate_ip_overrides(&mut events);
+    }
     fire_and_enqueue(state, &events, &info, debug)
 }

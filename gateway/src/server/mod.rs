@@ -5,16 +5,20 @@ mod enqueue;
 mod ga4;
 mod health;
 mod mp;
+mod privacy;
 mod refusal;
 mod request;
 mod response;
+mod serve;
 
 pub(crate) use refusal::Refusal;
+pub use serve::serve;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderName, Method};
 use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
@@ -67,17 +71,25 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .layer(request_spans())
+        .layer(request_spans(state.settings.log_client_ids))
         .with_state(state)
 }
 
 /// A `debug` span per request with its status and latency at `debug`: nothing is
 /// formatted unless debug logging is on, so the hot path pays only the level check. 5xx
 /// answers are refusals the hit's own event counts and logs, so here they are debug lines
-/// too.
-fn request_spans() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeRequestSpan> {
+/// too. The span names the client (its address and `X-Forwarded-For`) only when
+/// `log_client_ids` is set: by default logs carry no personal data.
+fn request_spans(
+    log_client_ids: bool,
+) -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, MakeRequestSpan> {
+    let make_span: MakeRequestSpan = if log_client_ids {
+        request_span_with_client
+    } else {
+        request_span
+    };
     TraceLayer::new_for_http()
-        .make_span_with(request_span as MakeRequestSpan)
+        .make_span_with(make_span)
         .on_response(DefaultOnResponse::new().level(Level::DEBUG))
         .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
 }
@@ -87,6 +99,25 @@ type MakeRequestSpan = fn(&Request) -> Span;
 /// The request's span: method and path, never the query (it can carry an `api_secret`).
 fn request_span(request: &Request) -> Span {
     tracing::debug_span!("request", method = %request.method(), path = request.uri().path())
+}
+
+/// The request's span with the client's address and `X-Forwarded-For` (`--log-client-ids`).
+fn request_span_with_client(request: &Request) -> Span {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let forwarded = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        peer = ?peer,
+        forwarded_for = forwarded,
+    )
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ pub(crate) enum Refusal {
     /// The body is over the configured limit.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// The body did not arrive within the read timeout (a slow or stalled client).
+    #[error("the request body did not arrive within {timeout:?}")]
+    BodyReadTimeout { timeout: std::time::Duration },
     /// A `/g/collect` hit the GA4 parser refused.
     #[error(transparent)]
     Collect(#[from] CollectError),
@@ -47,6 +50,7 @@ impl Refusal {
     pub(crate) fn reason(&self) -> &'static str {
         match self {
             Refusal::BodyTooLarge { .. } => "body_too_large",
+            Refusal::BodyReadTimeout { .. } => "body_read_timeout",
             Refusal::Collect(error) => error.reason(),
             Refusal::MissingMeasurementId => "missing_measurement_id",
             Refusal::MissingApiSecret => "missing_api_secret",
@@ -61,6 +65,7 @@ impl Refusal {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Refusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::BodyReadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Refusal::Collect(_) | Refusal::MissingMeasurementId | Refusal::Invalid { .. } => {
                 StatusCode::BAD_REQUEST
             }

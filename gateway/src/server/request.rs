@@ -6,24 +6,28 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 
-use crate::collect::{Cidr, client_ip};
+use crate::collect::{Cidr, client_ip, truncate_ip};
 use crate::event::RequestInfo;
 use crate::settings::{DEBUG_HEADER, GatewaySettings};
 
-/// What a handler needs of a request's head: its description for variables, and whether
-/// it asked for debug mode with the configured token.
+/// What a handler needs of a request's head: its description for variables (the client
+/// IP truncated when so configured, so no tag sees the full address), and whether it
+/// asked for debug mode with the configured token.
 pub(crate) fn describe(parts: &Parts, settings: &GatewaySettings) -> (RequestInfo, bool) {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let info = request_info(
+    let mut info = request_info(
         &parts.method,
         &parts.uri,
         &parts.headers,
         peer,
         &settings.trusted_proxies,
     );
+    if settings.truncate_ip {
+        info.client_ip = info.client_ip.map(truncate_ip);
+    }
     let debug = settings.debug_allowed(
         parts
             .headers

@@ -11,6 +11,7 @@ use super::AppState;
 use super::enqueue::Handled;
 use super::refusal::Refusal;
 use crate::events::HitEnded;
+use crate::settings::GatewaySettings;
 
 /// Emit the hit's event and build its answer.
 pub(crate) fn answer(
@@ -40,12 +41,17 @@ pub(crate) fn answer(
     }
 }
 
-/// Read a body within `limit` bytes.
+/// Read a body within the configured size and time: a body over the size is refused
+/// (413) as soon as it is, and a client trickling bytes is answered 408 when the read
+/// timeout passes, so a slow client holds its worker no longer than that.
 pub(crate) async fn read_body(
     body: axum::body::Body,
-    limit: usize,
+    settings: &GatewaySettings,
 ) -> Result<bytes::Bytes, Refusal> {
-    axum::body::to_bytes(body, limit)
+    let limit = settings.max_body_bytes;
+    let timeout = settings.body_read_timeout;
+    tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
         .await
+        .map_err(|_| Refusal::BodyReadTimeout { timeout })?
         .map_err(|_| Refusal::BodyTooLarge { limit })
 }

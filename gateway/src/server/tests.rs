@@ -18,6 +18,20 @@ use crate::settings::GatewaySettings;
 const LOW_STOCK: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
 
 fn state(publisher: Arc<dyn Publisher>, load_examples: bool) -> Arc<AppState> {
+    let settings = GatewaySettings {
+        debug_token: Some("token".into()),
+        allowed_origins: vec!["https://shop.example".into()],
+        max_body_bytes: 1024,
+        ..Default::default()
+    };
+    state_with(publisher, load_examples, settings)
+}
+
+fn state_with(
+    publisher: Arc<dyn Publisher>,
+    load_examples: bool,
+    settings: GatewaySettings,
+) -> Arc<AppState> {
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let store = Arc::new(ConfigStore::new(metrics.clone()));
@@ -30,12 +44,7 @@ fn state(publisher: Arc<dyn Publisher>, load_examples: bool) -> Arc<AppState> {
     Arc::new(AppState {
         config: store,
         publisher,
-        settings: GatewaySettings {
-            debug_token: Some("token".into()),
-            allowed_origins: vec!["https://shop.example".into()],
-            max_body_bytes: 1024,
-            ..Default::default()
-        },
+        settings,
         metrics,
         registry: Arc::new(registry),
     })
@@ -212,4 +221,117 @@ async fn each_hit_is_counted_once_under_the_reason_its_answer_gives() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
+}
+
+const SECRET: &str = "pssst-42";
+const PEER: &str = "198.51.100.23";
+
+/// Settings with a Measurement Protocol secret for `G-SHOP`.
+fn mp_settings() -> GatewaySettings {
+    GatewaySettings {
+        mp_secrets: GatewaySettings::parse_mp_secrets(&format!("G-SHOP={SECRET}")).unwrap(),
+        ..Default::default()
+    }
+}
+
+/// A purchase whose `coupon` is over Google's 100 characters.
+fn purchase_with_long_coupon() -> String {
+    serde_json::json!({
+        "client_id": "1.2",
+        "events": [{"name": "purchase", "params": {
+            "session_id": "1", "transaction_id": "T-9", "coupon": "c".repeat(101)
+        }}]
+    })
+    .to_string()
+}
+
+fn mp_post(query: &str, body: String) -> Request<Body> {
+    let mut request = Request::post(format!("/mp/collect?{query}"))
+        .body(Body::from(body))
+        .unwrap();
+    let peer: std::net::SocketAddr = format!("{PEER}:5555").parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    request
+}
+
+#[tokio::test]
+async fn an_invalid_parameter_is_dropped_and_counted_unless_the_stream_is_strict() {
+    let recorder = Arc::new(RecordingPublisher::new());
+    let lenient = state_with(recorder.clone(), true, mp_settings());
+    let query = format!("measurement_id=G-SHOP&api_secret={SECRET}");
+    let (status, _, _) = send(
+        lenient.clone(),
+        mp_post(&query, purchase_with_long_coupon()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let published = recorder.take();
+    assert_eq!(published.len(), 1);
+    let data: Value = serde_json::from_slice(&published[0].data).unwrap();
+    assert_eq!(data["transaction_id"], "T-9");
+    assert!(data.get("coupon").is_none(), "{data}");
+    let (_, _, metrics) = send(lenient, get("/metrics")).await;
+    let dropped =
+        "hermes_gateway_mp_dropped_total{code=\"VALUE_OUT_OF_BOUNDS\",part=\"parameter\"} 1";
+    assert!(metrics.contains(dropped), "{metrics}");
+
+    let strict_settings = GatewaySettings {
+        mp_strict: crate::settings::MpStrictness {
+            all: false,
+            ids: ["G-SHOP".to_string()].into(),
+        },
+        ..mp_settings()
+    };
+    let strict = state_with(recorder.clone(), true, strict_settings);
+    let (status, _, reply) = send(strict, mp_post(&query, purchase_with_long_coupon())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(reply.contains("VALUE_OUT_OF_BOUNDS"), "{reply}");
+    assert!(
+        recorder.take().is_empty(),
+        "a strict refusal publishes nothing"
+    );
+}
+
+/// The event data a debug-mode `/g/collect` hit from [`PEER`] shows.
+async fn explained_event_data(state: Arc<AppState>, uri: &str) -> Value {
+    let mut request = Request::get(uri)
+        .header("x-hermes-debug", "token")
+        .body(Body::empty())
+        .unwrap();
+    let peer: std::net::SocketAddr = format!("{PEER}:5555").parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let (status, _, body) = send(state, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let trace: Value = serde_json::from_str(&body).unwrap();
+    trace["events"][0]["eventData"].clone()
+}
+
+#[tokio::test]
+async fn truncate_ip_gives_tags_the_client_ip_without_its_host_part() {
+    let settings = GatewaySettings {
+        truncate_ip: true,
+        debug_token: Some("token".into()),
+        ..Default::default()
+    };
+    let state = state_with(Arc::new(RecordingPublisher::new()), true, settings);
+    let from_peer = explained_event_data(state.clone(), LOW_STOCK).await;
+    assert_eq!(from_peer["ip_override"], "198.51.100.0", "{from_peer}");
+    let set_by_hit =
+        explained_event_data(state, &format!("{LOW_STOCK}&_uip=2001:db8:abcd:12::9")).await;
+    assert_eq!(set_by_hit["ip_override"], "2001:db8:abcd::", "{set_by_hit}");
+
+    let untouched = state_with(
+        Arc::new(RecordingPublisher::new()),
+        true,
+        GatewaySettings {
+            debug_token: Some("token".into()),
+            ..Default::default()
+        },
+    );
+    let full = explained_event_data(untouched, LOW_STOCK).await;
+    assert_eq!(full["ip_override"], PEER, "{full}");
 }
