@@ -112,7 +112,20 @@ async fn purchase(stack: &Stack, transaction: &str, sku: &str) -> Vec<serde_json
         .collect()
 }
 
-/// Wait until `status.feed` of the table has `field` equal to `want`.
+/// Wait until the table's `status.feed.lastAppliedMessageId` is `id`.
+async fn wait_applied(stack: &Stack, id: &str) {
+    wait_feed_status(stack, "lastAppliedMessageId", id).await;
+}
+
+/// Wait until the table's `status.feed.lastError` reports message `id`; the error.
+async fn wait_rejected(stack: &Stack, id: &str) -> String {
+    wait_feed_status(stack, "lastError", &format!("message {id}: ")).await;
+    stack
+        .field("lookuptable/low-stock-skus", ".status.feed.lastError")
+        .await
+}
+
+/// Wait until `status.feed.FIELD` of the table is `want` or (an error) starts with it.
 async fn wait_feed_status(stack: &Stack, field: &str, want: &str) {
     wait_for(Duration::from_secs(30), || async {
         let got = stack
@@ -121,7 +134,7 @@ async fn wait_feed_status(stack: &Stack, field: &str, want: &str) {
                 &format!(".status.feed.{field}"),
             )
             .await;
-        if got.contains(want) {
+        if got == want || (want.ends_with(": ") && got.starts_with(want)) {
             Ok(())
         } else {
             Err(format!("status.feed.{field} = {got:?}, want {want:?}"))
@@ -147,7 +160,7 @@ async fn upsert_delete_and_csv_snapshot_messages_change_what_the_gateway_publish
         purchase(&stack, "T-1", "BOWL-10").await,
         [json!({"sku": "BOWL-10", "threshold": 1, "quantity": 2, "transaction_id": "T-1"})]
     );
-    wait_feed_status(&stack, "lastAppliedMessageId", &id).await;
+    wait_applied(&stack, &id).await;
     assert_eq!(
         stack
             .field("lookuptable/low-stock-skus", ".status.rows")
@@ -206,10 +219,7 @@ async fn poison_and_stale_messages_leave_the_table_unchanged_and_are_reported() 
     let served = stack.wait_gateway_current().await;
 
     let poison = publish(&stack, "{not json", &[("version", "6")]).await;
-    wait_feed_status(&stack, "lastError", &poison).await;
-    let error = stack
-        .field("lookuptable/low-stock-skus", ".status.feed.lastError")
-        .await;
+    let error = wait_rejected(&stack, &poison).await;
     assert!(error.contains("BadJson"), "{error}");
     let events = stack
         .kubectl(&[
@@ -221,7 +231,10 @@ async fn poison_and_stale_messages_leave_the_table_unchanged_and_are_reported() 
             "jsonpath={.items[*].message}",
         ])
         .await;
-    assert!(events.contains(&poison), "events: {events}");
+    assert!(
+        events.contains(&format!("message {poison}: BadJson")),
+        "events: {events}"
+    );
 
     // Older than the applied version 5: skipped, acknowledged.
     publish(
@@ -258,7 +271,7 @@ async fn poison_and_stale_messages_leave_the_table_unchanged_and_are_reported() 
         &[("version", "7")],
     )
     .await;
-    wait_feed_status(&stack, "lastAppliedMessageId", &id).await;
+    wait_applied(&stack, &id).await;
     assert_eq!(
         stack
             .field("lookuptable/low-stock-skus", ".status.feed.lastError")
@@ -315,7 +328,7 @@ async fn only_the_leader_consumes_and_a_new_leader_resumes_after_a_kill() {
     stack
         .wait_gateway_change(Some(&before), Instant::now())
         .await;
-    wait_feed_status(&stack, "lastAppliedMessageId", &id).await;
+    wait_applied(&stack, &id).await;
     assert_eq!(
         stack
             .field("lookuptable/low-stock-skus", ".status.rows")
@@ -326,4 +339,55 @@ async fn only_the_leader_consumes_and_a_new_leader_resumes_after_a_kill() {
         purchase(&stack, "T-1", "MUG-22").await,
         [json!({"sku": "MUG-22", "threshold": 3, "quantity": 2, "transaction_id": "T-1"})]
     );
+}
+
+#[tokio::test]
+async fn a_snapshot_of_100000_rows_is_served_and_one_over_the_configmap_limit_is_rejected() {
+    let stack = fed_stack("feed-large", 1).await;
+    let mut snapshot = String::from("key,value\n");
+    for i in 1..=100_000 {
+        snapshot.push_str(&format!("K{i:06},{}\n", i % 10));
+    }
+    let (_, took) = publish_and_wait_served(&stack, &snapshot, &[("format", "csv")]).await;
+    eprintln!("100,000-row CSV snapshot published → gateway serving it: {took:?}");
+    stack.wait_ready(&["lookuptable/low-stock-skus"]).await;
+    assert_eq!(
+        stack
+            .field("lookuptable/low-stock-skus", ".status.rows")
+            .await,
+        "100000"
+    );
+    assert_eq!(
+        stack
+            .field(
+                "lookuptable/low-stock-skus",
+                ".spec.source.configMapKeyRef.name"
+            )
+            .await,
+        "low-stock-skus-rows"
+    );
+    assert_eq!(
+        purchase(&stack, "T-1", "K099999").await,
+        [json!({"sku": "K099999", "threshold": 9, "quantity": 2, "transaction_id": "T-1"})]
+    );
+
+    // Longer keys: the CSV no longer fits a ConfigMap. A clear status, the rows unchanged.
+    let served = stack.wait_gateway_current().await;
+    let mut too_large = String::from("key,value\n");
+    for i in 1..=100_000 {
+        too_large.push_str(&format!("SKU-LONGER-{i:06},{}\n", i % 10));
+    }
+    let id = publish(&stack, &too_large, &[("format", "csv")]).await;
+    let error = wait_rejected(&stack, &id).await;
+    assert!(
+        error.contains("TooLarge") && error.contains("ConfigMap limit"),
+        "{error}"
+    );
+    assert_eq!(
+        stack
+            .field("lookuptable/low-stock-skus", ".status.rows")
+            .await,
+        "100000"
+    );
+    assert_eq!(stack.gateway_hash().await.as_deref(), Some(served.as_str()));
 }
