@@ -311,6 +311,9 @@ async fn only_the_leader_consumes_and_a_new_leader_resumes_after_a_kill() {
         );
     }
 
+    // The subscriber sends acknowledgements in batches within a second: give it that,
+    // so the kill tests the handover, not a redelivery after the ack deadline.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let index = stack
         .operators
         .iter()

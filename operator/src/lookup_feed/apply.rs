@@ -178,7 +178,9 @@ pub fn applied_version(table: &LookupTable) -> Option<i64> {
         .ok()
 }
 
-/// Write `status.feed` of `table` (the feed's own field manager; reconciles leave it).
+/// Write `status.feed` of `table` whole, by merge patch under the feed's field manager
+/// (reconciles leave it): fields `feed` lacks are removed (a cleared `lastError`), which
+/// an apply patch does not do on the status of older API servers.
 pub async fn patch_status(
     ctx: &Context,
     target: &Target<'_>,
@@ -186,17 +188,19 @@ pub async fn patch_status(
 ) -> Result<(), kube::Error> {
     let tables: Api<LookupTable> = Api::namespaced(ctx.client.clone(), target.namespace);
     let patch = json!({
-        "apiVersion": LookupTable::api_version(&()),
-        "kind": LookupTable::kind(&()),
-        "metadata": { "name": target.table },
-        "status": { "feed": feed },
+        "status": { "feed": {
+            "lastAppliedMessageId": feed.last_applied_message_id,
+            "lastAppliedTime": feed.last_applied_time,
+            "version": feed.version,
+            "lastError": feed.last_error,
+        }},
     });
+    let params = PatchParams {
+        field_manager: Some(FEED_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
     tables
-        .patch_status(
-            target.table,
-            &PatchParams::apply(FEED_MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
+        .patch_status(target.table, &params, &Patch::Merge(&patch))
         .await
         .map(|_| ())
 }

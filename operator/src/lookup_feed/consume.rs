@@ -25,6 +25,10 @@ use crate::events::{
 };
 use crate::reconcile::Context;
 
+/// How long a received message stays leased between extensions: a message a crashed
+/// leader held is redelivered (to the next leader) about this long after the crash.
+const LEASE_EXTENSION: Duration = Duration::from_secs(10);
+
 /// A LookupTable with a feed.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Feed {
@@ -48,6 +52,7 @@ pub async fn consume(
         let mut stream = subscriber
             .subscribe(feed.subscription.as_str())
             .set_shutdown_behavior(ShutdownBehavior::NackImmediately)
+            .set_max_lease_extension(LEASE_EXTENSION)
             .build();
         let shutdown = stream.shutdown_token();
         let error = loop {
