@@ -20,8 +20,9 @@ const QUIET: Duration = Duration::from_secs(3);
 const FEED_TOPIC: &str = "low-stock-skus-feed";
 
 /// A stack serving `examples/low-stock.yaml` with its table replaced by the fed variant,
-/// the feed's topic and subscription created, and the outcome topic drained.
-async fn fed_stack(prefix: &str, operators: usize) -> Stack {
+/// the feed's topic and subscription (`ordering`: with message ordering) created, and the
+/// outcome topic drained.
+async fn fed_stack(prefix: &str, operators: usize, ordering: bool) -> Stack {
     let stack = Stack::start(prefix, operators).await;
     let feed = topic(FEED_TOPIC);
     stack.emulator.create_topic(&feed).await.unwrap();
@@ -31,7 +32,7 @@ async fn fed_stack(prefix: &str, operators: usize) -> Stack {
             &format!("projects/{PROJECT}/subscriptions/{FEED_TOPIC}"),
             &feed,
             SubscriptionOptions {
-                ordering: true,
+                ordering,
                 ..Default::default()
             },
         )
@@ -146,7 +147,7 @@ async fn wait_feed_status(stack: &Stack, field: &str, want: &str) {
 
 #[tokio::test]
 async fn upsert_delete_and_csv_snapshot_messages_change_what_the_gateway_publishes() {
-    let stack = fed_stack("feed-rows", 1).await;
+    let stack = fed_stack("feed-rows", 1, true).await;
 
     let (id, took) = publish_and_wait_served(
         &stack,
@@ -209,7 +210,7 @@ async fn upsert_delete_and_csv_snapshot_messages_change_what_the_gateway_publish
 
 #[tokio::test]
 async fn poison_and_stale_messages_leave_the_table_unchanged_and_are_reported() {
-    let stack = fed_stack("feed-poison", 1).await;
+    let stack = fed_stack("feed-poison", 1, true).await;
     let (_, _) = publish_and_wait_served(
         &stack,
         r#"{"upsert": [{"key": "BOWL-10", "value": "5"}]}"#,
@@ -282,7 +283,7 @@ async fn poison_and_stale_messages_leave_the_table_unchanged_and_are_reported() 
 
 #[tokio::test]
 async fn only_the_leader_consumes_and_a_new_leader_resumes_after_a_kill() {
-    let mut stack = fed_stack("feed-leader", 2).await;
+    let mut stack = fed_stack("feed-leader", 2, false).await;
     let leader = wait_for(Duration::from_secs(30), || async {
         let holder = stack
             .field("lease/hermes-operator", ".spec.holderIdentity")
@@ -346,7 +347,7 @@ async fn only_the_leader_consumes_and_a_new_leader_resumes_after_a_kill() {
 
 #[tokio::test]
 async fn a_snapshot_of_100000_rows_is_served_and_one_over_the_configmap_limit_is_rejected() {
-    let stack = fed_stack("feed-large", 1).await;
+    let stack = fed_stack("feed-large", 1, true).await;
     let mut snapshot = String::from("key,value\n");
     for i in 1..=100_000 {
         snapshot.push_str(&format!("K{i:06},{}\n", i % 10));
