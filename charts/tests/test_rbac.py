@@ -23,6 +23,8 @@ OPERATOR_RULES = [
         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
     },
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+    # Lookup feeds store rows in the table, as `hermes lookup import` does.
+    {"apiGroups": ["hermes.io"], "resources": ["lookuptables"], "verbs": ["patch"]},
 ]
 OPERATOR_CRD_RULES = [
     {

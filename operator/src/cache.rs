@@ -206,6 +206,11 @@ impl NamespaceCache {
         resources
     }
 
+    /// The namespace's LookupTables, as watched (the lookup feeds find theirs here).
+    pub fn lookup_tables(&self) -> Store<LookupTable> {
+        self.tables.clone()
+    }
+
     /// A ConfigMap of the namespace.
     pub fn config_map_named(&self, name: &str) -> Option<Arc<ConfigMap>> {
         self.config_maps

@@ -73,6 +73,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
             topic,
             emulator_host: std::env::var("PUBSUB_EMULATOR_HOST").ok(),
         });
+    options.pubsub_emulator_host = std::env::var("PUBSUB_EMULATOR_HOST").ok();
     options.metrics_addr = Some(args.metrics_addr);
     options.debounce = Duration::from_millis(args.debounce_ms);
     if !args.no_leader_election {

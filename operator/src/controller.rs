@@ -30,6 +30,7 @@ use crate::events::{
     ReconcileStoppedNotLeader,
 };
 use crate::leader::{LeaderOptions, Leadership};
+use crate::lookup_feed;
 use crate::metrics::{self, Metrics};
 use crate::publication::{OutcomeSink, PubSubOutcomes, PublicationOptions};
 use crate::reconcile::{self, Context, NamespaceMemory};
@@ -53,6 +54,8 @@ pub struct Options {
     pub debounce: Duration,
     /// Reconcile every namespace at least this often.
     pub resync: Duration,
+    /// `$PUBSUB_EMULATOR_HOST` for the lookup feeds' subscriber, if set.
+    pub pubsub_emulator_host: Option<String>,
 }
 
 impl Options {
@@ -68,6 +71,7 @@ impl Options {
             metrics_addr: None,
             debounce: Duration::from_millis(100),
             resync: Duration::from_secs(300),
+            pubsub_emulator_host: None,
         }
     }
 }
@@ -125,10 +129,17 @@ pub async fn run(
         leadership: leadership.clone(),
         outcomes,
     });
+    let mut tables = Vec::new();
     for namespace in &options.namespaces {
         let cache = NamespaceCache::start(&client, namespace, &options.config_map, metrics.clone());
+        tables.push(cache.lookup_tables());
         tasks.spawn(worker(ctx.clone(), cache, options.debounce, options.resync));
     }
+    tasks.spawn(lookup_feed::run(
+        ctx.clone(),
+        tables,
+        options.pubsub_emulator_host.clone(),
+    ));
     tracing::info!(
         namespaces = ?options.namespaces,
         identity = %options.identity,

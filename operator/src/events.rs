@@ -11,7 +11,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
 use crate::error::ReconcileError;
-use crate::metrics::{ErrorLabels, Metrics, OutcomeLabels, ScopeLabels, WatchLabels};
+use crate::lookup_feed::apply::ApplyError;
+use crate::metrics::{
+    ErrorLabels, FeedLabels, FeedTableLabels, Metrics, OutcomeLabels, ScopeLabels, WatchLabels,
+};
 use crate::publication::{Outcome, PublicationError};
 
 /// Count one more in `namespace`.
@@ -393,6 +396,221 @@ impl Emit for LeadershipLost<'_> {
     fn emit(&self, metrics: &Metrics) {
         tracing::info!(identity = self.identity, "not the leader");
         metrics.leader.set(0);
+    }
+}
+
+/// Count one lookup feed message of `table` settled with `outcome`.
+fn count_feed(metrics: &Metrics, namespace: &str, table: &str, outcome: &str, reason: &str) {
+    metrics
+        .feed_messages
+        .get_or_create(&FeedLabels {
+            scope: namespace.to_string(),
+            table: table.to_string(),
+            outcome: outcome.to_string(),
+            reason: reason.to_string(),
+        })
+        .inc();
+}
+
+fn feed_table(namespace: &str, table: &str) -> FeedTableLabels {
+    FeedTableLabels {
+        scope: namespace.to_string(),
+        table: table.to_string(),
+    }
+}
+
+/// The leader started receiving a LookupTable's feed.
+pub struct FeedStarted<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// Its subscription.
+    pub subscription: &'a str,
+}
+
+impl Emit for FeedStarted<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::info!(
+            namespace = self.namespace,
+            table = self.table,
+            subscription = self.subscription,
+            "lookup feed started"
+        );
+        metrics.feeds_running.inc();
+    }
+}
+
+/// A LookupTable's feed stopped (leadership lost, table deleted or its feed changed).
+pub struct FeedStopped<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// Its subscription.
+    pub subscription: &'a str,
+}
+
+impl Emit for FeedStopped<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::info!(
+            namespace = self.namespace,
+            table = self.table,
+            subscription = self.subscription,
+            "lookup feed stopped"
+        );
+        metrics.feeds_running.dec();
+    }
+}
+
+/// The Pub/Sub subscriber client could not be built; retried at the next scan.
+pub struct SubscriberNotBuilt<'a> {
+    /// Why.
+    pub error: &'a google_cloud_gax::client_builder::Error,
+}
+
+impl Emit for SubscriberNotBuilt<'_> {
+    fn emit(&self, _metrics: &Metrics) {
+        let error = self.error;
+        tracing::error!(%error, "Pub/Sub subscriber cannot be built; lookup feeds wait");
+    }
+}
+
+/// A feed message's rows were stored.
+pub struct FeedMessageApplied<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// The Pub/Sub message id.
+    pub message_id: &'a str,
+    /// Rows the table has now.
+    pub rows: usize,
+}
+
+impl Emit for FeedMessageApplied<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::info!(
+            namespace = self.namespace,
+            table = self.table,
+            message_id = self.message_id,
+            rows = self.rows,
+            "lookup feed message applied"
+        );
+        count_feed(metrics, self.namespace, self.table, "applied", "");
+    }
+}
+
+/// A feed message was skipped: the table has an equal or newer version.
+pub struct FeedMessageStale<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// The Pub/Sub message id.
+    pub message_id: &'a str,
+    /// The message's version.
+    pub version: i64,
+    /// The table's.
+    pub applied: i64,
+}
+
+impl Emit for FeedMessageStale<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::info!(
+            namespace = self.namespace,
+            table = self.table,
+            message_id = self.message_id,
+            version = self.version,
+            applied = self.applied,
+            "lookup feed message older than the table; skipped"
+        );
+        count_feed(metrics, self.namespace, self.table, "stale", "");
+    }
+}
+
+/// A feed message cannot be applied: acknowledged and reported, the rows unchanged.
+pub struct FeedMessageRejected<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// The Pub/Sub message id.
+    pub message_id: &'a str,
+    /// Why.
+    pub error: &'a ApplyError,
+}
+
+impl Emit for FeedMessageRejected<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let (error, reason) = (self.error, self.error.reason());
+        tracing::warn!(namespace = self.namespace, table = self.table, message_id = self.message_id, reason, %error, "lookup feed message rejected");
+        count_feed(metrics, self.namespace, self.table, "rejected", reason);
+    }
+}
+
+/// A feed message hit a transient failure: negatively acknowledged, to be redelivered.
+pub struct FeedMessageRetried<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// The Pub/Sub message id.
+    pub message_id: &'a str,
+    /// Why.
+    pub error: &'a ApplyError,
+}
+
+impl Emit for FeedMessageRetried<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let (error, reason) = (self.error, self.error.reason());
+        tracing::warn!(namespace = self.namespace, table = self.table, message_id = self.message_id, reason, %error, "lookup feed message not applied; redelivery");
+        count_feed(metrics, self.namespace, self.table, "retried", reason);
+    }
+}
+
+/// A feed's subscription stream failed; reopened after `retry_in`.
+pub struct FeedStreamFailed<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// Its subscription.
+    pub subscription: &'a str,
+    /// Why.
+    pub error: &'a str,
+    /// When it is reopened.
+    pub retry_in: Duration,
+}
+
+impl Emit for FeedStreamFailed<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::warn!(namespace = self.namespace, table = self.table, subscription = self.subscription, error = self.error, retry_in = ?self.retry_in, "lookup feed subscription failed; reopening");
+        metrics
+            .feed_stream_errors
+            .get_or_create(&feed_table(self.namespace, self.table))
+            .inc();
+    }
+}
+
+/// A feed's status or Event could not be written (the rows are unaffected).
+pub struct FeedReportFailed<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The LookupTable.
+    pub table: &'a str,
+    /// Why.
+    pub error: &'a kube::Error,
+}
+
+impl Emit for FeedReportFailed<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let error = self.error;
+        tracing::warn!(namespace = self.namespace, table = self.table, %error, "lookup feed status or Event not written");
+        metrics
+            .feed_report_errors
+            .get_or_create(&feed_table(self.namespace, self.table))
+            .inc();
     }
 }
 

@@ -6,7 +6,8 @@
 //! outcome ([`publication`]) → read liveness ([`liveness`]) → forget gone gateways →
 //! sync statuses ([`status`], pure). One writer via [`leader`]; what happens is logged
 //! and counted by [`events`] into [`metrics`]; wiring in [`controller`].
-//! [`lookup_import`] backs `hermes lookup import`; [`cli`] is the command line.
+//! [`lookup_import`] backs `hermes lookup import`; [`lookup_feed`] applies the Pub/Sub
+//! feeds of LookupTables (leader only) through it; [`cli`] is the command line.
 
 pub mod cache;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod leader;
 pub mod liveness;
+pub mod lookup_feed;
 pub mod lookup_import;
 pub mod metrics;
 pub mod publication;

@@ -65,6 +65,28 @@ pub struct WatchLabels {
     pub resource: String,
 }
 
+/// Labels of lookup feed messages.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedLabels {
+    /// The LookupTable's namespace.
+    pub scope: String,
+    /// The LookupTable.
+    pub table: String,
+    /// `applied`, `stale`, `rejected` or `retried`.
+    pub outcome: String,
+    /// Why rejected or retried (e.g. `BadJson`, `TooLarge`); empty otherwise.
+    pub reason: String,
+}
+
+/// Labels naming a fed LookupTable.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedTableLabels {
+    /// The LookupTable's namespace.
+    pub scope: String,
+    /// The LookupTable.
+    pub table: String,
+}
+
 /// Operator metrics, all named `hermes_operator_…`. Updated only by
 /// [`crate::events`], which logs each change with it; `docs/metrics.md` lists them.
 pub struct Metrics {
@@ -87,6 +109,10 @@ pub struct Metrics {
     pub(crate) publication_seconds: Histogram,
     pub(crate) live_seconds: Histogram,
     pub(crate) leader: Gauge,
+    pub(crate) feed_messages: Family<FeedLabels, Counter>,
+    pub(crate) feed_stream_errors: Family<FeedTableLabels, Counter>,
+    pub(crate) feed_report_errors: Family<FeedTableLabels, Counter>,
+    pub(crate) feeds_running: Gauge,
 }
 
 impl Default for Metrics {
@@ -117,9 +143,33 @@ impl Metrics {
             publication_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             live_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
             leader: Gauge::default(),
+            feed_messages: Family::default(),
+            feed_stream_errors: Family::default(),
+            feed_report_errors: Family::default(),
+            feeds_running: Gauge::default(),
             registry: Registry::with_prefix("hermes_operator"),
         };
         let r = &mut metrics.registry;
+        r.register(
+            "feed_messages",
+            "Lookup feed messages settled, by outcome (applied, stale, rejected, retried) and reason",
+            metrics.feed_messages.clone(),
+        );
+        r.register(
+            "feed_stream_errors",
+            "Lookup feed subscription streams that failed and were reopened",
+            metrics.feed_stream_errors.clone(),
+        );
+        r.register(
+            "feed_report_errors",
+            "Lookup feed statuses or Events that could not be written",
+            metrics.feed_report_errors.clone(),
+        );
+        r.register(
+            "feeds_running",
+            "Lookup feeds this replica receives from (0 unless leader)",
+            metrics.feeds_running.clone(),
+        );
         r.register(
             "reconciles",
             "Namespace reconciles run",

@@ -160,6 +160,8 @@ pub fn desired(object: Object<'_>, namespace: NamespaceOutcome<'_>, now: &str) -
         live_generation: live.0,
         config_hash: live.1,
         rows,
+        // Written by the lookup feed under its own field manager, never by reconciles.
+        feed: None,
     }
 }
 
@@ -171,6 +173,8 @@ pub fn differs(old: Option<&ResourceStatus>, new: &ResourceStatus) -> bool {
         for condition in &mut status.conditions {
             condition.last_transition_time = None;
         }
+        // The lookup feed's part, which reconciles leave to it.
+        status.feed = None;
         status
     };
     unstamped(old) != unstamped(new)

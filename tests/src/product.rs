@@ -83,6 +83,11 @@ impl Process {
         }
     }
 
+    /// Everything it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// SIGKILL: a crash, nothing released.
     pub async fn kill(&mut self) {
         let _ = self.child.start_kill();

@@ -54,6 +54,12 @@ const OPERATOR_RULES: &[Rule] = &[
         resources: &["events"],
         verbs: &["create", "patch"],
     },
+    // Lookup feeds store rows in the table (`docs/lookup-feeds.md`).
+    Rule {
+        api_groups: &["hermes.io"],
+        resources: &["lookuptables"],
+        verbs: &["patch"],
+    },
 ];
 
 /// In the gateway's namespace: read the config, keep its own Lease.

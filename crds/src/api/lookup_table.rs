@@ -37,6 +37,10 @@ hermes_kind! {
         /// The output when no row matches. Omitted: the variable has no value.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub default: Option<String>,
+        /// Rows the shop back end keeps current through Pub/Sub: the leading operator
+        /// applies each message of this subscription to the rows (`docs/lookup-feeds.md`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub feed: Option<LookupFeed>,
     }
 }
 
@@ -101,4 +105,33 @@ pub enum SourceFormat {
     Csv,
     /// A JSON object `{"key": value, …}`; values are kept as JSON.
     Json,
+}
+
+/// A Pub/Sub subscription whose messages change a table's rows (row changes as JSON, or a
+/// CSV snapshot); see `docs/lookup-feeds.md` for the messages.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupFeed {
+    /// The subscription, `projects/PROJECT/subscriptions/SUBSCRIPTION`.
+    pub subscription: String,
+}
+
+/// What the feed of a LookupTable last did (`status.feed`), written by the leading
+/// operator as it applies messages.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LookupFeedStatus {
+    /// The id of the last message applied to the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_message_id: Option<String>,
+    /// When it was applied (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_time: Option<String>,
+    /// The `version` of the last versioned message applied; older versions are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Why the last rejected message was not applied, naming its id; cleared by the next
+    /// message applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }

@@ -30,6 +30,9 @@ pub struct ResourceStatus {
     /// LookupTable only: how many rows the compiled table has (inline plus source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
+    /// LookupTable only: what its Pub/Sub feed last did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feed: Option<super::lookup_table::LookupFeedStatus>,
 }
 
 /// One condition, in the shape of Kubernetes' `metav1.Condition`.
