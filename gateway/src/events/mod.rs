@@ -21,6 +21,7 @@ pub(crate) use evaluation::{
 pub(crate) use hit::HitEnded;
 pub use hit::HitOutcome;
 pub(crate) use publish::{
-    BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
-    MessagesAbandoned, PublishAttemptFailed,
+    BatchTaken, ClientConnectFailed, LaneReadFailed, LogThrottle, MessagePublished, MessageRefused,
+    MessageRetried, MessagesAbandoned, MessagesDeadLettered, MessagesDroppedBufferFull,
+    PublishAttemptFailed, TopicFailing, TopicHealed,
 };

@@ -26,5 +26,5 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     let body = read_body(body, state.settings.max_body_bytes).await?;
     let query = parts.uri.query().unwrap_or("");
     let events = parse_ga4(query, &body, &info, &state.settings.limits)?;
-    fire_and_enqueue(state, &events, &info, debug)
+    fire_and_enqueue(state, &events, &info, debug).await
 }

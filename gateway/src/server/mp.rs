@@ -44,7 +44,7 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
             messages: outcome.validation.validation_messages,
         });
     }
-    fire_and_enqueue(state, &outcome.events, &info, debug)
+    fire_and_enqueue(state, &outcome.events, &info, debug).await
 }
 
 /// Read and parse a Measurement Protocol request (checking its secret when asked).
