@@ -31,7 +31,11 @@ async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
     for name in topics {
         emulator.create_topic(&topic(name)).await.unwrap();
         emulator
-            .create_subscription(&subscription(name), &topic(name), SubscriptionOptions::default())
+            .create_subscription(
+                &subscription(name),
+                &topic(name),
+                SubscriptionOptions::default(),
+            )
             .await
             .unwrap();
     }
@@ -73,22 +77,31 @@ async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str) -> (Child, Strin
     (child, base)
 }
 
-/// Sends `n` LowStock hits, 16 at a time; returns how many were answered 2xx and the
+/// Sends `n` distinct LowStock hits (`first`, `first + 1`, … as `ep.seq`: equal hits
+/// share their event id), 16 at a time; returns how many were answered 2xx and the
 /// statuses of the others.
-async fn send_hits(base: &str, n: usize) -> (usize, Vec<u16>) {
+async fn send_hits(base: &str, first: usize, n: usize) -> (usize, Vec<u16>) {
     use futures::StreamExt;
     let http = reqwest::Client::new();
-    let url = format!("{base}{LOW_STOCK_HIT}");
-    let statuses: Vec<u16> = futures::stream::iter(0..n)
-        .map(|_| {
-            let (http, url) = (http.clone(), url.clone());
-            async move { http.get(&url).send().await.map_or(0, |r| r.status().as_u16()) }
+    let statuses: Vec<u16> = futures::stream::iter(first..first + n)
+        .map(|seq| {
+            let http = http.clone();
+            let url = format!("{base}{LOW_STOCK_HIT}&ep.seq={seq}");
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
+            }
         })
         .buffer_unordered(16)
         .collect()
         .await;
     let ok = statuses.iter().filter(|s| (200..300).contains(*s)).count();
-    let others = statuses.into_iter().filter(|s| !(200..300).contains(s)).collect();
+    let others = statuses
+        .into_iter()
+        .filter(|s| !(200..300).contains(s))
+        .collect();
     (ok, others)
 }
 
@@ -121,14 +134,18 @@ async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_k
     // Nothing listens there: every publish fails as unavailable.
     let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
     let (mut first, base) = gateway(&examples(), buffer.path(), &nowhere).await;
-    let (accepted, refused) = send_hits(&base, 300).await;
+    let (accepted, refused) = send_hits(&base, 0, 300).await;
     assert_eq!((accepted, refused), (300, vec![]), "every hit is kept");
     first.start_kill().unwrap(); // SIGKILL: no flush, no shutdown
     first.wait().await.unwrap();
 
     let (_second, _) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
     let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
-    assert_eq!(ids.len(), accepted, "every accepted hit arrives after the restart");
+    assert_eq!(
+        ids.len(),
+        accepted,
+        "every accepted hit arrives after the restart"
+    );
 }
 
 #[tokio::test]
@@ -136,16 +153,24 @@ async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
     let emulator = emulator_with(&["low-stock"]).await;
     let buffer = tempfile::tempdir().unwrap();
     let (_gateway, base) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
-    let (before, _) = send_hits(&base, 100).await;
+    let (before, _) = send_hits(&base, 0, 100).await;
     emulator.signal("STOP").unwrap();
-    let (during, refused) = send_hits(&base, 400).await;
+    let (during, refused) = send_hits(&base, 100, 400).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     emulator.signal("CONT").unwrap();
-    assert_eq!(refused, Vec::<u16>::new(), "a frozen Pub/Sub refuses no hit");
+    assert_eq!(
+        refused,
+        Vec::<u16>::new(),
+        "a frozen Pub/Sub refuses no hit"
+    );
     let total = before + during;
     assert_eq!(total, 500);
     let ids = event_ids(&emulator, "low-stock", total, Duration::from_secs(90)).await;
-    assert_eq!(ids.len(), total, "every hit's message arrives once Pub/Sub is back");
+    assert_eq!(
+        ids.len(),
+        total,
+        "every hit's message arrives once Pub/Sub is back"
+    );
 }
 
 /// `examples/` plus a second Tag on the LowStock trigger publishing to a missing topic.
@@ -174,19 +199,22 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
     let manifests = tempfile::tempdir().unwrap();
     examples_with_a_missing_topic(manifests.path());
     let buffer = tempfile::tempdir().unwrap();
-    let (_gateway, base) =
-        gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
-    let (accepted, refused) = send_hits(&base, 2000).await;
-    assert_eq!(refused, Vec::<u16>::new(), "no hit is refused for the failing tag");
+    let (_gateway, base) = gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
+    let (accepted, refused) = send_hits(&base, 0, 2000).await;
+    assert_eq!(
+        refused,
+        Vec::<u16>::new(),
+        "no hit is refused for the failing tag"
+    );
     assert_eq!(accepted, 2000);
 
     let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
     assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
 
-    let file = buffer
-        .path()
-        .join("dead-letter")
-        .join(format!("{}.jsonl", topic("does-not-exist").replace('/', "_")));
+    let file = buffer.path().join("dead-letter").join(format!(
+        "{}.jsonl",
+        topic("does-not-exist").replace('/', "_")
+    ));
     let mut dead = BTreeSet::new();
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     while dead.len() < accepted && tokio::time::Instant::now() < until {
@@ -198,11 +226,17 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
                 let letter: serde_json::Value = serde_json::from_str(line).unwrap();
                 assert_eq!(letter["reason"], "TopicNotFound");
                 assert_eq!(letter["attributes"]["hermes_tag"], "low-stock-audit");
-                letter["attributes"]["hermes_event_id"].as_str().unwrap().to_owned()
+                letter["attributes"]["hermes_event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
             })
             .collect();
     }
-    assert_eq!(dead, ids, "every message of the failing tag is dead-lettered");
+    assert_eq!(
+        dead, ids,
+        "every message of the failing tag is dead-lettered"
+    );
 
     let metrics = reqwest::get(format!("{base}/metrics"))
         .await
@@ -216,5 +250,8 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
         )),
         "{metrics}"
     );
-    assert!(metrics.contains("hermes_publish_failing_topics 1"), "{metrics}");
+    assert!(
+        metrics.contains("hermes_publish_failing_topics 1"),
+        "{metrics}"
+    );
 }

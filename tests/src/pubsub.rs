@@ -183,7 +183,9 @@ impl PubSubEmulator {
         if status.success() {
             Ok(())
         } else {
-            Err(std::io::Error::other(format!("kill -{signal} {group}: {status}")))
+            Err(std::io::Error::other(format!(
+                "kill -{signal} {group}: {status}"
+            )))
         }
     }
 
