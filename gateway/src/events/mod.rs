@@ -9,19 +9,22 @@
 //! the names the evaluation already owns, so counting a hit copies no string.
 
 mod config;
+mod delivery;
 mod evaluation;
 mod hit;
 mod publish;
 
 pub use config::ConfigLoadOutcome;
 pub(crate) use config::{ConfigLoaded, ConfigRefused};
+pub(crate) use delivery::{
+    LaneReadFailed, MessagesDeadLettered, MessagesDroppedBufferFull, TopicFailing, TopicHealed,
+};
 pub(crate) use evaluation::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };
 pub(crate) use hit::HitEnded;
 pub use hit::HitOutcome;
 pub(crate) use publish::{
-    BatchTaken, ClientConnectFailed, LaneReadFailed, LogThrottle, MessagePublished, MessageRefused,
-    MessageRetried, MessagesAbandoned, MessagesDeadLettered, MessagesDroppedBufferFull,
-    PublishAttemptFailed, TopicFailing, TopicHealed,
+    BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
+    MessagesAbandoned, PublishAttemptFailed,
 };
