@@ -150,6 +150,16 @@ def test_default_deployments_run_two_replicas_with_leader_election_and_time_to_f
     assert container(operator)["image"] == "hermes-operator:0.1.0"
 
 
+def test_the_gateway_buffers_hits_on_an_empty_dir_by_default(default):
+    gateway = find(default, "Deployment", "hermes-gateway")
+    c = container(gateway)
+    assert "--buffer-dir=/var/lib/hermes/buffer" in c["args"]
+    assert "--buffer-fsync=interval" in c["args"]
+    assert "--buffer-full-policy=reject" in c["args"]
+    assert c["volumeMounts"] == [{"name": "buffer", "mountPath": "/var/lib/hermes/buffer"}]
+    assert gateway["spec"]["template"]["spec"]["volumes"] == [{"name": "buffer", "emptyDir": {}}]
+
+
 def test_service_accounts_are_the_pods_own(default):
     for component in ("operator", "gateway"):
         pod = find(default, "Deployment", f"hermes-{component}")["spec"]["template"]["spec"]
@@ -170,6 +180,10 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
         "--namespace=shop",
         "--config-map=hermes-gateway-config",
         "--log-format=json",
+        "--buffer-dir=/var/lib/hermes/buffer",
+        "--buffer-max-bytes-per-topic=1073741824",
+        "--buffer-fsync=always",
+        "--buffer-full-policy=drop",
         "--trusted-proxy=10.0.0.0/8,192.168.0.0/16",
         "--allowed-origin=https://shop.example.com,https://www.example.com",
         "--max-body-bytes=65536",
@@ -182,9 +196,13 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
     assert pod["imagePullSecrets"] == [{"name": "registry-pull"}]
     assert pod["terminationGracePeriodSeconds"] == 90
     assert pod["volumes"] == [
-        {"name": "google-credentials", "secret": {"secretName": "pubsub-key", "items": [{"key": "sa.json", "path": "sa.json"}]}}
+        {"name": "buffer", "emptyDir": {"sizeLimit": "4Gi"}},
+        {"name": "google-credentials", "secret": {"secretName": "pubsub-key", "items": [{"key": "sa.json", "path": "sa.json"}]}},
     ]
-    assert c["volumeMounts"] == [{"name": "google-credentials", "mountPath": "/var/run/secrets/google", "readOnly": True}]
+    assert c["volumeMounts"] == [
+        {"name": "buffer", "mountPath": "/var/lib/hermes/buffer"},
+        {"name": "google-credentials", "mountPath": "/var/run/secrets/google", "readOnly": True},
+    ]
     assert pod["topologySpreadConstraints"] == FULL["gateway"]["topologySpreadConstraints"]
     assert "replicas" not in gateway["spec"], "the HPA owns the replica count"
 

@@ -13,9 +13,10 @@ use prometheus_client::registry::Registry;
 use crate::collect::{Cidr, Limits};
 use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
-use crate::publish::{self, Publisher};
+use crate::publish::{self, DurableConfig, DurablePublisher, FullPolicy, Publisher};
 use crate::server::{self, AppState, app};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
+use hermes_buffer::{Buffer, BufferConfig, BufferMetrics, FsyncPolicy};
 
 /// Flags of the gateway.
 #[derive(Debug, Clone, clap::Args)]
@@ -83,12 +84,63 @@ pub struct GatewayArgs {
     /// Longest time a client may take to send its request body (then 408).
     #[arg(long, value_parser = parse_seconds, default_value = "10")]
     pub body_read_timeout_secs: Duration,
+    /// Where accepted messages are kept until Pub/Sub acknowledges them (one directory
+    /// per topic). Give it a volume: what is in it survives restarts.
+    #[arg(long, env = "HERMES_BUFFER_DIR", default_value = DEFAULT_BUFFER_DIR)]
+    pub buffer_dir: PathBuf,
+    /// Bytes of buffer each topic may hold; beyond it `--buffer-full-policy` applies.
+    #[arg(long, env = "HERMES_BUFFER_MAX_BYTES_PER_TOPIC", default_value_t = 256 * 1024 * 1024)]
+    pub buffer_max_bytes_per_topic: u64,
+    /// When buffered hits are forced to disk: `never` (the kernel decides), `interval`
+    /// (every second, default), `always` (before each answer).
+    #[arg(long, env = "HERMES_BUFFER_FSYNC", value_enum, default_value_t = FsyncArg::Interval)]
+    pub buffer_fsync: FsyncArg,
+    /// A hit whose topic's buffer is full: `reject` (503 + Retry-After) or `drop` (2xx,
+    /// counted in `hermes_publish_buffer_full_dropped_total`).
+    #[arg(long, env = "HERMES_BUFFER_FULL_POLICY", value_enum, default_value_t = FullPolicy::Reject)]
+    pub buffer_full_policy: FullPolicy,
+    /// Where messages of failing topics are kept (JSON lines, one file per topic);
+    /// default `<buffer-dir>/dead-letter`.
+    #[arg(long, env = "HERMES_DEAD_LETTER_DIR")]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// How often a failing (missing, forbidden) topic is tried again, seconds.
+    #[arg(long, default_value_t = 30)]
+    pub dead_letter_probe_seconds: u64,
     /// Log format: `text` or `json` (containers).
     #[arg(long, env = "HERMES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
+/// The default buffer directory: a volume in the container images and the chart.
+pub const DEFAULT_BUFFER_DIR: &str = "/var/lib/hermes/buffer";
+
+/// `--buffer-fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FsyncArg {
+    Never,
+    Interval,
+    Always,
+}
+
 impl GatewayArgs {
+    fn buffer_config(&self) -> BufferConfig {
+        let mut config = BufferConfig::new(&self.buffer_dir);
+        config.max_bytes_per_topic = self.buffer_max_bytes_per_topic;
+        config.segment_bytes = config
+            .segment_bytes
+            .min(self.buffer_max_bytes_per_topic / 4)
+            .max(1);
+        config.max_record_bytes = config
+            .max_record_bytes
+            .min(u32::try_from(self.buffer_max_bytes_per_topic / 4).unwrap_or(u32::MAX));
+        config.fsync = match self.buffer_fsync {
+            FsyncArg::Never => FsyncPolicy::Never,
+            FsyncArg::Interval => FsyncPolicy::default(),
+            FsyncArg::Always => FsyncPolicy::Always,
+        };
+        config
+    }
+
     fn settings(&self) -> anyhow::Result<GatewaySettings> {
         let mut mp_secrets = std::collections::HashMap::new();
         for pair in &self.mp_secrets {
@@ -147,8 +199,25 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
-    let publisher: Arc<dyn Publisher> = Arc::new(publish::PubSubPublisher::start(
+    let buffer_metrics = BufferMetrics::register(&mut registry);
+    let buffer_config = args.buffer_config();
+    let buffer = tokio::task::spawn_blocking(move || {
+        Buffer::open_with_metrics(buffer_config, buffer_metrics)
+    })
+    .await
+    .context("opening the buffer")?
+    .with_context(|| format!("opening the buffer in {}", args.buffer_dir.display()))?;
+    let mut durable = DurableConfig::new(
         publish::PubSubConfig::from_env(),
+        args.dead_letter_dir
+            .clone()
+            .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
+    );
+    durable.full_policy = args.buffer_full_policy;
+    durable.probe_interval = Duration::from_secs(args.dead_letter_probe_seconds.max(1));
+    let publisher: Arc<dyn Publisher> = Arc::new(DurablePublisher::start(
+        buffer,
+        durable,
         publish::PublishMetrics::register(&mut registry),
     ));
     let store = Arc::new(ConfigStore::new(metrics.clone()));
@@ -205,7 +274,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     }
     tracing::info!(
         queued = publisher.queue_depth(),
-        "shutting down: flushing pending messages"
+        "shutting down: publishing pending messages (the rest stays in the buffer)"
     );
     publisher.shutdown().await;
     Ok(())

@@ -22,6 +22,8 @@ const QUIET: Duration = Duration::from_secs(3);
 struct Harness {
     emulator: PubSubEmulator,
     gateway: Child,
+    /// The gateway's buffer directory, removed with the harness.
+    _buffer: tempfile::TempDir,
     base: String,
     http: reqwest::Client,
 }
@@ -48,6 +50,7 @@ impl Harness {
         }
         let port = free_port().unwrap();
         let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let buffer = tempfile::tempdir().expect("buffer directory");
         let gateway = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
             .arg("--manifests")
             .arg(&examples)
@@ -56,6 +59,7 @@ impl Harness {
             .args(["--debug-token", DEBUG_TOKEN])
             .args(flags)
             .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
+            .env("HERMES_BUFFER_DIR", buffer.path())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -64,6 +68,7 @@ impl Harness {
         let harness = Harness {
             emulator,
             gateway,
+            _buffer: buffer,
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
         };

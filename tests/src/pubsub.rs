@@ -173,6 +173,22 @@ impl PubSubEmulator {
     }
 
     /// `127.0.0.1:PORT`, the value for `PUBSUB_EMULATOR_HOST`.
+    /// Freeze (`SIGSTOP`) or resume (`SIGCONT`) the emulator's process group, for fault
+    /// tests: a frozen emulator accepts connections but answers nothing.
+    pub fn signal(&self, signal: &str) -> std::io::Result<()> {
+        let group = format!("-{}", self.child.id());
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), "--", &group])
+            .status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "kill -{signal} {group}: {status}"
+            )))
+        }
+    }
+
     pub fn host_port(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }

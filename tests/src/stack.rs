@@ -103,6 +103,7 @@ impl Stack {
             .args(["--mp-secret", "G-SHOP=s3cret"])
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
             .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
+            .env("HERMES_BUFFER_DIR", logs.path().join("buffer"))
             .env("RUST_LOG", "info");
         let gateway = Process::spawn("gateway", gateway, logs.path()).unwrap();
         let mut stack = Stack {

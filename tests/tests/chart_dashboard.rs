@@ -193,12 +193,14 @@ async fn every_metric_the_running_binaries_export_is_documented() {
         .unwrap();
 
     let gateway_port = free_port().unwrap();
+    let buffer = tempfile::tempdir().unwrap();
     let mut gateway = Command::new(binary("hermes-gateway").expect("hermes-gateway is built"));
     gateway
         .arg("--manifests")
         .arg(examples_dir())
         .args(["--listen", &format!("127.0.0.1:{gateway_port}")])
-        .env("PUBSUB_EMULATOR_HOST", emulator.host_port());
+        .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
+        .env("HERMES_BUFFER_DIR", buffer.path());
     let _gateway = spawn(gateway);
     let gateway_url = format!("http://127.0.0.1:{gateway_port}");
 

@@ -89,7 +89,7 @@ impl TagMessageNotEnqueued<'_> {
             EnqueueError::Invalid(_) => {
                 tracing::warn!(error = %self.error, tag = self.tag, "message cannot be published")
             }
-            EnqueueError::Full { .. } | EnqueueError::Closed => {
+            EnqueueError::Full { .. } | EnqueueError::Closed | EnqueueError::Buffer(_) => {
                 tracing::warn!(error = %self.error, tag = self.tag, "message not queued")
             }
         }

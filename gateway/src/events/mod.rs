@@ -9,6 +9,7 @@
 //! the names the evaluation already owns, so counting a hit copies no string.
 
 mod config;
+mod delivery;
 mod evaluation;
 mod hit;
 mod mp;
@@ -16,6 +17,9 @@ mod publish;
 
 pub use config::ConfigLoadOutcome;
 pub(crate) use config::{ConfigLoaded, ConfigRefused};
+pub(crate) use delivery::{
+    LaneReadFailed, MessagesDeadLettered, MessagesDroppedBufferFull, TopicFailing, TopicHealed,
+};
 pub(crate) use evaluation::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };

@@ -36,6 +36,22 @@ pub struct PublishMetrics {
     pub batch_size: Histogram,
     /// Messages accepted and not yet published (`hermes_publish_queue_depth`).
     pub queue_depth: Gauge,
+    /// Messages moved to the dead letters, by tag and reason
+    /// (`hermes_publish_messages_dead_lettered_total{tag,reason}`).
+    pub dead_lettered: Family<DeadLetterLabels, Counter>,
+    /// Topics currently failing (missing, forbidden) (`hermes_publish_failing_topics`).
+    pub failing_topics: Gauge,
+    /// Messages dropped because the buffer was full under the `drop` policy
+    /// (`hermes_publish_buffer_full_dropped_total`).
+    pub buffer_full_dropped: Counter,
+}
+
+/// Labels of a dead-lettered message.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct DeadLetterLabels {
+    pub tag: String,
+    /// `TopicNotFound`, `PermissionDenied`, `Unauthenticated`, `InvalidMessage`.
+    pub reason: String,
 }
 
 impl Default for PublishMetrics {
@@ -69,6 +85,18 @@ impl PublishMetrics {
                 exponential_buckets(1.0, 2.0, 11),
             ),
             queue_depth: r.add("queue_depth", "Messages accepted and not yet published"),
+            dead_lettered: r.add(
+                "messages_dead_lettered",
+                "Messages moved to the dead letters, by tag and reason",
+            ),
+            failing_topics: r.add(
+                "failing_topics",
+                "Topics currently failing (missing, forbidden)",
+            ),
+            buffer_full_dropped: r.add(
+                "buffer_full_dropped",
+                "Messages dropped because the buffer was full (drop policy)",
+            ),
         }
     }
 

@@ -5,9 +5,12 @@
 //! batching, ordering keys, retries with backoff, metrics — happens in the background.
 //! [`PubSubPublisher`] is the Pub/Sub implementation (official `google-cloud-pubsub`
 //! crate); [`RecordingPublisher`] keeps messages in memory for unit tests and the debug
-//! mode. The reliability issue swaps in a durable buffer behind the same trait.
+//! mode. [`DurablePublisher`] keeps accepted messages in the disk buffer (`hermes-buffer`)
+//! and publishes them from one lane per topic (`docs/reliability.md`); the hit path then
+//! uses [`Publisher::accept`], which answers only once the hit's messages are kept.
 
 mod config;
+mod durable;
 mod lanes;
 pub mod limits;
 mod metrics;
@@ -20,8 +23,9 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 
 pub use config::{BatchSettings, PubSubConfig, PubSubTarget};
+pub use durable::{DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
 pub use limits::InvalidMessage;
-pub use metrics::PublishMetrics;
+pub use metrics::{DeadLetterLabels, PublishMetrics};
 pub use pubsub::PubSubPublisher;
 pub use recording::RecordingPublisher;
 
@@ -75,8 +79,20 @@ impl OutgoingMessage {
     }
 }
 
+impl From<OutgoingMessage> for hermes_buffer::Record {
+    /// The tag travels as the `hermes_tag` attribute the renderer sets on every message.
+    fn from(msg: OutgoingMessage) -> Self {
+        hermes_buffer::Record {
+            topic: msg.topic,
+            attributes: msg.attributes,
+            ordering_key: msg.ordering_key.filter(|k| !k.is_empty()),
+            data: msg.data,
+        }
+    }
+}
+
 /// Why a message was not accepted. The caller counts it and moves on; it never waits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EnqueueError {
     /// The queue holds `capacity` unpublished messages already.
     #[error("publish queue is full ({capacity} messages waiting)")]
@@ -87,6 +103,26 @@ pub enum EnqueueError {
     /// Pub/Sub would refuse this message whatever happens.
     #[error("message cannot be published: {0}")]
     Invalid(#[from] InvalidMessage),
+    /// The durable buffer could not keep the message (disk error, closed).
+    #[error("buffer cannot keep the message")]
+    Buffer(#[source] hermes_buffer::AppendError),
+}
+
+/// A message of a hit that was not accepted, with its tag (metrics are per tag).
+#[derive(Debug, Clone)]
+pub struct NotAccepted {
+    pub tag: String,
+    pub error: EnqueueError,
+}
+
+/// What [`Publisher::accept`] did with a hit's messages.
+#[derive(Debug, Default)]
+pub struct Accepted {
+    /// Messages kept for publishing.
+    pub queued: usize,
+    /// Messages Pub/Sub could never take (skipped; the hit goes on), or dropped by the
+    /// `drop` full policy.
+    pub skipped: Vec<NotAccepted>,
 }
 
 /// Where rendered messages go. Held by the server as `Arc<dyn Publisher>`.
@@ -96,6 +132,27 @@ pub trait Publisher: Send + Sync {
     /// [`shutdown`](Self::shutdown) gives up on it: at-least-once, so consumers
     /// de-duplicate on the event id attribute.
     fn enqueue(&self, msg: OutgoingMessage) -> Result<(), EnqueueError>;
+
+    /// Accept all messages of one hit: `Ok` once they are kept (for a durable publisher:
+    /// in the buffer), `Err` when the hit must be refused (503: the client retries).
+    /// Unpublishable messages are skipped and listed. The default enqueues one by one.
+    fn accept(
+        &self,
+        messages: Vec<OutgoingMessage>,
+    ) -> BoxFuture<'_, Result<Accepted, NotAccepted>> {
+        let mut accepted = Accepted::default();
+        for msg in messages {
+            let tag = msg.tag.clone();
+            match self.enqueue(msg) {
+                Ok(()) => accepted.queued += 1,
+                Err(error @ EnqueueError::Invalid(_)) => {
+                    accepted.skipped.push(NotAccepted { tag, error });
+                }
+                Err(error) => return Box::pin(async move { Err(NotAccepted { tag, error }) }),
+            }
+        }
+        Box::pin(async move { Ok(accepted) })
+    }
 
     /// Whether the publisher can take traffic (client built, not shutting down, queue not
     /// full). Feeds `/readyz`.

@@ -121,10 +121,10 @@ mod tests {
         recorder
             .enqueue(OutgoingMessage::new("t", TOPIC, "a"))
             .unwrap();
-        assert_eq!(
+        assert!(matches!(
             recorder.enqueue(OutgoingMessage::new("t", TOPIC, "b")),
             Err(EnqueueError::Full { capacity: 1 })
-        );
+        ));
         assert!(matches!(
             recorder.enqueue(OutgoingMessage::new("t", "low-stock", "c")),
             Err(EnqueueError::Invalid(InvalidMessage::Topic { .. }))
@@ -132,9 +132,9 @@ mod tests {
         assert!(recorder.is_ready());
         futures::executor::block_on(recorder.shutdown());
         assert!(!recorder.is_ready());
-        assert_eq!(
+        assert!(matches!(
             recorder.enqueue(OutgoingMessage::new("t", TOPIC, "d")),
             Err(EnqueueError::Closed)
-        );
+        ));
     }
 }

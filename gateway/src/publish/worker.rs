@@ -132,7 +132,7 @@ pub(super) async fn run(
 /// Delays between attempts: `initial · 2^(failures-1)`, capped at `max`, jittered to
 /// 50–100 % so that many failed messages do not come back at the same instant. (backon's
 /// jitter adds 0–100 %, so its delays start from half.)
-fn retry_delays(config: &PubSubConfig) -> ExponentialBuilder {
+pub(super) fn retry_delays(config: &PubSubConfig) -> ExponentialBuilder {
     ExponentialBuilder::new()
         .with_min_delay(config.initial_backoff / 2)
         .with_max_delay(config.max_backoff / 2)
@@ -166,7 +166,7 @@ async fn connect(
     }
 }
 
-async fn build_client(
+pub(super) async fn build_client(
     config: &PubSubConfig,
 ) -> Result<BasePublisher, google_cloud_gax::client_builder::Error> {
     // The client retries transient errors quickly within one attempt's budget; longer
@@ -211,7 +211,7 @@ impl TopicClients {
     }
 }
 
-fn topic_publisher(
+pub(super) fn topic_publisher(
     client: &BasePublisher,
     topic: &str,
     batching: super::BatchSettings,

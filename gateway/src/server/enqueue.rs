@@ -11,7 +11,7 @@ use crate::events::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };
 use crate::fire::{self, EventTrace, PreparedConfig, RenderedMessage};
-use crate::publish::{EnqueueError, OutgoingMessage};
+use crate::publish::OutgoingMessage;
 
 /// What the gateway did with a hit it did not refuse.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ pub(crate) struct Explanation {
 /// Evaluate every event; queue the messages, or explain them when `debug` is set.
 /// A message the publisher refuses as unpublishable is counted for its tag and skipped;
 /// a full queue refuses the hit (503), so the client sends it again.
-pub(crate) fn fire_and_enqueue(
+pub(crate) async fn fire_and_enqueue(
     state: &AppState,
     events: &[Event],
     request: &RequestInfo,
@@ -50,7 +50,7 @@ pub(crate) fn fire_and_enqueue(
     if debug {
         return Ok(Handled::Explained(explain(state, &config, events, request)));
     }
-    let mut queued = 0;
+    let mut outgoing = Vec::new();
     for (index, event) in events.iter().enumerate() {
         EventEvaluated {
             client: event.client,
@@ -63,12 +63,9 @@ pub(crate) fn fire_and_enqueue(
         for tag in outcome.tags_fired {
             TagFired { tag }.emit(&state.metrics);
         }
-        for message in outcome.messages {
-            if enqueue(state, message)? {
-                queued += 1;
-            }
-        }
+        outgoing.extend(outcome.messages.into_iter().map(|m| to_outgoing(state, m)));
     }
+    let queued = accept(state, outgoing).await?;
     Ok(Handled::Queued {
         events: events.len(),
         messages: queued,
@@ -99,37 +96,48 @@ fn explain(
     explanation
 }
 
-/// Hand one message to the publisher: `Ok(true)` queued, `Ok(false)` unpublishable and
-/// skipped, `Err` when the queue cannot take it.
-fn enqueue(state: &AppState, message: RenderedMessage) -> Result<bool, Refusal> {
+/// The publisher's form of a rendered message.
+fn to_outgoing(state: &AppState, message: RenderedMessage) -> OutgoingMessage {
     FieldsDropped {
         tag: &message.tag,
         fields: &message.dropped_fields,
     }
     .emit(&state.metrics);
-    // The tag name goes with the message; keep one for the rare refusal's count.
-    let tag = message.tag.clone();
-    let outgoing = OutgoingMessage {
+    OutgoingMessage {
         tag: message.tag,
         topic: message.topic,
         data: bytes::Bytes::from(serde_json::to_vec(&message.data).unwrap_or_default()),
         attributes: message.attributes,
         ordering_key: message.ordering_key,
-    };
-    let Err(error) = state.publisher.enqueue(outgoing) else {
-        return Ok(true);
-    };
-    TagMessageNotEnqueued {
-        tag: &tag,
-        error: &error,
     }
-    .emit(&state.metrics);
-    match error {
-        // The tag renders a message Pub/Sub cannot take (size, attributes): a
-        // configuration problem, not the client's; the hit goes on.
-        EnqueueError::Invalid(_) => Ok(false),
-        EnqueueError::Full { .. } | EnqueueError::Closed => Err(Refusal::QueueFull {
-            queued: state.publisher.queue_depth(),
-        }),
+}
+
+/// Hand a hit's messages to the publisher: how many were kept, or `Err` when the hit
+/// must be refused. Unpublishable messages are counted per tag and skipped.
+async fn accept(state: &AppState, messages: Vec<OutgoingMessage>) -> Result<usize, Refusal> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    match state.publisher.accept(messages).await {
+        Ok(accepted) => {
+            for skipped in &accepted.skipped {
+                TagMessageNotEnqueued {
+                    tag: &skipped.tag,
+                    error: &skipped.error,
+                }
+                .emit(&state.metrics);
+            }
+            Ok(accepted.queued)
+        }
+        Err(refused) => {
+            TagMessageNotEnqueued {
+                tag: &refused.tag,
+                error: &refused.error,
+            }
+            .emit(&state.metrics);
+            Err(Refusal::QueueFull {
+                queued: state.publisher.queue_depth(),
+            })
+        }
     }
 }

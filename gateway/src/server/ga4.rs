@@ -30,5 +30,5 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut events);
     }
-    fire_and_enqueue(state, &events, &info, debug)
+    fire_and_enqueue(state, &events, &info, debug).await
 }

@@ -1,0 +1,243 @@
+//! A publisher lane: the one task that publishes one topic's records from the buffer, in
+//! append order, and acknowledges each once Pub/Sub did (or once it was dead-lettered).
+//!
+//! A batch is handed to the client's batcher at once. Transient failures keep the failed
+//! records and retry them after a backoff; the lane waits meanwhile, so a topic in trouble
+//! only delays itself. A missing or forbidden topic makes the lane *failing*: its records
+//! are dead-lettered and acknowledged without publishing, and every `probe_interval` one
+//! batch is tried again, so the lane heals once the topic exists (or the right is granted).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use google_cloud_pubsub::client::Publisher as TopicPublisher;
+use google_cloud_pubsub::model::Message;
+use hermes_buffer::{Acker, Delivery, Record, TopicReader};
+
+use super::dead_letter::DeadLetterFile;
+use super::failure::{DestinationFailure, FailureClass, classify};
+use super::health::FailingTopics;
+use crate::events::{
+    LaneReadFailed, LogThrottle, MessagePublished, MessageRetried, MessagesDeadLettered,
+    PublishAttemptFailed,
+};
+use crate::fire::TAG_ATTRIBUTE;
+use crate::publish::PublishMetrics;
+
+/// What every lane shares.
+#[derive(Debug)]
+pub(super) struct LaneContext {
+    pub metrics: PublishMetrics,
+    pub delays: ExponentialBuilder,
+    pub dead_letter_dir: std::path::PathBuf,
+    pub probe_interval: Duration,
+    pub failing: FailingTopics,
+    pub max_batch: usize,
+}
+
+/// The lane's view of its topic.
+struct Lane<'a> {
+    context: &'a LaneContext,
+    topic: String,
+    publisher: TopicPublisher,
+    acker: Acker,
+    dead_letters: DeadLetterFile,
+    /// Set while the topic is failing: when to try it again.
+    next_probe: Option<Instant>,
+    failure_log: LogThrottle,
+}
+
+/// Publish `reader`'s topic until the buffer closes (or the task is aborted at shutdown:
+/// whatever is unacknowledged stays in the buffer).
+pub(super) async fn run(context: &LaneContext, mut reader: TopicReader, publisher: TopicPublisher) {
+    let topic = reader.topic().to_owned();
+    let mut lane = Lane {
+        context,
+        dead_letters: DeadLetterFile::new(&context.dead_letter_dir, &topic),
+        acker: reader.acker(),
+        topic,
+        publisher,
+        next_probe: None,
+        failure_log: LogThrottle::default(),
+    };
+    loop {
+        match reader.next_batch(context.max_batch).await {
+            Ok(Some(batch)) => lane.deliver(batch).await,
+            Ok(None) => return,
+            Err(error) => {
+                LaneReadFailed {
+                    topic: &lane.topic,
+                    error: &error,
+                }
+                .emit();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+fn tag_of(record: &Record) -> &str {
+    record
+        .attributes
+        .get(TAG_ATTRIBUTE)
+        .map_or("", String::as_str)
+}
+
+fn message_of(record: &Record) -> Message {
+    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
+        record
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    if let Some(key) = record.ordering_key.as_deref().filter(|k| !k.is_empty()) {
+        message = message.set_ordering_key(key);
+    }
+    message
+}
+
+impl Lane<'_> {
+    /// Publish `batch` until every record is acknowledged or dead-lettered.
+    async fn deliver(&mut self, batch: Vec<Delivery>) {
+        let mut pending = batch;
+        let mut failures = 0u32;
+        while !pending.is_empty() {
+            if self.next_probe.is_some_and(|at| Instant::now() < at) {
+                let error = self
+                    .context
+                    .failing
+                    .get(&self.topic)
+                    .map(|f| (f.reason, f.error))
+                    .unwrap_or((DestinationFailure::TopicNotFound.reason(), String::new()));
+                self.dead_letter(pending, error.0, error.1).await;
+                return;
+            }
+            let futures: Vec<_> = pending
+                .iter()
+                .map(|d| self.publisher.publish(message_of(&d.record)))
+                .collect();
+            let results = futures::future::join_all(futures).await;
+            let mut retry = Vec::new();
+            let mut destination = Vec::new();
+            let mut refused = Vec::new();
+            let mut destination_error = None;
+            for (delivery, result) in pending.into_iter().zip(results) {
+                let error = match result {
+                    Ok(_) => {
+                        self.published(delivery);
+                        continue;
+                    }
+                    Err(error) => error,
+                };
+                match classify(&error) {
+                    FailureClass::Transient => {
+                        PublishAttemptFailed {
+                            tag: tag_of(&delivery.record),
+                            topic: &self.topic,
+                            attempts: failures + 1,
+                            error: &error,
+                        }
+                        .emit(&self.context.metrics, &mut self.failure_log);
+                        retry.push(delivery);
+                    }
+                    FailureClass::Destination(failure) => {
+                        destination_error = Some((failure, error.to_string()));
+                        destination.push(delivery);
+                    }
+                    FailureClass::Message => refused.push((delivery, error.to_string())),
+                }
+            }
+            for (delivery, error) in refused {
+                self.dead_letter(vec![delivery], "InvalidMessage", error)
+                    .await;
+            }
+            if let Some((failure, error)) = destination_error {
+                self.fail(failure, &error);
+                self.dead_letter(destination, failure.reason(), error).await;
+            }
+            if retry.is_empty() {
+                return;
+            }
+            for key in retry
+                .iter()
+                .filter_map(|d| d.record.ordering_key.as_deref())
+            {
+                self.publisher.resume_publish(key);
+            }
+            failures += 1;
+            let step = failures.saturating_sub(1).min(32) as usize;
+            let delay = self.context.delays.build().nth(step).unwrap_or_default();
+            tokio::time::sleep(delay).await;
+            for delivery in &retry {
+                MessageRetried {
+                    tag: tag_of(&delivery.record),
+                    attempt: failures + 1,
+                }
+                .emit(&self.context.metrics);
+            }
+            pending = retry;
+        }
+    }
+
+    fn published(&mut self, delivery: Delivery) {
+        let waited = SystemTime::now()
+            .duration_since(delivery.appended_at)
+            .unwrap_or_default();
+        MessagePublished {
+            tag: tag_of(&delivery.record),
+            waited,
+        }
+        .emit(&self.context.metrics);
+        self.acker.ack(delivery.id);
+        if self.next_probe.take().is_some() {
+            self.context
+                .failing
+                .heal(&self.topic, &self.context.metrics);
+        }
+    }
+
+    fn fail(&mut self, failure: DestinationFailure, error: &str) {
+        self.next_probe = Some(Instant::now() + self.context.probe_interval);
+        self.context
+            .failing
+            .fail(&self.topic, failure.reason(), error, &self.context.metrics);
+    }
+
+    /// Move `deliveries` to the dead letters, then acknowledge them. If the file cannot be
+    /// written, they stay unacknowledged in the buffer (published or dead-lettered after a
+    /// restart) and the lane waits a probe interval.
+    async fn dead_letter(
+        &mut self,
+        deliveries: Vec<Delivery>,
+        reason: &'static str,
+        error: String,
+    ) {
+        let (ids, records): (Vec<_>, Vec<_>) =
+            deliveries.into_iter().map(|d| (d.id, d.record)).unzip();
+        let tags: Vec<String> = records.iter().map(|r| tag_of(r).to_owned()).collect();
+        match self.dead_letters.write(records, reason, error).await {
+            Ok(()) => {
+                MessagesDeadLettered {
+                    topic: &self.topic,
+                    reason,
+                    tags: &tags,
+                    file: self.dead_letters.path(),
+                }
+                .emit(&self.context.metrics);
+                for id in ids {
+                    self.acker.ack(id);
+                }
+            }
+            Err(error) => {
+                LaneReadFailed {
+                    topic: &self.topic,
+                    error: &error,
+                }
+                .emit();
+                // Unacknowledged records come back after a restart; this lane stops
+                // taking new ones until then rather than losing them.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}

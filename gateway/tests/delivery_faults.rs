@@ -1,0 +1,257 @@
+//! Delivery under faults, with real processes: the `hermes-gateway` binary, Google's
+//! Pub/Sub emulator, hits over HTTP, messages read back through subscriptions. Every hit
+//! answered 2xx must arrive (at-least-once: counted by distinct `hermes_event_id`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
+use hermes_tests::{free_port, wait_for};
+use tokio::process::{Child, Command};
+
+const PROJECT: &str = "hermes-local";
+const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
+
+fn topic(name: &str) -> String {
+    format!("projects/{PROJECT}/topics/{name}")
+}
+
+fn subscription(name: &str) -> String {
+    format!("projects/{PROJECT}/subscriptions/{name}-faults")
+}
+
+fn examples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}
+
+async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
+    let emulator = PubSubEmulator::start().await.expect("emulator starts");
+    for name in topics {
+        emulator.create_topic(&topic(name)).await.unwrap();
+        emulator
+            .create_subscription(
+                &subscription(name),
+                &topic(name),
+                SubscriptionOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    emulator
+}
+
+/// A gateway on `manifests`, buffering in `buffer`, publishing to `pubsub` (`host:port`).
+async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str) -> (Child, String) {
+    let port = free_port().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
+        .arg("--manifests")
+        .arg(manifests)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .arg("--buffer-dir")
+        .arg(buffer)
+        .args(["--dead-letter-probe-seconds", "2"])
+        .env("PUBSUB_EMULATOR_HOST", pubsub)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("gateway starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let readyz = format!("{base}/readyz");
+    wait_for(Duration::from_secs(30), || {
+        let (http, readyz) = (http.clone(), readyz.clone());
+        async move {
+            let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("readyz {}", response.status()))
+            }
+        }
+    })
+    .await
+    .expect("gateway becomes ready");
+    (child, base)
+}
+
+/// Sends `n` distinct LowStock hits (`first`, `first + 1`, … as `ep.seq`: equal hits
+/// share their event id), 16 at a time; returns how many were answered 2xx and the
+/// statuses of the others.
+async fn send_hits(base: &str, first: usize, n: usize) -> (usize, Vec<u16>) {
+    use futures::StreamExt;
+    let http = reqwest::Client::new();
+    let statuses: Vec<u16> = futures::stream::iter(first..first + n)
+        .map(|seq| {
+            let http = http.clone();
+            let url = format!("{base}{LOW_STOCK_HIT}&ep.seq={seq}");
+            async move {
+                http.get(&url)
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let ok = statuses.iter().filter(|s| (200..300).contains(*s)).count();
+    let others = statuses
+        .into_iter()
+        .filter(|s| !(200..300).contains(s))
+        .collect();
+    (ok, others)
+}
+
+/// Distinct event ids read from `name`'s subscription until `n` arrived or `deadline`.
+async fn event_ids(
+    emulator: &PubSubEmulator,
+    name: &str,
+    n: usize,
+    deadline: Duration,
+) -> BTreeSet<String> {
+    let until = tokio::time::Instant::now() + deadline;
+    let mut ids = BTreeSet::new();
+    while ids.len() < n && tokio::time::Instant::now() < until {
+        for message in emulator
+            .pull(&subscription(name), 1000, Duration::from_millis(500))
+            .await
+            .unwrap()
+        {
+            ids.insert(message.attributes["hermes_event_id"].clone());
+        }
+    }
+    ids
+}
+
+#[tokio::test]
+async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_killed_and_restarted()
+ {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let buffer = tempfile::tempdir().unwrap();
+    // Nothing listens there: every publish fails as unavailable.
+    let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
+    let (mut first, base) = gateway(&examples(), buffer.path(), &nowhere).await;
+    let (accepted, refused) = send_hits(&base, 0, 300).await;
+    assert_eq!((accepted, refused), (300, vec![]), "every hit is kept");
+    first.start_kill().unwrap(); // SIGKILL: no flush, no shutdown
+    first.wait().await.unwrap();
+
+    let (_second, _) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
+    assert_eq!(
+        ids.len(),
+        accepted,
+        "every accepted hit arrives after the restart"
+    );
+}
+
+#[tokio::test]
+async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let buffer = tempfile::tempdir().unwrap();
+    let (_gateway, base) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
+    let (before, _) = send_hits(&base, 0, 100).await;
+    emulator.signal("STOP").unwrap();
+    let (during, refused) = send_hits(&base, 100, 400).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    emulator.signal("CONT").unwrap();
+    assert_eq!(
+        refused,
+        Vec::<u16>::new(),
+        "a frozen Pub/Sub refuses no hit"
+    );
+    let total = before + during;
+    assert_eq!(total, 500);
+    let ids = event_ids(&emulator, "low-stock", total, Duration::from_secs(90)).await;
+    assert_eq!(
+        ids.len(),
+        total,
+        "every hit's message arrives once Pub/Sub is back"
+    );
+}
+
+/// `examples/` plus a second Tag on the LowStock trigger publishing to a missing topic.
+fn examples_with_a_missing_topic(dir: &Path) {
+    for entry in std::fs::read_dir(examples()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        dir.join("missing-topic.yaml"),
+        format!(
+            "apiVersion: hermes.io/v1alpha1\nkind: Tag\nmetadata:\n  name: low-stock-audit\n\
+             spec:\n  firingTriggers: [low-stock-signal]\n  topic: {}\n  payload:\n    fields:\n      \
+             - {{key: sku, value: {{eventData: sku}}}}\n",
+            topic("does-not-exist")
+        ),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_delivers_everything() {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let manifests = tempfile::tempdir().unwrap();
+    examples_with_a_missing_topic(manifests.path());
+    let buffer = tempfile::tempdir().unwrap();
+    let (_gateway, base) = gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
+    let (accepted, refused) = send_hits(&base, 0, 2000).await;
+    assert_eq!(
+        refused,
+        Vec::<u16>::new(),
+        "no hit is refused for the failing tag"
+    );
+    assert_eq!(accepted, 2000);
+
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
+    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
+
+    let file = buffer.path().join("dead-letter").join(format!(
+        "{}.jsonl",
+        topic("does-not-exist").replace('/', "_")
+    ));
+    let mut dead = BTreeSet::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    while dead.len() < accepted && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        dead = text
+            .lines()
+            .map(|line| {
+                let letter: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(letter["reason"], "TopicNotFound");
+                assert_eq!(letter["attributes"]["hermes_tag"], "low-stock-audit");
+                letter["attributes"]["hermes_event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    }
+    assert_eq!(
+        dead, ids,
+        "every message of the failing tag is dead-lettered"
+    );
+
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "hermes_publish_messages_dead_lettered_total{{tag=\"low-stock-audit\",reason=\"TopicNotFound\"}} {accepted}"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hermes_publish_failing_topics 1"),
+        "{metrics}"
+    );
+}
