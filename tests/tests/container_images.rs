@@ -147,6 +147,10 @@ async fn gateway_image_runs_read_only_as_65532_and_publishes_the_seed_hit() {
         "host",
         "--volume",
         &mount,
+        // The buffer needs a writable volume beside the read-only root (an emptyDir in
+        // the chart).
+        "--tmpfs",
+        "/var/lib/hermes/buffer:rw,size=64m,mode=1777",
         "--env",
         &emulator_host,
         &images.gateway,
