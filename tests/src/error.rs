@@ -20,6 +20,16 @@ pub enum ClusterError {
         /// The folders looked in.
         searched: String,
     },
+    /// A part of the test node is not provisioned.
+    #[error(
+        "the test node is not provisioned ({missing} missing): run \
+         `tests/provision/k8s-node.sh` once (builds kubelet, kube-scheduler and \
+         kube-controller-manager, ~10-30 min, and installs containerd)"
+    )]
+    MissingNode {
+        /// The files that were missing.
+        missing: String,
+    },
     /// A binary of this workspace has not been built.
     #[error("{} is missing: run `cargo build --workspace --bins` (scripts/test does)", path.display())]
     MissingWorkspaceBinary {

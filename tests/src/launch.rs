@@ -27,12 +27,35 @@ pub(crate) struct Launched {
     pub(crate) _reaper: Reaper,
 }
 
+/// What the API server is set up for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// No node: the ServiceAccount admission plugin is off (no token controller runs, so
+    /// pods could never get their service account).
+    ApiOnly,
+    /// A kubelet joins (see [`crate::node`]): pods get service account tokens, and the
+    /// API server reaches the kubelet by the node's name (`127.0.0.1`) without DNS.
+    WithNode,
+}
+
+impl Profile {
+    fn apiserver_args(self) -> [&'static str; 1] {
+        match self {
+            Profile::ApiOnly => ["--disable-admission-plugins=ServiceAccount"],
+            Profile::WithNode => ["--kubelet-preferred-address-types=Hostname,InternalIP"],
+        }
+    }
+}
+
 /// Starts a cluster, retrying with new ports when a server exits early (a port taken
 /// between [`free_port`] and its bind).
-pub(crate) async fn launch(binaries: &Binaries) -> Result<Launched, ClusterError> {
+pub(crate) async fn launch(
+    binaries: &Binaries,
+    profile: Profile,
+) -> Result<Launched, ClusterError> {
     let mut attempt = 1;
     loop {
-        match launch_once(binaries).await {
+        match launch_once(binaries, profile).await {
             Err(error @ ClusterError::ProcessExited { .. }) if attempt < ATTEMPTS => {
                 tracing::warn!(%error, attempt, "test cluster failed to start; retrying");
                 attempt += 1;
@@ -42,7 +65,7 @@ pub(crate) async fn launch(binaries: &Binaries) -> Result<Launched, ClusterError
     }
 }
 
-async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
+async fn launch_once(binaries: &Binaries, profile: Profile) -> Result<Launched, ClusterError> {
     let dir = tempfile::Builder::new()
         .prefix("hermes-cluster-")
         .tempdir()
@@ -54,7 +77,7 @@ async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
         let _ = std::fs::write(dir.join("KEEP"), "");
         error
     };
-    let result = start_servers(binaries, &dir, &reaper).await;
+    let result = start_servers(binaries, profile, &dir, &reaper).await;
     let (server, processes) = result.map_err(keep_on_error)?;
     Ok(Launched {
         dir,
@@ -66,6 +89,7 @@ async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
 
 async fn start_servers(
     binaries: &Binaries,
+    profile: Profile,
     dir: &Path,
     reaper: &Reaper,
 ) -> Result<(String, Vec<ServerProcess>), ClusterError> {
@@ -100,7 +124,7 @@ async fn start_servers(
 
     let cert_dir = dir.join("certs");
     let key = service_account_key.display();
-    let apiserver_args = [
+    let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--secure-port={api_port}"),
         "--bind-address=127.0.0.1".to_owned(),
@@ -113,11 +137,10 @@ async fn start_servers(
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
         "--authorization-mode=RBAC".to_owned(),
         "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
-        // No token controller runs, so pods could never get their service account.
-        "--disable-admission-plugins=ServiceAccount".to_owned(),
         "--allow-privileged=true".to_owned(),
         "--profiling=false".to_owned(),
     ];
+    apiserver_args.extend(profile.apiserver_args().map(str::to_owned));
     let mut apiserver = ServerProcess::spawn(
         "kube-apiserver",
         &binaries.kube_apiserver,

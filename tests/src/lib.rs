@@ -34,6 +34,7 @@ mod kubectl;
 mod launch;
 pub mod logs;
 pub mod namespace;
+pub mod node;
 pub mod operator;
 pub mod ports;
 mod process;
