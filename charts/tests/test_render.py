@@ -297,3 +297,8 @@ def test_the_network_policy_leaves_hits_open_unless_their_senders_are_listed():
     assert "from" not in allowed
     operator = find(objects, "NetworkPolicy", "hermes-operator")["spec"]["ingress"][0]
     assert operator["from"] == [{"podSelector": {}}]
+
+
+def test_notes_say_the_all_namespaces_mode_reconciles_every_namespace():
+    text = notes({"operator": {"allNamespaces": True}})
+    assert "The operator reconciles Tags, Triggers and LookupTables in: every namespace" in text
