@@ -1,6 +1,7 @@
 //! Starting etcd and kube-apiserver on free loopback ports, in a fresh folder, and
 //! waiting until the API serves: `/readyz` is `ok` and the `default` namespace exists.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,19 +31,45 @@ pub(crate) struct Launched {
 /// What the API server is set up for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Profile {
-    /// No node: the ServiceAccount admission plugin is off (no token controller runs, so
-    /// pods could never get their service account).
+    /// No node: on a free loopback port, with the ServiceAccount admission plugin off (no
+    /// token controller runs, so pods could never get their service account).
     ApiOnly,
-    /// A kubelet joins (see [`crate::node`]): pods get service account tokens, and the
-    /// API server reaches the kubelet by the node's name (`127.0.0.1`) without DNS.
-    WithNode,
+    /// A kubelet joins (see [`crate::node`]). The API server listens on `address`:443
+    /// and `address` (`A.B.C.1`) is the first address of the service range, so it is the
+    /// `kubernetes` Service's ClusterIP: pods reach it through their default route with
+    /// no kube-proxy (the node puts `address` on its bridge). Pods get service account
+    /// tokens, and the API server reaches the kubelet by the node's name without DNS.
+    WithNode {
+        /// The API server's address, on the node's bridge.
+        address: Ipv4Addr,
+    },
 }
 
 impl Profile {
-    fn apiserver_args(self) -> [&'static str; 1] {
+    /// The listening address and port (ApiOnly: a free loopback port).
+    fn listen(self) -> Result<(Ipv4Addr, u16), ClusterError> {
         match self {
-            Profile::ApiOnly => ["--disable-admission-plugins=ServiceAccount"],
-            Profile::WithNode => ["--kubelet-preferred-address-types=Hostname,InternalIP"],
+            Profile::ApiOnly => Ok((
+                Ipv4Addr::LOCALHOST,
+                free_port().map_err(ClusterError::io("finding a free port"))?,
+            )),
+            Profile::WithNode { address } => Ok((address, 443)),
+        }
+    }
+
+    fn apiserver_args(self, address: Ipv4Addr) -> Vec<String> {
+        match self {
+            Profile::ApiOnly => vec![
+                "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+                "--disable-admission-plugins=ServiceAccount".to_owned(),
+            ],
+            Profile::WithNode { .. } => vec![
+                {
+                    let [a, b, c, _] = address.octets();
+                    format!("--service-cluster-ip-range={a}.{b}.{c}.0/24")
+                },
+                "--kubelet-preferred-address-types=Hostname,InternalIP".to_owned(),
+            ],
         }
     }
 }
@@ -102,7 +129,8 @@ async fn start_servers(
     )))?;
 
     let port = || free_port().map_err(ClusterError::io("finding a free port"));
-    let (client_port, peer_port, api_port) = (port()?, port()?, port()?);
+    let (client_port, peer_port) = (port()?, port()?);
+    let (address, api_port) = profile.listen()?;
     let etcd_url = format!("http://127.0.0.1:{client_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
     let etcd_args = [
@@ -127,8 +155,8 @@ async fn start_servers(
     let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--secure-port={api_port}"),
-        "--bind-address=127.0.0.1".to_owned(),
-        "--advertise-address=127.0.0.1".to_owned(),
+        format!("--bind-address={address}"),
+        format!("--advertise-address={address}"),
         "--insecure-port=0".to_owned(),
         format!("--cert-dir={}", cert_dir.display()),
         format!("--token-auth-file={}", token_file.display()),
@@ -136,11 +164,10 @@ async fn start_servers(
         format!("--service-account-signing-key-file={key}"),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
         "--authorization-mode=RBAC".to_owned(),
-        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
         "--allow-privileged=true".to_owned(),
         "--profiling=false".to_owned(),
     ];
-    apiserver_args.extend(profile.apiserver_args().map(str::to_owned));
+    apiserver_args.extend(profile.apiserver_args(address));
     let mut apiserver = ServerProcess::spawn(
         "kube-apiserver",
         &binaries.kube_apiserver,
@@ -149,7 +176,7 @@ async fn start_servers(
         reaper,
     )?;
 
-    let server = format!("https://127.0.0.1:{api_port}");
+    let server = format!("https://{address}:{api_port}");
     let ca_file = cert_dir.join("apiserver.crt");
     kubeconfig::write_all(dir, &server, &ca_file)?;
     let admin = kubeconfig::path_for(dir, Identity::Admin);

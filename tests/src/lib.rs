@@ -28,6 +28,7 @@ pub mod fixtures;
 pub mod gateway_config;
 pub mod gateway_report;
 pub mod gateway_watcher;
+pub mod helm;
 pub mod identity;
 mod kubeconfig;
 mod kubectl;

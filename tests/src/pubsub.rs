@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -89,6 +90,7 @@ impl ReceivedMessage {
 /// A running emulator; killed (with its process group) on drop.
 pub struct PubSubEmulator {
     child: Child,
+    address: Ipv4Addr,
     port: u16,
     log_path: PathBuf,
     startup_time: Duration,
@@ -105,15 +107,22 @@ impl PubSubEmulator {
     /// Start an emulator on `port` (e.g. one reserved with [`crate::free_port`] and handed to a
     /// publisher before the emulator existed) and wait until it answers.
     pub async fn start_on_port(port: u16) -> Result<Self, EmulatorError> {
+        Self::start_on(Ipv4Addr::LOCALHOST, port).await
+    }
+
+    /// Start an emulator listening on `address`:`port`, e.g. a test node's bridge
+    /// address, where pods reach it.
+    pub async fn start_on(address: Ipv4Addr, port: u16) -> Result<Self, EmulatorError> {
         let dir = tempfile::Builder::new()
             .prefix("hermes-pubsub-emulator-")
             .tempdir()?;
         let log_path = dir.path().join("emulator.log");
         let log = File::create(&log_path)?;
         let began = Instant::now();
-        let child = spawn_emulator(port, dir.path(), log)?;
+        let child = spawn_emulator(address, port, dir.path(), log)?;
         let mut emulator = PubSubEmulator {
             child,
+            address,
             port,
             log_path,
             startup_time: Duration::ZERO,
@@ -167,14 +176,15 @@ impl PubSubEmulator {
         self.port
     }
 
-    /// `http://127.0.0.1:PORT`, the endpoint for clients.
+    /// `http://ADDRESS:PORT` (ADDRESS is 127.0.0.1 unless started with
+    /// [`PubSubEmulator::start_on`]), the endpoint for clients.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.host_port())
     }
 
-    /// `127.0.0.1:PORT`, the value for `PUBSUB_EMULATOR_HOST`.
+    /// `ADDRESS:PORT`, the value for `PUBSUB_EMULATOR_HOST`.
     pub fn host_port(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.address, self.port)
     }
 
     /// How long the emulator took to answer after being spawned.
@@ -316,10 +326,15 @@ impl Drop for PubSubEmulator {
     }
 }
 
-fn spawn_emulator(port: u16, dir: &std::path::Path, log: File) -> std::io::Result<Child> {
+fn spawn_emulator(
+    address: Ipv4Addr,
+    port: u16,
+    dir: &std::path::Path,
+    log: File,
+) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     Command::new(EMULATOR_BINARY)
-        .arg("--host=127.0.0.1")
+        .arg(format!("--host={address}"))
         .arg(format!("--port={port}"))
         .current_dir(dir)
         // A small heap and the quick JIT tier: tests start many short-lived emulators.

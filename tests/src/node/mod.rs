@@ -59,7 +59,6 @@ impl TestNode {
     /// `Ready` (about 15 s).
     pub async fn start() -> Result<Self, ClusterError> {
         let binaries = NodeBinaries::locate()?;
-        let cluster = TestCluster::start_with(Profile::WithNode).await?;
         let dir = tempfile::Builder::new()
             .prefix("hermes-node-")
             .tempdir()
@@ -67,13 +66,21 @@ impl TestNode {
             .keep();
         let network = PodNetwork::for_this_process();
         let reaper = Reaper::spawn_running(&dir, CLEANUP_SCRIPT, &[&network.bridge])?;
+        let keep_on_error = |error: ClusterError| {
+            let _ = std::fs::write(dir.join("KEEP"), "");
+            error
+        };
+        network.create_bridge().await.map_err(keep_on_error)?;
+        let profile = Profile::WithNode {
+            address: network.api_server(),
+        };
+        let cluster = TestCluster::start_with(profile)
+            .await
+            .map_err(keep_on_error)?;
         let containerd = ContainerdPaths::under(&dir);
         let started = start_processes(&binaries, &cluster, &dir, &containerd, &network, &reaper)
             .await
-            .map_err(|error| {
-                let _ = std::fs::write(dir.join("KEEP"), "");
-                error
-            })?;
+            .map_err(keep_on_error)?;
         tracing::info!(dir = %dir.display(), bridge = %network.bridge, "test node ready");
         Ok(Self {
             processes: started,

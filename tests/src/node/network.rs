@@ -36,6 +36,40 @@ impl PodNetwork {
         Ipv4Addr::new(10, 244, self.octet, 1)
     }
 
+    /// The API server's address (and the `kubernetes` Service's ClusterIP), also on
+    /// the bridge: see [`crate::launch::Profile::WithNode`].
+    pub fn api_server(&self) -> Ipv4Addr {
+        Ipv4Addr::new(10, 96, self.octet, 1)
+    }
+
+    /// Creates the bridge, up, with the gateway and API server addresses (the CNI
+    /// plugin finds it and adds the pods); it must exist before the API server binds.
+    pub async fn create_bridge(&self) -> Result<(), ClusterError> {
+        let gateway = format!("{}/24", self.gateway());
+        let api_server = format!("{}/32", self.api_server());
+        let bridge = self.bridge.as_str();
+        for args in [
+            &["link", "add", "name", bridge, "type", "bridge"][..],
+            &["addr", "add", &gateway, "dev", bridge],
+            &["addr", "add", &api_server, "dev", bridge],
+            &["link", "set", bridge, "up"],
+        ] {
+            let output = tokio::process::Command::new("ip")
+                .args(args)
+                .output()
+                .await
+                .map_err(ClusterError::io("running ip (iproute2)"))?;
+            if !output.status.success() {
+                return Err(ClusterError::Command {
+                    command: format!("ip {}", args.join(" ")),
+                    status: output.status.to_string(),
+                    stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the conflist into `conf_dir`, with the IP allocations kept under
     /// `data_dir`.
     pub fn write_config(&self, conf_dir: &Path, data_dir: &Path) -> Result<(), ClusterError> {
