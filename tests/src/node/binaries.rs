@@ -34,39 +34,32 @@ impl NodeBinaries {
         let cache = cache_dir();
         let bin = cache.join("bin");
         let system = Path::new("/usr/bin");
-        let candidates = [
-            bin.join("kubelet"),
-            bin.join("kube-scheduler"),
-            bin.join("kube-controller-manager"),
-            system.join("containerd"),
-            system.join("ctr"),
-            cache.join("images").join("pause.tar"),
-        ];
-        let missing: Vec<String> = candidates
-            .iter()
-            .filter(|path| !path.is_file())
-            .map(|path| path.display().to_string())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ClusterError::MissingNode {
+        let node = Self {
+            kubelet: bin.join("kubelet"),
+            kube_scheduler: bin.join("kube-scheduler"),
+            kube_controller_manager: bin.join("kube-controller-manager"),
+            containerd: system.join("containerd"),
+            ctr: system.join("ctr"),
+            pause_image: cache.join("images").join("pause.tar"),
+        };
+        let missing: Vec<String> = [
+            &node.kubelet,
+            &node.kube_scheduler,
+            &node.kube_controller_manager,
+            &node.containerd,
+            &node.ctr,
+            &node.pause_image,
+        ]
+        .iter()
+        .filter(|path| !path.is_file())
+        .map(|path| path.display().to_string())
+        .collect();
+        if missing.is_empty() {
+            Ok(node)
+        } else {
+            Err(ClusterError::MissingNode {
                 missing: missing.join(", "),
-            });
+            })
         }
-        let [
-            kubelet,
-            kube_scheduler,
-            kube_controller_manager,
-            containerd,
-            ctr,
-            pause_image,
-        ] = candidates;
-        Ok(Self {
-            kubelet,
-            kube_scheduler,
-            kube_controller_manager,
-            containerd,
-            ctr,
-            pause_image,
-        })
     }
 }
