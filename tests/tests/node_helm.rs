@@ -17,10 +17,10 @@ use std::time::Duration;
 use futures::FutureExt;
 use hermes_tests::node::TestNode;
 use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
+use hermes_tests::stack::LOW_STOCK_HIT;
 use hermes_tests::{TestNamespace, free_port, wait_for};
 use serde_json::{Value, json};
 
-const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
 const TOPIC: &str = "projects/hermes-local/topics/low-stock";
 const SUBSCRIPTION: &str = "projects/hermes-local/subscriptions/low-stock-node";
 const ROLLOUT: &str = "--timeout=240s";
@@ -153,7 +153,13 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
     let emulator = PubSubEmulator::start_on(node.network().gateway(), port)
         .await
         .unwrap();
-    emulator.create_topic(TOPIC).await.unwrap();
+    // Every topic the examples publish to, and a subscription on the one the hit goes to.
+    for name in hermes_tests::stack::TOPICS {
+        emulator
+            .create_topic(&hermes_tests::fixtures::topic(name))
+            .await
+            .unwrap();
+    }
     emulator
         .create_subscription(SUBSCRIPTION, TOPIC, SubscriptionOptions::default())
         .await
