@@ -90,7 +90,6 @@ impl ReceivedMessage {
 /// A running emulator; killed (with its process group) on drop.
 pub struct PubSubEmulator {
     child: Child,
-    address: Ipv4Addr,
     port: u16,
     log_path: PathBuf,
     startup_time: Duration,
@@ -107,12 +106,18 @@ impl PubSubEmulator {
     /// Start an emulator on `port` (e.g. one reserved with [`crate::free_port`] and handed to a
     /// publisher before the emulator existed) and wait until it answers.
     pub async fn start_on_port(port: u16) -> Result<Self, EmulatorError> {
-        Self::start_on(Ipv4Addr::LOCALHOST, port).await
+        Self::start_listening(Ipv4Addr::LOCALHOST, port).await
     }
 
-    /// Start an emulator listening on `address`:`port`, e.g. a test node's bridge
-    /// address, where pods reach it.
-    pub async fn start_on(address: Ipv4Addr, port: u16) -> Result<Self, EmulatorError> {
+    /// Start an emulator on `port` of every address, so that pods of a test node reach
+    /// it at the node's bridge address (it must also answer on loopback: its REST front
+    /// calls its own gRPC server there, so binding the bridge address alone fails).
+    /// Clients in the test still use 127.0.0.1.
+    pub async fn start_on_all_addresses(port: u16) -> Result<Self, EmulatorError> {
+        Self::start_listening(Ipv4Addr::UNSPECIFIED, port).await
+    }
+
+    async fn start_listening(address: Ipv4Addr, port: u16) -> Result<Self, EmulatorError> {
         let dir = tempfile::Builder::new()
             .prefix("hermes-pubsub-emulator-")
             .tempdir()?;
@@ -122,7 +127,6 @@ impl PubSubEmulator {
         let child = spawn_emulator(address, port, dir.path(), log)?;
         let mut emulator = PubSubEmulator {
             child,
-            address,
             port,
             log_path,
             startup_time: Duration::ZERO,
@@ -176,15 +180,14 @@ impl PubSubEmulator {
         self.port
     }
 
-    /// `http://ADDRESS:PORT` (ADDRESS is 127.0.0.1 unless started with
-    /// [`PubSubEmulator::start_on`]), the endpoint for clients.
+    /// `http://127.0.0.1:PORT`, the endpoint for clients.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.host_port())
     }
 
-    /// `ADDRESS:PORT`, the value for `PUBSUB_EMULATOR_HOST`.
+    /// `127.0.0.1:PORT`, the value for `PUBSUB_EMULATOR_HOST`.
     pub fn host_port(&self) -> String {
-        format!("{}:{}", self.address, self.port)
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// How long the emulator took to answer after being spawned.

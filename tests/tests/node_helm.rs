@@ -48,11 +48,11 @@ async fn load_image(node: &TestNode, image: &str, archives: &Path) {
     node.load_image(&archive).await.unwrap();
 }
 
-fn values(emulator: &PubSubEmulator, log_format: &str) -> Value {
+fn values(emulator_host: &str, log_format: &str) -> Value {
     let image =
         |repository: &str| json!({"repository": repository, "tag": "dev", "pullPolicy": "Never"});
     json!({
-        "pubsub": {"emulatorHost": emulator.host_port()},
+        "pubsub": {"emulatorHost": emulator_host},
         "operator": {"image": image("localhost/hermes-operator"), "replicas": 1},
         "gateway": {
             "image": image("localhost/hermes-gateway"),
@@ -68,8 +68,9 @@ async fn kubectl(ns: &TestNamespace, args: &[&str]) -> String {
         .unwrap_or_else(|error| panic!("kubectl {args:?}: {error}"))
 }
 
-/// The running gateway pod's `IP:8080`, once exactly one is Ready.
-async fn gateway_address(ns: &TestNamespace, release: &str) -> String {
+/// The running gateway pod's name and `IP:8080`, once exactly one is Ready and not
+/// terminating.
+async fn gateway_pod(ns: &TestNamespace, release: &str) -> (String, String) {
     let selector =
         format!("app.kubernetes.io/instance={release},app.kubernetes.io/component=gateway");
     wait_for(Duration::from_secs(120), || async {
@@ -93,9 +94,15 @@ async fn gateway_address(ns: &TestNamespace, release: &str) -> String {
             })
             .collect();
         match ready.as_slice() {
-            [pod] => Ok(format!(
-                "{}:8080",
-                pod["status"]["podIP"].as_str().unwrap_or_default()
+            [pod] => Ok((
+                pod["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                format!(
+                    "{}:8080",
+                    pod["status"]["podIP"].as_str().unwrap_or_default()
+                ),
             )),
             other => Err(format!("{} ready gateway pods", other.len())),
         }
@@ -150,9 +157,9 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
     load_image(node, "localhost/hermes-operator:dev", archives.path()).await;
 
     let port = free_port().unwrap();
-    let emulator = PubSubEmulator::start_on(node.network().gateway(), port)
-        .await
-        .unwrap();
+    let emulator = PubSubEmulator::start_on_all_addresses(port).await.unwrap();
+    // Where the pods reach it: the bridge address.
+    let emulator_host = format!("{}:{port}", node.network().gateway());
     // Every topic the examples publish to, and a subscription on the one the hit goes to.
     for name in hermes_tests::stack::TOPICS {
         emulator
@@ -180,7 +187,7 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
     };
 
     let outcome = async {
-        let installed = helm("install", values(&emulator, "json")).await;
+        let installed = helm("install", values(&emulator_host, "json")).await;
         assert_eq!(installed["status"], "deployed", "{installed}");
         let instance = format!("app.kubernetes.io/instance={release}");
         kubectl(
@@ -211,7 +218,8 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
         )
         .await;
 
-        hit_is_published(&gateway_address(&ns, &release).await, &emulator).await;
+        let (before, address) = gateway_pod(&ns, &release).await;
+        hit_is_published(&address, &emulator).await;
 
         // The pods run as the chart's ServiceAccounts, which refuse what is not their job.
         let operator = format!("system:serviceaccount:{release}:{prefix}-operator");
@@ -238,38 +246,24 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
 
         // An upgrade with changed values rolls the gateway pod; hits keep flowing.
         let deployment = format!("deployment/{prefix}-gateway");
-        let before = kubectl(
-            &ns,
-            &[
-                "get",
-                "pods",
-                "-l",
-                &instance,
-                "-o",
-                "jsonpath={.items[*].metadata.name}",
-            ],
-        )
-        .await;
-        let upgraded = helm("upgrade", values(&emulator, "text")).await;
+        let upgraded = helm("upgrade", values(&emulator_host, "text")).await;
         assert_eq!(upgraded["revision"], 2, "{upgraded}");
         kubectl(&ns, &["rollout", "status", &deployment, ROLLOUT]).await;
-        let after = kubectl(
+        let (after, address) = gateway_pod(&ns, &release).await;
+        assert_ne!(after, before, "the upgrade replaced the gateway pod");
+        let args = kubectl(
             &ns,
             &[
                 "get",
-                "pods",
-                "-l",
-                &format!("{instance},app.kubernetes.io/component=gateway"),
+                "pod",
+                &after,
                 "-o",
-                "jsonpath={.items[*].metadata.name}",
+                "jsonpath={.spec.containers[0].args}",
             ],
         )
         .await;
-        assert!(
-            after.split_whitespace().all(|pod| !before.contains(pod)),
-            "the gateway pod was replaced: before {before}, after {after}"
-        );
-        hit_is_published(&gateway_address(&ns, &release).await, &emulator).await;
+        assert!(args.contains("--log-format=text"), "{args}");
+        hit_is_published(&address, &emulator).await;
 
         helm("uninstall", json!({})).await;
         let left = kubectl(
