@@ -110,3 +110,30 @@ fn default_identity() -> String {
         .unwrap_or_else(|| "hermes-operator".to_string());
     format!("{host}-{}", std::process::id())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::OperatorArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: OperatorArgs,
+    }
+
+    #[test]
+    fn all_namespaces_parses_and_refuses_a_namespace_list_beside_it() {
+        let cli = Cli::try_parse_from(["hermes-operator", "--all-namespaces"]).unwrap();
+        assert!(cli.args.all_namespaces);
+        assert!(cli.args.namespaces.is_empty());
+        let both = Cli::try_parse_from(["hermes-operator", "-A", "--namespace", "shop"]);
+        assert!(
+            both.is_err(),
+            "--all-namespaces with --namespace is refused"
+        );
+        let listed = Cli::try_parse_from(["hermes-operator", "-n", "shop"]).unwrap();
+        assert!(!listed.args.all_namespaces);
+    }
+}
