@@ -4,6 +4,7 @@ fixture is exactly the chart's rendering."""
 
 from pathlib import Path
 
+import helm_python as helm
 import pytest
 
 from hermes_chart import REPO, find, of_kind, render
@@ -96,6 +97,37 @@ def test_no_wildcards_and_nothing_cluster_wide_but_reading_our_crds_by_name(valu
     assert cluster_role["rules"] == OPERATOR_CRD_RULES
     (cluster_binding,) = of_kind(objects, "ClusterRoleBinding")
     assert cluster_binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
+
+
+ALL_NAMESPACES = {"operator": {"allNamespaces": True}, "gateway": {"scope": "shop"}}
+
+
+def test_all_namespaces_mode_gives_the_operator_its_rules_in_one_cluster_role_and_no_roles():
+    objects = render(ALL_NAMESPACES, namespace="tagging")
+    cluster_roles = {r["metadata"]["name"]: r["rules"] for r in of_kind(objects, "ClusterRole")}
+    assert cluster_roles == {"hermes-operator": OPERATOR_RULES, "hermes-operator-crds": OPERATOR_CRD_RULES}
+    for name in cluster_roles:
+        binding = find(objects, "ClusterRoleBinding", name)
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name}
+        assert subjects(binding) == [("ServiceAccount", "hermes-operator", "tagging")]
+    # The operator has no Role left (the leader Lease is covered); the gateway keeps its
+    # Role in its one namespace.
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in of_kind(objects, "Role")}
+    assert roles == {("shop", "hermes-gateway")}
+    operator = find(objects, "Deployment", "hermes-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert "--all-namespaces" in operator["args"]
+    assert not [a for a in operator["args"] if a.startswith("--namespace")]
+
+
+@pytest.mark.parametrize("values", [{}, WATCHED])
+def test_the_namespaced_modes_run_the_operator_without_all_namespaces(values):
+    operator = find(render(values), "Deployment", "hermes-operator")["spec"]["template"]["spec"]["containers"][0]
+    assert "--all-namespaces" not in operator["args"]
+
+
+def test_all_namespaces_with_a_namespace_list_is_refused():
+    with pytest.raises(helm.HelmError, match="leave operator.watchNamespaces empty"):
+        render({"operator": {"allNamespaces": True, "watchNamespaces": ["shop"]}})
 
 
 def test_the_gateway_cannot_touch_tags_or_write_configmaps():

@@ -138,6 +138,10 @@ def test_default_deployments_run_two_replicas_with_leader_election_and_time_to_f
         "--namespace=tagging",
         "--config-map=hermes-gateway-config",
         "--log-format=json",
+        "--buffer-dir=/var/lib/hermes/buffer",
+        "--buffer-max-bytes-per-topic=268435456",
+        "--buffer-fsync=interval",
+        "--buffer-full-policy=reject",
     ]
     env = env_of(container(gateway))
     assert env["HERMES_LISTEN"]["value"] == "0.0.0.0:8080"
@@ -315,3 +319,8 @@ def test_the_network_policy_leaves_hits_open_unless_their_senders_are_listed():
     assert "from" not in allowed
     operator = find(objects, "NetworkPolicy", "hermes-operator")["spec"]["ingress"][0]
     assert operator["from"] == [{"podSelector": {}}]
+
+
+def test_notes_say_the_all_namespaces_mode_reconciles_every_namespace():
+    text = notes({"operator": {"allNamespaces": True}})
+    assert "The operator reconciles Tags, Triggers and LookupTables in: every namespace" in text

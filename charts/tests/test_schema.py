@@ -26,6 +26,7 @@ def test_a_typo_fails_with_the_schemas_message(values, message):
     ("values", "message"),
     [
         ({"gateway": {"replicas": "3"}}, "at '/gateway/replicas': got string, want integer"),
+        ({"operator": {"allNamespaces": "true"}}, "at '/operator/allNamespaces': got string, want boolean"),
         ({"operator": {"leaderElection": {"enabled": "yes"}}}, "at '/operator/leaderElection/enabled': got string, want boolean"),
         ({"gateway": {"trustedProxies": "10.0.0.0/8"}}, "at '/gateway/trustedProxies': got string, want array"),
         ({"gateway": {"logFormat": "xml"}}, "at '/gateway/logFormat'"),

@@ -15,15 +15,20 @@ use hermes_runtime::LogFormat;
 pub struct OperatorArgs {
     /// A namespace to reconcile (repeat for several). Default: $POD_NAMESPACE, else
     /// `default`.
-    #[arg(long = "namespace", short = 'n')]
+    #[arg(long = "namespace", short = 'n', conflicts_with = "all_namespaces")]
     namespaces: Vec<String>,
+    /// Reconcile every namespace that holds a Tag, Trigger or LookupTable (needs
+    /// cluster-wide list/watch: the chart's `operator.watchNamespaces: []` mode).
+    #[arg(long, short = 'A')]
+    all_namespaces: bool,
     /// The gateway config ConfigMap's name in each namespace.
     #[arg(long, default_value = contract::DEFAULT_CONFIG_MAP)]
     config_map: String,
     /// This replica's identity. Default: $POD_NAME, else host name and process id.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
-    /// Where the leader Lease lives. Default: $POD_NAMESPACE, else the first namespace.
+    /// Where the leader Lease lives. Default: $POD_NAMESPACE, else the first namespace,
+    /// else `default`.
     #[arg(long)]
     leader_namespace: Option<String>,
     /// Leader Lease duration in seconds: a dead leader is replaced within about this long.
@@ -54,7 +59,9 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let pod_namespace = std::env::var("POD_NAMESPACE")
         .ok()
         .filter(|n| !n.is_empty());
-    let namespaces = if args.namespaces.is_empty() {
+    let namespaces = if args.all_namespaces {
+        Vec::new()
+    } else if args.namespaces.is_empty() {
         vec![
             pod_namespace
                 .clone()
@@ -65,6 +72,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     };
     let identity = args.identity.clone().unwrap_or_else(default_identity);
     let mut options = Options::new(namespaces.clone(), identity.clone());
+    options.all_namespaces = args.all_namespaces;
     options.config_map = args.config_map.clone();
     options.publication = args
         .publication_topic
@@ -82,7 +90,8 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
                 .leader_namespace
                 .clone()
                 .or(pod_namespace)
-                .unwrap_or_else(|| namespaces[0].clone()),
+                .or_else(|| namespaces.first().cloned())
+                .unwrap_or_else(|| "default".to_string()),
             lease_name: contract::OPERATOR_LEASE.to_string(),
             identity,
             duration: Duration::from_secs(args.leader_lease_seconds),
@@ -101,4 +110,31 @@ fn default_identity() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "hermes-operator".to_string());
     format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::OperatorArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: OperatorArgs,
+    }
+
+    #[test]
+    fn all_namespaces_parses_and_refuses_a_namespace_list_beside_it() {
+        let cli = Cli::try_parse_from(["hermes-operator", "--all-namespaces"]).unwrap();
+        assert!(cli.args.all_namespaces);
+        assert!(cli.args.namespaces.is_empty());
+        let both = Cli::try_parse_from(["hermes-operator", "-A", "--namespace", "shop"]);
+        assert!(
+            both.is_err(),
+            "--all-namespaces with --namespace is refused"
+        );
+        let listed = Cli::try_parse_from(["hermes-operator", "-n", "shop"]).unwrap();
+        assert!(!listed.args.all_namespaces);
+    }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::StreamExt;
 use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, Tag, Trigger};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -24,6 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::cache::NamespaceCache;
+use crate::discovery;
 use crate::error::Error;
 use crate::events::{
     Emit, LeadershipAcquired, LeadershipLost, ReconcileDone, ReconcileFailed,
@@ -40,6 +42,9 @@ use crate::reconcile::{self, Context, NamespaceMemory};
 pub struct Options {
     /// The namespaces to reconcile, each into its own config.
     pub namespaces: Vec<String>,
+    /// Also reconcile every namespace where a Tag, Trigger or LookupTable appears
+    /// (needs cluster-wide rights: the chart's ClusterRole mode).
+    pub all_namespaces: bool,
     /// The config ConfigMap's name in each namespace.
     pub config_map: String,
     /// This replica's identity (events, leader Lease).
@@ -64,6 +69,7 @@ impl Options {
     pub fn new(namespaces: Vec<String>, identity: impl Into<String>) -> Self {
         Options {
             namespaces,
+            all_namespaces: false,
             config_map: contract::DEFAULT_CONFIG_MAP.to_string(),
             identity: identity.into(),
             leader: None,
@@ -129,11 +135,43 @@ pub async fn run(
         leadership: leadership.clone(),
         outcomes,
     });
+    let start_worker = {
+        let (ctx, options) = (ctx.clone(), options.clone());
+        move |namespace: &str| {
+            let cache = NamespaceCache::start(
+                &ctx.client,
+                namespace,
+                &options.config_map,
+                ctx.metrics.clone(),
+            );
+            (
+                cache.lookup_tables(),
+                worker(ctx.clone(), cache, options.debounce, options.resync),
+            )
+        }
+    };
+    // Lookup feeds run for the namespaces named at start (`--namespace`); a namespace
+    // found by `--all-namespaces` discovery is reconciled but its tables are not fed.
     let mut tables = Vec::new();
     for namespace in &options.namespaces {
-        let cache = NamespaceCache::start(&client, namespace, &options.config_map, metrics.clone());
-        tables.push(cache.lookup_tables());
-        tasks.spawn(worker(ctx.clone(), cache, options.debounce, options.resync));
+        let (namespace_tables, worker) = start_worker(namespace);
+        tables.push(namespace_tables);
+        tasks.spawn(worker);
+    }
+    if options.all_namespaces {
+        let known = options.namespaces.clone();
+        let discovered = discovery::namespaces(&client);
+        tasks.spawn(async move {
+            // The discovered namespaces' workers; aborted with this task.
+            let mut workers = JoinSet::new();
+            let mut discovered = std::pin::pin!(discovered);
+            while let Some(namespace) = discovered.next().await {
+                if !known.contains(&namespace) {
+                    tracing::info!(namespace, "reconciling a discovered namespace");
+                    workers.spawn(start_worker(&namespace).1);
+                }
+            }
+        });
     }
     tasks.spawn(lookup_feed::run(
         ctx.clone(),
@@ -142,6 +180,7 @@ pub async fn run(
     ));
     tracing::info!(
         namespaces = ?options.namespaces,
+        all_namespaces = options.all_namespaces,
         identity = %options.identity,
         "operator running"
     );

@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod cli;
 pub mod controller;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod leader;

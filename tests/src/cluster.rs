@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use crate::binaries::Binaries;
 use crate::error::ClusterError;
 use crate::identity::Identity;
-use crate::launch::{Launched, launch};
+use crate::launch::{Launched, Profile, launch};
 use crate::namespace::TestNamespace;
 use crate::{crds, kubeconfig, kubectl};
 
@@ -39,9 +39,13 @@ impl TestCluster {
     /// Starts a new cluster and waits until it serves (about 2 s). Needs the binaries
     /// (see [`Binaries::locate`]) and `openssl`.
     pub async fn start() -> Result<Self, ClusterError> {
+        Self::start_with(Profile::ApiOnly).await
+    }
+
+    pub(crate) async fn start_with(profile: Profile) -> Result<Self, ClusterError> {
         crate::install_crypto_provider();
         let binaries = Binaries::locate()?;
-        let launched = launch(&binaries).await?;
+        let launched = launch(&binaries, profile).await?;
         tracing::info!(server = %launched.server, dir = %launched.dir.display(), "test cluster ready");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -72,6 +76,17 @@ impl TestCluster {
     /// The binaries this cluster runs.
     pub fn binaries(&self) -> &Binaries {
         &self.inner.binaries
+    }
+
+    /// The key that signs service account tokens (the controller-manager of a node
+    /// needs it to issue them).
+    pub fn service_account_key(&self) -> PathBuf {
+        self.dir().join("service-account.key")
+    }
+
+    /// The API server's self-signed serving certificate: the CA of every kubeconfig.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir().join("certs").join("apiserver.crt")
     }
 
     /// The admin kubeconfig, for `kubectl` and for processes started by tests.

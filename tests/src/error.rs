@@ -20,6 +20,25 @@ pub enum ClusterError {
         /// The folders looked in.
         searched: String,
     },
+    /// A part of the test node is not provisioned.
+    #[error(
+        "the test node is not provisioned ({missing} missing): run \
+         `tests/provision/k8s-node.sh` once (builds kubelet, kube-scheduler and \
+         kube-controller-manager, ~10-30 min, and installs containerd)"
+    )]
+    MissingNode {
+        /// The files that were missing.
+        missing: String,
+    },
+    /// The Python environment with the Helm engine is missing.
+    #[error("{} is missing: run scripts/python-env (scripts/test does)", path.display())]
+    MissingPython {
+        /// Where Python was looked for.
+        path: PathBuf,
+    },
+    /// helm_release.py printed something other than its JSON summary.
+    #[error("reading helm_release.py's release summary: {0}")]
+    HelmSummary(#[source] serde_json::Error),
     /// A binary of this workspace has not been built.
     #[error("{} is missing: run `cargo build --workspace --bins` (scripts/test does)", path.display())]
     MissingWorkspaceBinary {

@@ -1,6 +1,7 @@
 //! Starting etcd and kube-apiserver on free loopback ports, in a fresh folder, and
 //! waiting until the API serves: `/readyz` is `ok` and the `default` namespace exists.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,12 +28,61 @@ pub(crate) struct Launched {
     pub(crate) _reaper: Reaper,
 }
 
+/// What the API server is set up for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// No node: on a free loopback port, with the ServiceAccount admission plugin off (no
+    /// token controller runs, so pods could never get their service account).
+    ApiOnly,
+    /// A kubelet joins (see [`crate::node`]). The API server listens on `address`:443
+    /// and `address` (`A.B.C.1`) is the first address of the service range, so it is the
+    /// `kubernetes` Service's ClusterIP: pods reach it through their default route with
+    /// no kube-proxy (the node puts `address` on its bridge). Pods get service account
+    /// tokens, and the API server reaches the kubelet by the node's name without DNS.
+    WithNode {
+        /// The API server's address, on the node's bridge.
+        address: Ipv4Addr,
+    },
+}
+
+impl Profile {
+    /// The listening address and port (ApiOnly: a free loopback port).
+    fn listen(self) -> Result<(Ipv4Addr, u16), ClusterError> {
+        match self {
+            Profile::ApiOnly => Ok((
+                Ipv4Addr::LOCALHOST,
+                free_port().map_err(ClusterError::io("finding a free port"))?,
+            )),
+            Profile::WithNode { address } => Ok((address, 443)),
+        }
+    }
+
+    fn apiserver_args(self, address: Ipv4Addr) -> Vec<String> {
+        match self {
+            Profile::ApiOnly => vec![
+                "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+                "--disable-admission-plugins=ServiceAccount".to_owned(),
+            ],
+            Profile::WithNode { .. } => vec![
+                {
+                    let [a, b, c, _] = address.octets();
+                    format!("--service-cluster-ip-range={a}.{b}.{c}.0/24")
+                },
+                "--kubelet-preferred-address-types=Hostname,InternalIP".to_owned(),
+            ],
+        }
+    }
+}
+
 /// Starts a cluster, retrying with new ports when a server exits early (a port taken
 /// between [`free_port`] and its bind).
-pub(crate) async fn launch(binaries: &Binaries) -> Result<Launched, ClusterError> {
+pub(crate) async fn launch(
+    binaries: &Binaries,
+    profile: Profile,
+) -> Result<Launched, ClusterError> {
     let mut attempt = 1;
     loop {
-        match launch_once(binaries).await {
+        match launch_once(binaries, profile).await {
             Err(error @ ClusterError::ProcessExited { .. }) if attempt < ATTEMPTS => {
                 tracing::warn!(%error, attempt, "test cluster failed to start; retrying");
                 attempt += 1;
@@ -42,7 +92,7 @@ pub(crate) async fn launch(binaries: &Binaries) -> Result<Launched, ClusterError
     }
 }
 
-async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
+async fn launch_once(binaries: &Binaries, profile: Profile) -> Result<Launched, ClusterError> {
     let dir = tempfile::Builder::new()
         .prefix("hermes-cluster-")
         .tempdir()
@@ -54,7 +104,7 @@ async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
         let _ = std::fs::write(dir.join("KEEP"), "");
         error
     };
-    let result = start_servers(binaries, &dir, &reaper).await;
+    let result = start_servers(binaries, profile, &dir, &reaper).await;
     let (server, processes) = result.map_err(keep_on_error)?;
     Ok(Launched {
         dir,
@@ -66,6 +116,7 @@ async fn launch_once(binaries: &Binaries) -> Result<Launched, ClusterError> {
 
 async fn start_servers(
     binaries: &Binaries,
+    profile: Profile,
     dir: &Path,
     reaper: &Reaper,
 ) -> Result<(String, Vec<ServerProcess>), ClusterError> {
@@ -78,7 +129,8 @@ async fn start_servers(
     )))?;
 
     let port = || free_port().map_err(ClusterError::io("finding a free port"));
-    let (client_port, peer_port, api_port) = (port()?, port()?, port()?);
+    let (client_port, peer_port) = (port()?, port()?);
+    let (address, api_port) = profile.listen()?;
     let etcd_url = format!("http://127.0.0.1:{client_port}");
     let peer_url = format!("http://127.0.0.1:{peer_port}");
     let etcd_args = [
@@ -100,11 +152,11 @@ async fn start_servers(
 
     let cert_dir = dir.join("certs");
     let key = service_account_key.display();
-    let apiserver_args = [
+    let mut apiserver_args = vec![
         format!("--etcd-servers={etcd_url}"),
         format!("--secure-port={api_port}"),
-        "--bind-address=127.0.0.1".to_owned(),
-        "--advertise-address=127.0.0.1".to_owned(),
+        format!("--bind-address={address}"),
+        format!("--advertise-address={address}"),
         "--insecure-port=0".to_owned(),
         format!("--cert-dir={}", cert_dir.display()),
         format!("--token-auth-file={}", token_file.display()),
@@ -112,12 +164,10 @@ async fn start_servers(
         format!("--service-account-signing-key-file={key}"),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_owned(),
         "--authorization-mode=RBAC".to_owned(),
-        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
-        // No token controller runs, so pods could never get their service account.
-        "--disable-admission-plugins=ServiceAccount".to_owned(),
         "--allow-privileged=true".to_owned(),
         "--profiling=false".to_owned(),
     ];
+    apiserver_args.extend(profile.apiserver_args(address));
     let mut apiserver = ServerProcess::spawn(
         "kube-apiserver",
         &binaries.kube_apiserver,
@@ -126,7 +176,7 @@ async fn start_servers(
         reaper,
     )?;
 
-    let server = format!("https://127.0.0.1:{api_port}");
+    let server = format!("https://{address}:{api_port}");
     let ca_file = cert_dir.join("apiserver.crt");
     kubeconfig::write_all(dir, &server, &ca_file)?;
     let admin = kubeconfig::path_for(dir, Identity::Admin);

@@ -27,9 +27,20 @@ pub(crate) struct Reaper {
 
 impl Reaper {
     pub(crate) fn spawn(dir: &Path) -> Result<Self, ClusterError> {
+        Self::spawn_running(dir, REAPER_SCRIPT, &[])
+    }
+
+    /// A reaper that runs `script` (`sh -c`, `$1` = `dir`, then `args`) when this process
+    /// lets go; the script reads one line from stdin first, which returns at that moment.
+    pub(crate) fn spawn_running(
+        dir: &Path,
+        script: &str,
+        args: &[&str],
+    ) -> Result<Self, ClusterError> {
         let mut child = Command::new("sh")
-            .args(["-c", REAPER_SCRIPT, "hermes-reaper"])
+            .args(["-c", script, "hermes-reaper"])
             .arg(dir)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

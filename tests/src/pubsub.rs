@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -105,13 +106,25 @@ impl PubSubEmulator {
     /// Start an emulator on `port` (e.g. one reserved with [`crate::free_port`] and handed to a
     /// publisher before the emulator existed) and wait until it answers.
     pub async fn start_on_port(port: u16) -> Result<Self, EmulatorError> {
+        Self::start_listening(Ipv4Addr::LOCALHOST, port).await
+    }
+
+    /// Start an emulator on `port` of every address, so that pods of a test node reach
+    /// it at the node's bridge address (it must also answer on loopback: its REST front
+    /// calls its own gRPC server there, so binding the bridge address alone fails).
+    /// Clients in the test still use 127.0.0.1.
+    pub async fn start_on_all_addresses(port: u16) -> Result<Self, EmulatorError> {
+        Self::start_listening(Ipv4Addr::UNSPECIFIED, port).await
+    }
+
+    async fn start_listening(address: Ipv4Addr, port: u16) -> Result<Self, EmulatorError> {
         let dir = tempfile::Builder::new()
             .prefix("hermes-pubsub-emulator-")
             .tempdir()?;
         let log_path = dir.path().join("emulator.log");
         let log = File::create(&log_path)?;
         let began = Instant::now();
-        let child = spawn_emulator(port, dir.path(), log)?;
+        let child = spawn_emulator(address, port, dir.path(), log)?;
         let mut emulator = PubSubEmulator {
             child,
             port,
@@ -332,10 +345,15 @@ impl Drop for PubSubEmulator {
     }
 }
 
-fn spawn_emulator(port: u16, dir: &std::path::Path, log: File) -> std::io::Result<Child> {
+fn spawn_emulator(
+    address: Ipv4Addr,
+    port: u16,
+    dir: &std::path::Path,
+    log: File,
+) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     Command::new(EMULATOR_BINARY)
-        .arg("--host=127.0.0.1")
+        .arg(format!("--host={address}"))
         .arg(format!("--port={port}"))
         .current_dir(dir)
         // A small heap and the quick JIT tier: tests start many short-lived emulators.

@@ -11,8 +11,6 @@
 //! No kubelet runs here, so no pod starts: probes, security contexts and in-cluster
 //! config are for a test with a node.
 
-use std::path::PathBuf;
-
 use hermes_tests::stack::cluster;
 use hermes_tests::{Identity, TestCluster, TestNamespace};
 use serde_json::{Value, json};
@@ -53,38 +51,11 @@ async fn rbac_mismatches(
     wrong
 }
 
-/// The Python environment `scripts/python-env` makes (`HERMES_VENV` overrides).
-fn python() -> PathBuf {
-    let venv = std::env::var("HERMES_VENV").unwrap_or_else(|_| "/var/cache/hermes/venv".into());
-    let python = PathBuf::from(venv).join("bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/python-env (scripts/test does)",
-        python.display()
-    );
-    python
-}
-
 async fn helm(ns: &TestNamespace, action: &str, values: &Value) -> Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/tests/helm_release.py");
     let kubeconfig = ns.cluster().kubeconfig_path();
-    let output = tokio::process::Command::new(python())
-        .arg(&script)
-        .arg(action)
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .args(["--namespace", ns.name(), "--release", ns.name()])
-        .args(["--values", &values.to_string()])
-        .output()
+    hermes_tests::helm::release(&kubeconfig, ns.name(), ns.name(), action, values)
         .await
-        .expect("python runs");
-    assert!(
-        output.status.success(),
-        "helm {action}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("release summary JSON")
+        .unwrap_or_else(|error| panic!("helm {action}: {error}"))
 }
 
 async fn get_json(ns: &TestNamespace, what: &[&str]) -> Value {

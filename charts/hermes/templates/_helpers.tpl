@@ -62,9 +62,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* The namespaces the operator reconciles. */}}
+{{/* The namespaces the operator reconciles by name: none in the all-namespaces mode. */}}
 {{- define "hermes.operator.namespaces" -}}
+{{- if .Values.operator.allNamespaces -}}
 {{- if .Values.operator.watchNamespaces -}}
+{{- fail "operator.allNamespaces reconciles every namespace: leave operator.watchNamespaces empty" -}}
+{{- end -}}
+{{- toYaml list -}}
+{{- else if .Values.operator.watchNamespaces -}}
 {{- toYaml .Values.operator.watchNamespaces -}}
 {{- else -}}
 {{- toYaml (list .Release.Namespace) -}}
@@ -74,7 +79,7 @@ app.kubernetes.io/component: {{ .component }}
 {{/* The namespace whose config the gateway serves; the operator must reconcile it. */}}
 {{- define "hermes.gateway.scope" -}}
 {{- $scope := default .Release.Namespace .Values.gateway.scope -}}
-{{- if not (has $scope (include "hermes.operator.namespaces" . | fromYamlArray)) -}}
+{{- if not (or .Values.operator.allNamespaces (has $scope (include "hermes.operator.namespaces" . | fromYamlArray))) -}}
 {{- fail (printf "gateway.scope %q is not reconciled by the operator: add it to operator.watchNamespaces" $scope) -}}
 {{- end -}}
 {{- $scope -}}
