@@ -6,7 +6,7 @@ mod ga4;
 mod health;
 mod mp;
 mod refusal;
-mod request;
+pub(crate) mod request;
 mod response;
 
 pub(crate) use refusal::Refusal;
@@ -25,6 +25,7 @@ use tracing::{Level, Span};
 
 use crate::config_source::ConfigStore;
 use crate::metrics::Metrics;
+use crate::preview::{self, PreviewRegistry};
 use crate::publish::Publisher;
 use crate::settings::GatewaySettings;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every metric, for `/metrics`.
     pub registry: Arc<Registry>,
+    /// Open live-preview sessions (none: the hit path pays one atomic load).
+    pub preview: Arc<PreviewRegistry>,
 }
 
 /// The gateway's router.
@@ -67,6 +70,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(preview::routes(state.clone()))
         .layer(request_spans())
         .with_state(state)
 }

@@ -38,6 +38,7 @@ fn state(publisher: Arc<dyn Publisher>, load_examples: bool) -> Arc<AppState> {
         },
         metrics,
         registry: Arc::new(registry),
+        preview: Arc::default(),
     })
 }
 
