@@ -28,7 +28,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/preview/stream", get(live))
         .route("/preview/test-hit", post(test_hit::send))
-        .layer(middleware::from_fn_with_state(state, require_token))
+        .route_layer(middleware::from_fn_with_state(state, require_token))
 }
 
 async fn require_token(
