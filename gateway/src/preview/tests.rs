@@ -250,3 +250,32 @@ fn no_open_session_means_no_lookup() {
     };
     assert!(registry.session_for(&request).is_none());
 }
+
+#[tokio::test]
+async fn the_stream_replays_the_kept_hits_and_needs_an_open_session() {
+    use futures::StreamExt;
+
+    let state = state(Arc::new(RecordingPublisher::new()), 10);
+    let no_session = send(&state, authorized("GET", "/preview/stream", Value::Null)).await;
+    assert_eq!(no_session.status(), StatusCode::NOT_FOUND);
+
+    let session = start(&state, true).await;
+    send(&state, hit_with_cookie(LOW_STOCK, &session)).await;
+    let mut request = authorized("GET", "/preview/stream", Value::Null);
+    request.headers_mut().insert(
+        header::COOKIE,
+        format!("{SESSION_COOKIE}={session}").parse().unwrap(),
+    );
+    let response = send(&state, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut frames = response.into_body().into_data_stream();
+    let first = frames.next().await.unwrap().unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.starts_with("event: hit\n"), "{first}");
+    assert!(first.contains("\"eventName\":\"LowStock\""), "{first}");
+    assert!(first.contains("id: 1\n"), "{first}");
+}
