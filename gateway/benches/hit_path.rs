@@ -2,6 +2,9 @@
 //! them against `examples/`. The `baseline` entry (only URL-decoding the same query) is
 //! measured in the same run, so results can be read as ratios to it on any machine.
 //!
+//! The `preview/` entries measure the live preview's per-hit check (one atomic load when
+//! no session is open).
+//!
 //! `cargo bench -p hermes-gateway --bench hit_path`
 
 use std::hint::black_box;
@@ -13,6 +16,7 @@ use hermes_gateway::collect::{Limits, MpQuery, parse_ga4, parse_mp};
 use hermes_gateway::config_source::manifests::compile_manifests;
 use hermes_gateway::event::RequestInfo;
 use hermes_gateway::fire::{PreparedConfig, evaluate};
+use hermes_gateway::preview::PreviewRegistry;
 
 const PURCHASE: &str = "v=2&tid=G-0000&gtm=45je4bn0v9&_p=1732890000123&cid=1234567890.1732880000\
 &ul=en-us&sr=1920x1080&_s=4&sid=1732889000&sct=3&seg=1&dl=https%3A%2F%2Fshop.example%2Fcheckout\
@@ -73,5 +77,22 @@ fn hit_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hit_path);
+/// The live preview's check on every hit: with no session open (the cost every hit pays
+/// when nobody previews), and with another person's session open.
+fn preview_check(c: &mut Criterion) {
+    let registry = PreviewRegistry::default();
+    let request = RequestInfo {
+        cookies: vec![("_ga".into(), "GA1.1.1234567890.1732880000".into())],
+        ..RequestInfo::default()
+    };
+    c.bench_function("preview/session_for_none_open", |b| {
+        b.iter(|| registry.session_for(black_box(&request)).is_some())
+    });
+    registry.start(false);
+    c.bench_function("preview/session_for_other_session_open", |b| {
+        b.iter(|| registry.session_for(black_box(&request)).is_some())
+    });
+}
+
+criterion_group!(benches, hit_path, preview_check);
 criterion_main!(benches);

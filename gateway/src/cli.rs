@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 use crate::collect::{Cidr, Limits};
 use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
+use crate::preview::{PreviewRegistry, PreviewSettings};
 use crate::publish::{self, DurableConfig, DurablePublisher, FullPolicy, Publisher};
 use crate::server::{self, AppState, app};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
@@ -106,6 +107,15 @@ pub struct GatewayArgs {
     /// How often a failing (missing, forbidden) topic is tried again, seconds.
     #[arg(long, default_value_t = 30)]
     pub dead_letter_probe_seconds: u64,
+    /// Live preview (`/preview`, needs --debug-token): how long a session lives, seconds.
+    #[arg(long, default_value_t = PreviewSettings::default().session_ttl.as_secs())]
+    pub preview_session_ttl: u64,
+    /// Live preview: hits kept per session (older ones are dropped).
+    #[arg(long, default_value_t = PreviewSettings::default().hits_per_session)]
+    pub preview_hits: usize,
+    /// Live preview: sessions open at once (starting one more ends the oldest).
+    #[arg(long, default_value_t = PreviewSettings::default().max_sessions)]
+    pub preview_sessions: usize,
     /// Log format: `text` or `json` (containers).
     #[arg(long, env = "HERMES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -181,6 +191,14 @@ impl GatewayArgs {
             body_read_timeout: self.body_read_timeout_secs,
         })
     }
+
+    fn preview_settings(&self) -> PreviewSettings {
+        PreviewSettings {
+            session_ttl: Duration::from_secs(self.preview_session_ttl),
+            hits_per_session: self.preview_hits,
+            max_sessions: self.preview_sessions,
+        }
+    }
 }
 
 /// A duration flag given in whole seconds.
@@ -252,6 +270,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         settings,
         metrics,
         registry: Arc::new(registry),
+        preview: Arc::new(PreviewRegistry::new(args.preview_settings())),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

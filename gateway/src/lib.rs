@@ -7,6 +7,7 @@ pub mod event;
 pub mod events;
 pub mod fire;
 pub mod metrics;
+pub mod preview;
 pub mod publish;
 pub mod server;
 pub mod settings;

@@ -11,6 +11,7 @@ use crate::events::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };
 use crate::fire::{self, EventTrace, PreparedConfig, RenderedMessage};
+use crate::preview::PreviewHit;
 use crate::publish::OutgoingMessage;
 
 /// What the gateway did with a hit it did not refuse.
@@ -37,7 +38,8 @@ pub(crate) struct Explanation {
     pub events: Vec<EventTrace>,
 }
 
-/// Evaluate every event; queue the messages, or explain them when `debug` is set.
+/// Evaluate every event; queue the messages, or explain them when `debug` is set. A hit
+/// of an open preview session is also traced into it (and, in dry run, not published).
 /// A message the publisher refuses as unpublishable is counted for its tag and skipped;
 /// a full queue refuses the hit (503), so the client sends it again.
 pub(crate) async fn fire_and_enqueue(
@@ -50,22 +52,39 @@ pub(crate) async fn fire_and_enqueue(
     if debug {
         return Ok(Handled::Explained(explain(state, &config, events, request)));
     }
+    // A hit of an open preview session is traced; with none open, one atomic load.
+    let preview = state.preview.session_for(request);
+    let dry_run = preview.as_ref().is_some_and(|session| session.dry_run());
+    let mut traces = Vec::new();
     let mut outgoing = Vec::new();
     for (index, event) in events.iter().enumerate() {
         EventEvaluated {
             client: event.client,
         }
         .emit(&state.metrics);
-        let outcome = fire::evaluate(&config, event, request, index, false);
+        let outcome = fire::evaluate(&config, event, request, index, preview.is_some());
+        traces.extend(outcome.trace);
         for trigger in outcome.triggers_fired {
             TriggerMatched { trigger }.emit(&state.metrics);
         }
         for tag in outcome.tags_fired {
             TagFired { tag }.emit(&state.metrics);
         }
-        outgoing.extend(outcome.messages.into_iter().map(|m| to_outgoing(state, m)));
+        if !dry_run {
+            outgoing.extend(outcome.messages.into_iter().map(|m| to_outgoing(state, m)));
+        }
     }
     let queued = accept(state, outgoing).await?;
+    if let Some(session) = preview {
+        let sequence = session.next_sequence();
+        session.record(PreviewHit::new(
+            sequence,
+            &request.path,
+            dry_run,
+            queued,
+            traces,
+        ));
+    }
     Ok(Handled::Queued {
         events: events.len(),
         messages: queued,

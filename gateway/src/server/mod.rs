@@ -7,7 +7,7 @@ mod health;
 mod mp;
 mod privacy;
 mod refusal;
-mod request;
+pub(crate) mod request;
 mod response;
 mod serve;
 
@@ -29,6 +29,7 @@ use tracing::{Level, Span};
 
 use crate::config_source::ConfigStore;
 use crate::metrics::Metrics;
+use crate::preview::{self, PreviewRegistry};
 use crate::publish::Publisher;
 use crate::settings::GatewaySettings;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Every metric, for `/metrics`.
     pub registry: Arc<Registry>,
+    /// Open live-preview sessions (none: the hit path pays one atomic load).
+    pub preview: Arc<PreviewRegistry>,
 }
 
 /// The gateway's router.
@@ -71,6 +74,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(preview::routes(state.clone()))
         .layer(request_spans(state.settings.log_client_ids))
         .with_state(state)
 }

@@ -47,6 +47,7 @@ fn state_with(
         settings,
         metrics,
         registry: Arc::new(registry),
+        preview: Arc::default(),
     })
 }
 
