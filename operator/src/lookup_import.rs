@@ -319,7 +319,7 @@ pub async fn import(
                 .iter()
                 .map(|r| LookupRow {
                     key: r.key.clone(),
-                    value: Some(r.value.clone()),
+                    value: Some(r.value.as_str().into()),
                     json: None,
                 })
                 .collect();

@@ -48,6 +48,7 @@ pub struct StatusCondition {
     pub message: String,
     /// When the status last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: Option<String>,
     /// The generation this condition was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
