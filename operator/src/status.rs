@@ -463,11 +463,41 @@ mod tests {
         }
     }
 
+    /// One row of the kstatus table: a situation and the health and Ready reason it gets.
+    struct Case {
+        case: &'static str,
+        diagnostics: Vec<Diagnostic>,
+        liveness: Liveness,
+        written: Written,
+        health: &'static str,
+        reason: &'static str,
+    }
+
+    impl Case {
+        fn new(
+            case: &'static str,
+            diagnostics: Vec<Diagnostic>,
+            liveness: Liveness,
+            written: Written,
+            health: &'static str,
+            reason: &'static str,
+        ) -> Self {
+            Case {
+                case,
+                diagnostics,
+                liveness,
+                written,
+                health,
+                reason,
+            }
+        }
+    }
+
     #[test]
     fn each_case_gets_the_conditions_kstatus_reads_as_intended() {
         let not_found = |reason: &str| vec![diagnostic(reason, "spec.x", "missing")];
-        let cases: Vec<(&str, Vec<Diagnostic>, Liveness, Written, &str, &str)> = vec![
-            (
+        let cases = vec![
+            Case::new(
                 "live",
                 vec![],
                 Liveness::Live { replicas: 1 },
@@ -475,7 +505,7 @@ mod tests {
                 "Current",
                 REASON_LIVE,
             ),
-            (
+            Case::new(
                 "trigger missing",
                 not_found("TriggerNotFound"),
                 Liveness::Live { replicas: 1 },
@@ -483,7 +513,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "trigger not ready",
                 not_found("TriggerNotReady"),
                 Liveness::Live { replicas: 1 },
@@ -491,7 +521,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "lookup table missing",
                 not_found("LookupTableNotFound"),
                 Liveness::NoGateway,
@@ -499,7 +529,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "lookup table not ready",
                 not_found("LookupTableNotReady"),
                 Liveness::Live { replicas: 1 },
@@ -507,7 +537,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "lookup ConfigMap missing",
                 not_found("LookupSourceNotFound"),
                 Liveness::Live { replicas: 1 },
@@ -515,7 +545,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "topic project missing",
                 not_found("TopicProjectNotFound"),
                 Liveness::Live { replicas: 1 },
@@ -523,7 +553,7 @@ mod tests {
                 "InProgress",
                 REASON_DEPENDENCY_NOT_FOUND,
             ),
-            (
+            Case::new(
                 "bad regex of its own",
                 not_found("InvalidRegex"),
                 Liveness::Live { replicas: 1 },
@@ -531,7 +561,7 @@ mod tests {
                 "Failed",
                 "InvalidRegex",
             ),
-            (
+            Case::new(
                 "own error beside a missing dependency",
                 [not_found("TriggerNotFound"), not_found("InvalidTopic")].concat(),
                 Liveness::Live { replicas: 1 },
@@ -539,7 +569,7 @@ mod tests {
                 "Failed",
                 "InvalidTopic",
             ),
-            (
+            Case::new(
                 "no gateway",
                 vec![],
                 Liveness::NoGateway,
@@ -547,7 +577,7 @@ mod tests {
                 "InProgress",
                 REASON_AWAITING_GATEWAY,
             ),
-            (
+            Case::new(
                 "config too large",
                 vec![],
                 Liveness::Live { replicas: 1 },
@@ -556,7 +586,15 @@ mod tests {
                 REASON_CONFIG_TOO_LARGE,
             ),
         ];
-        for (case, diagnostics, liveness, written, health, reason) in cases {
+        for Case {
+            case,
+            diagnostics,
+            liveness,
+            written,
+            health,
+            reason,
+        } in cases
+        {
             let mut fixture = Fixture::new(liveness);
             fixture.diagnostics = diagnostics;
             fixture.written = written;

@@ -247,7 +247,7 @@ mod tests {
             .source("stock-src", "rows.csv");
         assert_eq!(table.spec.input.event_data.as_deref(), Some("colour"));
         assert_eq!(table.spec.rows[0].key, "red");
-        assert_eq!(table.spec.rows[0].value.as_deref(), Some("#f00"));
+        assert_eq!(table.spec.rows[0].value, Some("#f00".into()));
         let source = table.spec.source.unwrap();
         assert_eq!(source.config_map_key_ref.name, "stock-src");
         assert_eq!(source.config_map_key_ref.key, "rows.csv");
