@@ -98,7 +98,7 @@ spec:
 ";
 
 #[tokio::test]
-async fn kubectl_apply_refuses_two_sources_duplicate_keys_and_unknown_fields_and_takes_unquoted_scalars()
+async fn kubectl_apply_refuses_two_sources_duplicate_keys_and_unknown_fields_explains_and_takes_unquoted_scalars()
  {
     let ns = namespace_with_crds("schema").await.unwrap();
 
@@ -124,6 +124,23 @@ async fn kubectl_apply_refuses_two_sources_duplicate_keys_and_unknown_fields_and
     let (ok, stderr) = apply_yaml(&ns, TAG_WITH_UNKNOWN_FIELD).await;
     assert!(!ok, "unknown field accepted");
     assert!(stderr.contains("unknown field \"toppic\""), "{stderr}");
+
+    // `kubectl explain` tells the semantics a person needs (compared with its line
+    // wrapping undone).
+    let explain = |path: &'static str| {
+        let ns = &ns;
+        async move {
+            let text = ns.kubectl(&["explain", path]).await.unwrap();
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    let operator = explain("trigger.spec.conditions.operator").await;
+    assert!(operator.contains("matches anywhere"), "{operator}");
+    assert!(operator.contains("not a number"), "{operator}");
+    let topic = explain("tag.spec.topic").await;
+    assert!(topic.contains("hermes-settings"), "{topic}");
+    let cookie = explain("tag.spec.orderingKey.cookie").await;
+    assert!(cookie.contains("Only `ga4` hits"), "{cookie}");
 
     let (ok, stderr) = apply_yaml(&ns, UNQUOTED_SCALARS).await;
     assert!(ok, "unquoted scalars refused: {stderr}");

@@ -56,7 +56,13 @@ pub struct EventMatch {
 pub struct Condition {
     /// The value tested.
     pub variable: Variable,
-    /// The comparison.
+    /// The comparison, applied to each value of the variable (the condition holds when it
+    /// holds for any): `equals`, `contains`, `startsWith`, `endsWith` compare text
+    /// (`ignoreCase` to ignore case); `matchesRegex` matches anywhere in the value (anchor
+    /// with `^…$`); `in` equals any of `values`; `exists` holds when the variable has a
+    /// value, even `""`, `notEmpty` when that value is not `""`, `[]`, `{}` or null;
+    /// `lessThan`, `lessThanOrEqual`, `greaterThan`, `greaterThanOrEqual` compare numbers
+    /// and are false (true with `negate`) when either side is not a number.
     pub operator: Operator,
     /// The operand for every operator except `in`, `exists` and `notEmpty`: any scalar,
     /// written as is (`value: 5`, `value: true`, `value: purchase`). Compared as text,
