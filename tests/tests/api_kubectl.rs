@@ -8,9 +8,9 @@ use hermes_crds::api::{LookupTable, Tag, Trigger};
 use hermes_tests::fixtures::{self, LookupTableFixture, TagFixture, TriggerFixture, event_data};
 use hermes_tests::gateway_config::wait_config;
 use hermes_tests::gateway_watcher::GatewayWatcher;
-use hermes_tests::namespace_with_crds;
 use hermes_tests::operator::{Operator, options};
 use hermes_tests::status::wait_ready;
+use hermes_tests::{TIMEOUT, namespace_with_crds, wait_for};
 use serde_json::json;
 
 /// `kubectl apply -f -` of `yaml` in `ns`: whether it succeeded, and stderr.
@@ -121,6 +121,24 @@ async fn kubectl_apply_refuses_two_sources_duplicate_keys_and_unknown_fields_exp
         "{stderr}"
     );
 
+    // kubectl refuses unknown fields by validating against the API server's published
+    // OpenAPI, which lags a CRD's Established condition (and without it kubectl 1.20
+    // skips validation): wait until it lists the fields of all three kinds.
+    wait_for(TIMEOUT, || async {
+        for (path, field) in [
+            ("tag.spec", "firingTriggers"),
+            ("trigger.spec", "conditions"),
+            ("lookuptable.spec", "matchType"),
+        ] {
+            match ns.kubectl(&["explain", path]).await {
+                Ok(text) if text.contains(field) => {}
+                other => return Err(format!("{path} not published yet: {other:?}")),
+            }
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
     let (ok, stderr) = apply_yaml(&ns, TAG_WITH_UNKNOWN_FIELD).await;
     assert!(!ok, "unknown field accepted");
     assert!(stderr.contains("unknown field \"toppic\""), "{stderr}");
@@ -139,7 +157,7 @@ async fn kubectl_apply_refuses_two_sources_duplicate_keys_and_unknown_fields_exp
     assert!(operator.contains("not a number"), "{operator}");
     let topic = explain("tag.spec.topic").await;
     assert!(topic.contains("hermes-settings"), "{topic}");
-    let cookie = explain("tag.spec.orderingKey.cookie").await;
+    let cookie = explain("tag.spec.attributes.value.cookie").await;
     assert!(cookie.contains("Only `ga4` hits"), "{cookie}");
 
     let (ok, stderr) = apply_yaml(&ns, UNQUOTED_SCALARS).await;
