@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hermes_compiler::manifest;
+use hermes_compiler::{compile, manifest};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -112,4 +112,58 @@ fn the_examples_compile_to_the_documented_tags() {
         ["internal-traffic"]
     );
     assert!(config.tags["cart-activity"].require_analytics_storage);
+}
+
+#[test]
+fn the_examples_run_in_another_project_by_changing_only_the_settings_config_map() {
+    let mut loaded = manifest::load_paths(&[root().join("examples")]).unwrap();
+    let topics = |loaded: &manifest::LoadedManifests| {
+        let output = loaded.compile("shop");
+        assert_eq!(output.diagnostics, vec![]);
+        output
+            .config
+            .tags
+            .into_iter()
+            .map(|(name, tag)| (name, tag.topic))
+            .collect::<Vec<_>>()
+    };
+    let local = topics(&loaded);
+    assert!(
+        local
+            .iter()
+            .all(|(_, topic)| topic.starts_with("projects/hermes-local/topics/")),
+        "{local:?}"
+    );
+    loaded
+        .resources
+        .config_maps
+        .get_mut(compile::SETTINGS_CONFIG_MAP)
+        .unwrap()
+        .insert(compile::PROJECT_KEY.into(), "shop-prod-4711".into());
+    let prod = topics(&loaded);
+    assert_eq!(prod.len(), local.len());
+    for ((name, local_topic), (prod_name, prod_topic)) in local.iter().zip(&prod) {
+        assert_eq!(name, prod_name);
+        assert_eq!(
+            prod_topic,
+            &local_topic.replace("projects/hermes-local/", "projects/shop-prod-4711/"),
+        );
+    }
+}
+
+#[test]
+fn unquoted_numbers_and_booleans_compile_as_their_text() {
+    let loaded = manifest::load_paths(&[root().join("examples")]).unwrap();
+    let config = loaded.compile("shop").config;
+    let thresholds: Vec<&serde_json::Value> = config.lookup_tables["low-stock-skus"]
+        .rows
+        .iter()
+        .map(|row| &row.value)
+        .collect();
+    assert!(
+        thresholds.contains(&&serde_json::json!("5")),
+        "{thresholds:?}"
+    );
+    let internal = serde_json::to_string(&config.triggers["internal-traffic"]).unwrap();
+    assert!(internal.contains(r#""value":"true""#), "{internal}");
 }

@@ -28,15 +28,47 @@ pub struct CrdRenderError {
     pub source: serde_yaml_ng::Error,
 }
 
+/// Status fields that mean something for one kind only, and that kind: the three kinds
+/// share [`crate::api::ResourceStatus`] in Rust, but `kubectl explain` and the schema of
+/// the others should not offer them.
+const KIND_ONLY_STATUS_FIELDS: &[(&str, &str)] =
+    &[("rows", "LookupTable"), ("feed", "LookupTable")];
+
 /// The CRDs of Tag, Trigger and LookupTable, in that order.
 pub fn crds() -> Vec<GeneratedCrd> {
     [Tag::crd(), Trigger::crd(), LookupTable::crd()]
         .into_iter()
+        .map(without_other_kinds_status_fields)
         .map(|crd| GeneratedCrd {
             file_name: format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or_default()),
             crd,
         })
         .collect()
+}
+
+/// `crd` without the status fields of [`KIND_ONLY_STATUS_FIELDS`] that belong to another
+/// kind.
+fn without_other_kinds_status_fields(
+    mut crd: CustomResourceDefinition,
+) -> CustomResourceDefinition {
+    let kind = crd.spec.names.kind.clone();
+    for version in &mut crd.spec.versions {
+        let status = version
+            .schema
+            .as_mut()
+            .and_then(|schema| schema.open_api_v3_schema.as_mut())
+            .and_then(|root| root.properties.as_mut())
+            .and_then(|properties| properties.get_mut("status"))
+            .and_then(|status| status.properties.as_mut());
+        if let Some(fields) = status {
+            for (field, owner) in KIND_ONLY_STATUS_FIELDS {
+                if *owner != kind {
+                    fields.remove(*field);
+                }
+            }
+        }
+    }
+    crd
 }
 
 /// One CRD as the YAML committed in the chart (no leading `---`).

@@ -227,3 +227,53 @@ fn crds_are_namespaced_with_status_subresource_and_short_names() {
         );
     }
 }
+
+#[test]
+fn status_fields_appear_only_where_they_mean_something() {
+    for generated in crd::crds() {
+        let crd = serde_json::to_value(&generated.crd).unwrap();
+        let status = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+            ["properties"];
+        let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+        assert_eq!(
+            status.get("rows").is_some(),
+            kind == "LookupTable",
+            "{kind}: rows"
+        );
+        let time = &status["conditions"]["items"]["properties"]["lastTransitionTime"];
+        assert_eq!(time["format"], "date-time", "{kind}");
+    }
+}
+
+#[test]
+fn exactly_one_of_objects_and_keyed_lists_are_enforced_by_the_schema() {
+    let all = crd::crds();
+    let tag = serde_json::to_value(&all[0].crd).unwrap();
+    let spec = &tag["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    let ordering_key = &spec["orderingKey"];
+    assert_eq!(ordering_key["minProperties"], 1);
+    assert_eq!(ordering_key["maxProperties"], 1);
+    assert_eq!(spec["payload"]["maxProperties"], 1);
+    let fields = &spec["payload"]["properties"]["fields"];
+    assert_eq!(fields["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        fields["x-kubernetes-list-map-keys"],
+        serde_json::json!(["key"])
+    );
+    assert_eq!(
+        spec["attributes"]["x-kubernetes-list-map-keys"],
+        serde_json::json!(["name"])
+    );
+    let trigger = serde_json::to_value(&all[1].crd).unwrap();
+    let event = &trigger["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["properties"]["event"];
+    assert_eq!(event["minProperties"], 1);
+    assert_eq!(event["maxProperties"], 1);
+    let table = serde_json::to_value(&all[2].crd).unwrap();
+    let rows = &table["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["rows"];
+    assert_eq!(
+        rows["x-kubernetes-list-map-keys"],
+        serde_json::json!(["key"])
+    );
+}

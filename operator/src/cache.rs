@@ -17,7 +17,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
-use hermes_compiler::compile::Resources;
+use hermes_compiler::compile::{self, Resources};
 use hermes_compiler::contract::{self, GatewayReport};
 use hermes_crds::api::{LookupTable, Tag, Trigger};
 use k8s_openapi::NamespaceResourceScope;
@@ -102,7 +102,11 @@ impl NamespaceCache {
         let referenced = {
             let tables = cache.tables.clone();
             let own = config_map.to_string();
-            move |name: &str| name == own || names_config_map(&tables, name)
+            move |name: &str| {
+                name == own
+                    || name == compile::SETTINGS_CONFIG_MAP
+                    || names_config_map(&tables, name)
+            }
         };
         let watch = Watch {
             client,
@@ -177,7 +181,8 @@ impl NamespaceCache {
     }
 
     /// The namespace's resources for the compiler: every Tag, Trigger and LookupTable, and
-    /// the data of each ConfigMap a LookupTable source names.
+    /// the data of each ConfigMap a LookupTable source names and of the namespace's
+    /// settings ConfigMap (the project of bare topic names).
     pub fn resources(&self) -> Resources {
         let tables: Vec<LookupTable> = self.tables.state().iter().map(|t| (**t).clone()).collect();
         let mut resources = Resources {
@@ -191,6 +196,12 @@ impl NamespaceCache {
             lookup_tables: Vec::new(),
             config_maps: Default::default(),
         };
+        if let Some(settings) = self.config_map_named(compile::SETTINGS_CONFIG_MAP) {
+            resources.config_maps.insert(
+                compile::SETTINGS_CONFIG_MAP.to_string(),
+                settings.data.clone().unwrap_or_default(),
+            );
+        }
         for table in &tables {
             let Some(source) = &table.spec.source else {
                 continue;

@@ -296,6 +296,13 @@ pub async fn import(
             name: name.to_string(),
         })?;
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    // The table's rows are a list keyed by `key`, which server-side apply merges with the
+    // rows other managers (a person's `kubectl apply`) own; an import replaces them all,
+    // so the rows go in a JSON merge patch, which replaces a list whole.
+    let replace = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
     let target = plan(&table, rows.len());
     match &target {
         Target::Source {
@@ -319,17 +326,12 @@ pub async fn import(
                 .iter()
                 .map(|r| LookupRow {
                     key: r.key.clone(),
-                    value: Some(r.value.clone()),
+                    value: Some(r.value.as_str().into()),
                     json: None,
                 })
                 .collect();
-            let patch = json!({
-                "apiVersion": LookupTable::api_version(&()),
-                "kind": LookupTable::kind(&()),
-                "metadata": { "name": name },
-                "spec": { "rows": inline },
-            });
-            tables.patch(name, &params, &Patch::Apply(&patch)).await?;
+            let patch = json!({ "spec": { "rows": inline } });
+            tables.patch(name, &replace, &Patch::Merge(&patch)).await?;
         }
         Target::NewSource { config_map } => {
             let text = checked(rows, source_text(rows, SourceFormat::Csv))?;
@@ -351,9 +353,6 @@ pub async fn import(
                 .patch(config_map, &params, &Patch::Apply(&patch))
                 .await?;
             let patch = json!({
-                "apiVersion": LookupTable::api_version(&()),
-                "kind": LookupTable::kind(&()),
-                "metadata": { "name": name },
                 "spec": {
                     "rows": [],
                     "source": {
@@ -362,7 +361,7 @@ pub async fn import(
                     },
                 },
             });
-            tables.patch(name, &params, &Patch::Apply(&patch)).await?;
+            tables.patch(name, &replace, &Patch::Merge(&patch)).await?;
         }
     }
     Ok(ImportReport {

@@ -3,7 +3,7 @@
 //! serve it. The controller patches the result only when [`differs`] says it changed, so
 //! statuses do not flap and reconciles do not loop on their own writes.
 
-use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome};
+use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome, reason};
 use hermes_compiler::config::GatewayConfig;
 use hermes_crds::api::{READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
 
@@ -19,6 +19,10 @@ pub const REASON_PROPAGATING: &str = "Propagating";
 pub const REASON_GATEWAY_REJECTED: &str = "GatewayRejected";
 /// Ready/Stalled reason: the compiled config exceeds the ConfigMap size limit.
 pub const REASON_CONFIG_TOO_LARGE: &str = "ConfigTooLarge";
+/// Ready/Reconciling reason: the object waits for another object (a Trigger, a
+/// LookupTable, a ConfigMap, the namespace's project) that is missing or not ready; the
+/// message names it. Never `Stalled`: that object arriving heals it.
+pub const REASON_DEPENDENCY_NOT_FOUND: &str = "DependencyNotFound";
 /// Ready/Stalled reason: the compiler dropped the object without saying why (a bug).
 pub const REASON_NOT_COMPILED: &str = "NotCompiled";
 
@@ -75,13 +79,12 @@ pub fn desired(object: Object<'_>, namespace: NamespaceOutcome<'_>, now: &str) -
         .previous
         .map(|p| (p.live_generation, p.config_hash.clone()));
     let (conditions, live) = if !accepted {
-        let (reason, message) = rejection(&diagnostics);
         let live = match namespace.liveness {
             // The config without this object is what the gateways serve now.
             Liveness::Live { .. } if *namespace.written == Written::Yes => (None, None),
             _ => previous_live.unwrap_or_default(),
         };
-        (stalled(&reason, &message), live)
+        (rejection(&diagnostics), live)
     } else if let Written::TooLarge(message) = namespace.written {
         (
             stalled(REASON_CONFIG_TOO_LARGE, message),
@@ -211,20 +214,25 @@ pub fn transition(old: Option<&ResourceStatus>, new: &ResourceStatus) -> Option<
     })
 }
 
-fn rejection(diagnostics: &[&Diagnostic]) -> (String, String) {
-    match diagnostics.first() {
-        Some(first) => (
-            first.reason.clone(),
-            diagnostics
-                .iter()
-                .map(|d| format!("{}: {}", d.field, d.message))
-                .collect::<Vec<_>>()
-                .join("; "),
+/// The conditions of an object the compiler left out: `Stalled` with the first reason of
+/// its own spec when it has an error of its own (no other change heals it), otherwise
+/// `Reconciling` with `DependencyNotFound` (it waits for what its diagnostics name).
+fn rejection(diagnostics: &[&Diagnostic]) -> Vec<StatusCondition> {
+    let message = diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.field, d.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let own = diagnostics
+        .iter()
+        .find(|d| !reason::is_dependency(&d.reason));
+    match (diagnostics.is_empty(), own) {
+        (true, _) => stalled(
+            REASON_NOT_COMPILED,
+            "the compiler left this object out without a diagnostic",
         ),
-        None => (
-            REASON_NOT_COMPILED.to_string(),
-            "the compiler left this object out without a diagnostic".to_string(),
-        ),
+        (false, Some(own)) => stalled(&own.reason, &message),
+        (false, None) => reconciling(REASON_DEPENDENCY_NOT_FOUND, &message),
     }
 }
 
@@ -388,16 +396,29 @@ mod tests {
         assert_eq!(status.live_generation, Some(1));
     }
 
+    fn diagnostic(reason: &str, field: &str, message: &str) -> Diagnostic {
+        Diagnostic {
+            object: key(Kind::Tag, "promo"),
+            field: field.into(),
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+
     #[test]
-    fn diagnostic_makes_the_object_stalled_naming_the_field() {
+    fn own_spec_error_makes_the_object_stalled_naming_the_field() {
         let mut fixture = Fixture::new(Liveness::Live { replicas: 1 });
-        fixture.diagnostics.push(missing_trigger());
+        fixture.diagnostics.push(diagnostic(
+            "InvalidRegex",
+            "spec.conditions[0].value",
+            "invalid regular expression \"(\"",
+        ));
         let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
         assert_eq!(ready(&status).status, "False");
-        assert_eq!(ready(&status).reason, "TriggerNotFound");
+        assert_eq!(ready(&status).reason, "InvalidRegex");
         assert_eq!(
             ready(&status).message,
-            "spec.firingTriggers[0]: trigger \"promo-view\" not found"
+            "spec.conditions[0].value: invalid regular expression \"(\""
         );
         assert!(
             status
@@ -409,6 +430,184 @@ mod tests {
         // Another object of the same namespace is unaffected.
         let other = fixture.status(&key(Kind::Tag, "low-stock"), 1, None, T0);
         assert_eq!(ready(&other).status, "True");
+    }
+
+    #[test]
+    fn missing_dependency_is_reconciling_naming_it_never_stalled() {
+        let mut fixture = Fixture::new(Liveness::Live { replicas: 1 });
+        fixture.diagnostics.push(missing_trigger());
+        let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        assert_eq!(ready(&status).status, "False");
+        assert_eq!(ready(&status).reason, REASON_DEPENDENCY_NOT_FOUND);
+        assert_eq!(
+            ready(&status).message,
+            "spec.firingTriggers[0]: trigger \"promo-view\" not found"
+        );
+        assert!(status.conditions.iter().all(|c| c.type_ != STALLED));
+    }
+
+    /// What kstatus (and so Flux's and Argo CD's health checks) makes of the conditions:
+    /// `Stalled=True` is Failed, `Reconciling=True` is InProgress, `Ready=True` with no
+    /// other condition is Current.
+    fn kstatus(status: &ResourceStatus) -> &'static str {
+        let holds = |type_: &str| {
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == type_ && c.status == "True")
+        };
+        if holds(STALLED) {
+            "Failed"
+        } else if holds(RECONCILING) {
+            "InProgress"
+        } else if holds(READY) {
+            "Current"
+        } else {
+            "Unknown"
+        }
+    }
+
+    /// One row of the kstatus table: a situation and the health and Ready reason it gets.
+    struct Case {
+        case: &'static str,
+        diagnostics: Vec<Diagnostic>,
+        liveness: Liveness,
+        written: Written,
+        health: &'static str,
+        reason: &'static str,
+    }
+
+    impl Case {
+        fn new(
+            case: &'static str,
+            diagnostics: Vec<Diagnostic>,
+            liveness: Liveness,
+            written: Written,
+            health: &'static str,
+            reason: &'static str,
+        ) -> Self {
+            Case {
+                case,
+                diagnostics,
+                liveness,
+                written,
+                health,
+                reason,
+            }
+        }
+    }
+
+    #[test]
+    fn each_case_gets_the_conditions_kstatus_reads_as_intended() {
+        let not_found = |reason: &str| vec![diagnostic(reason, "spec.x", "missing")];
+        let cases = vec![
+            Case::new(
+                "live",
+                vec![],
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "Current",
+                REASON_LIVE,
+            ),
+            Case::new(
+                "trigger missing",
+                not_found("TriggerNotFound"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "trigger not ready",
+                not_found("TriggerNotReady"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "lookup table missing",
+                not_found("LookupTableNotFound"),
+                Liveness::NoGateway,
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "lookup table not ready",
+                not_found("LookupTableNotReady"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "lookup ConfigMap missing",
+                not_found("LookupSourceNotFound"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "topic project missing",
+                not_found("TopicProjectNotFound"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "InProgress",
+                REASON_DEPENDENCY_NOT_FOUND,
+            ),
+            Case::new(
+                "bad regex of its own",
+                not_found("InvalidRegex"),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "Failed",
+                "InvalidRegex",
+            ),
+            Case::new(
+                "own error beside a missing dependency",
+                [not_found("TriggerNotFound"), not_found("InvalidTopic")].concat(),
+                Liveness::Live { replicas: 1 },
+                Written::Yes,
+                "Failed",
+                "InvalidTopic",
+            ),
+            Case::new(
+                "no gateway",
+                vec![],
+                Liveness::NoGateway,
+                Written::Yes,
+                "InProgress",
+                REASON_AWAITING_GATEWAY,
+            ),
+            Case::new(
+                "config too large",
+                vec![],
+                Liveness::Live { replicas: 1 },
+                Written::TooLarge("too large".into()),
+                "Failed",
+                REASON_CONFIG_TOO_LARGE,
+            ),
+        ];
+        for Case {
+            case,
+            diagnostics,
+            liveness,
+            written,
+            health,
+            reason,
+        } in cases
+        {
+            let mut fixture = Fixture::new(liveness);
+            fixture.diagnostics = diagnostics;
+            fixture.written = written;
+            let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
+            assert_eq!(kstatus(&status), health, "{case}");
+            assert_eq!(ready(&status).reason, reason, "{case}");
+            let expected_ready = if health == "Current" { "True" } else { "False" };
+            assert_eq!(ready(&status).status, expected_ready, "{case}");
+        }
     }
 
     #[test]
@@ -476,7 +675,7 @@ mod tests {
         assert_eq!(ready(&second).last_transition_time.as_deref(), Some(T1));
         let event = transition(Some(&first), &second).unwrap();
         assert!(!event.normal);
-        assert_eq!(event.reason, "TriggerNotFound");
+        assert_eq!(event.reason, REASON_DEPENDENCY_NOT_FOUND);
         assert!(transition(None, &first).unwrap().normal);
     }
 

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use hermes_crds::api::{LookupTable, Tag, Trigger};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, Client, CustomResourceExt};
+use kube::{Api, Client};
 
 use crate::error::ClusterError;
 use crate::wait::wait_for;
@@ -15,7 +14,10 @@ pub const FIELD_MANAGER: &str = "hermes-tests";
 
 /// The CRDs of Tag, Trigger and LookupTable, straight from the types.
 pub fn hermes_crds() -> Vec<CustomResourceDefinition> {
-    vec![Tag::crd(), Trigger::crd(), LookupTable::crd()]
+    hermes_crds::crd::crds()
+        .into_iter()
+        .map(|generated| generated.crd)
+        .collect()
 }
 
 /// Server-side applies [`hermes_crds`] and waits until each is `Established`.

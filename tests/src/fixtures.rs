@@ -99,7 +99,7 @@ pub fn event_data(path: &str) -> Variable {
 /// A literal variable.
 pub fn constant(value: &str) -> Variable {
     Variable {
-        constant: Some(value.to_owned()),
+        constant: Some(value.into()),
         ..Variable::default()
     }
 }
@@ -144,12 +144,22 @@ impl TagFixture for Tag {
 pub trait TriggerFixture {
     /// Fires only on events of this name.
     fn event(self, name: &str) -> Self;
+    /// Fires on events whose name matches this regular expression.
+    fn event_regex(self, regex: &str) -> Self;
 }
 
 impl TriggerFixture for Trigger {
     fn event(mut self, name: &str) -> Self {
         self.spec.event = Some(EventMatch {
             name: Some(name.to_owned()),
+            ..EventMatch::default()
+        });
+        self
+    }
+
+    fn event_regex(mut self, regex: &str) -> Self {
+        self.spec.event = Some(EventMatch {
+            regex: Some(regex.to_owned()),
             ..EventMatch::default()
         });
         self
@@ -175,7 +185,7 @@ impl LookupTableFixture for LookupTable {
     fn row(mut self, key: &str, value: &str) -> Self {
         self.spec.rows.push(LookupRow {
             key: key.to_owned(),
-            value: Some(value.to_owned()),
+            value: Some(value.into()),
             json: None,
         });
         self
@@ -237,7 +247,7 @@ mod tests {
             .source("stock-src", "rows.csv");
         assert_eq!(table.spec.input.event_data.as_deref(), Some("colour"));
         assert_eq!(table.spec.rows[0].key, "red");
-        assert_eq!(table.spec.rows[0].value.as_deref(), Some("#f00"));
+        assert_eq!(table.spec.rows[0].value, Some("#f00".into()));
         let source = table.spec.source.unwrap();
         assert_eq!(source.config_map_key_ref.name, "stock-src");
         assert_eq!(source.config_map_key_ref.key, "rows.csv");

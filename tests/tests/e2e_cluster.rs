@@ -106,7 +106,7 @@ async fn a_tag_with_a_missing_trigger_is_not_ready_naming_it_others_keep_working
     );
     assert_eq!(
         stack.ready_field("tag/orphan", "reason").await,
-        "TriggerNotFound"
+        "DependencyNotFound"
     );
     stack
         .wait_ready(&["tag/low-stock-signal", "tag/promotion-used"])

@@ -79,7 +79,8 @@ async fn invalid_tag_is_rejected_by_the_crd_schema() {
         .patch(
             "bad-topic",
             &PatchParams::apply(FIELD_MANAGER),
-            &Patch::Apply(&tag("bad-topic", "not-a-topic-path")),
+            // A topic is a bare name or projects/P/topics/T, never another path.
+            &Patch::Apply(&tag("bad-topic", "projects/p/subscriptions/carts")),
         )
         .await
         .unwrap_err();
@@ -129,13 +130,26 @@ async fn kubectl_lists_tags_with_the_printer_columns() {
     let header: Vec<_> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "READY", "TOPIC", "TRIGGERS", "LIVE", "AGE"],
+        [
+            "NAME",
+            "READY",
+            "TOPIC",
+            "LIVE",
+            "GENERATION",
+            "REASON",
+            "AGE"
+        ],
         "{table}"
     );
     let row = lines.next().unwrap();
     assert!(row.starts_with("add-to-cart "), "{table}");
     assert!(row.contains("projects/p/topics/carts"), "{table}");
-    assert!(row.contains("all-pages"), "{table}");
+    // -o wide adds the firing triggers.
+    let wide = ns.kubectl(&["get", "tags", "-o", "wide"]).await.unwrap();
+    assert!(
+        wide.contains("TRIGGERS") && wide.contains("all-pages"),
+        "{wide}"
+    );
 }
 
 #[tokio::test]

@@ -203,7 +203,7 @@ async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway
     assert_eq!(report.target, Target::Inline);
     let colours = ns.api::<LookupTable>().get("colours").await.unwrap();
     assert_eq!(colours.spec.rows.len(), 1);
-    assert_eq!(colours.spec.rows[0].value.as_deref(), Some("#f00"));
+    assert_eq!(colours.spec.rows[0].value, Some("#f00".into()));
     let error = lookup_import::import(ns.client(), ns.name(), "absent", &rows)
         .await
         .unwrap_err();

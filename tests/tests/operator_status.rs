@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hermes_compiler::contract;
 use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
-use hermes_tests::fixtures::{self, TagFixture, event_data};
+use hermes_tests::fixtures::{self, TagFixture, TriggerFixture, event_data};
 use hermes_tests::gateway_config::{config_map, wait_config};
 use hermes_tests::gateway_report::write_gateway_lease;
 use hermes_tests::gateway_watcher::GatewayWatcher;
@@ -165,7 +165,8 @@ async fn one_operator_reconciles_each_namespace_into_its_own_config() {
 }
 
 #[tokio::test]
-async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and_heals() {
+async fn tag_applied_before_its_trigger_is_reconciling_not_stalled_and_heals_while_a_bad_regex_stalls()
+ {
     let ns = namespace_with_crds("missing").await.unwrap();
     let (trigger, tag) = fixtures::low_stock_signal();
     ns.apply(&[&trigger, &tag]).await.unwrap();
@@ -173,12 +174,23 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
     let _operator = Operator::start(ns.client(), options(&ns, "op"));
     let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
 
-    let promo: Tag = wait_ready(&ns, "promo", "False", "TriggerNotFound").await;
+    // A missing Trigger is a dependency that may arrive later: waiting, never Stalled
+    // (Flux fails a sync on Stalled at once).
+    let promo: Tag = wait_ready(&ns, "promo", "False", "DependencyNotFound").await;
     let status = promo.status.clone().unwrap();
     let message = &ready(Some(&status)).unwrap().message;
     assert!(message.contains("promo-view"), "{message}");
     assert!(message.contains("spec.firingTriggers"), "{message}");
-    assert_eq!(condition(&status, STALLED).unwrap().status, "True");
+    assert_eq!(condition(&status, RECONCILING).unwrap().status, "True");
+    assert!(condition(&status, STALLED).is_none());
+    // An error in the object's own spec is Stalled: no other change heals it.
+    ns.apply(&[&fixtures::trigger("bad-regex").event_regex("(")])
+        .await
+        .unwrap();
+    let bad: Trigger = wait_ready(&ns, "bad-regex", "False", "InvalidRegex").await;
+    let bad_status = bad.status.unwrap();
+    assert_eq!(condition(&bad_status, STALLED).unwrap().status, "True");
+    assert!(condition(&bad_status, RECONCILING).is_none());
     // The rest of the scope is live on the (real) gateway watcher.
     let signal: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let hash = signal.status.unwrap().config_hash.unwrap();
@@ -203,7 +215,8 @@ async fn tag_with_a_missing_trigger_is_not_ready_naming_it_while_others_work_and
             .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("promo"))
             .filter_map(|e| e.reason.clone())
             .collect();
-        if reasons.iter().any(|r| r == "TriggerNotFound") && reasons.iter().any(|r| r == "Live") {
+        if reasons.iter().any(|r| r == "DependencyNotFound") && reasons.iter().any(|r| r == "Live")
+        {
             Ok(reasons)
         } else {
             Err(format!("events for promo: {reasons:?}"))

@@ -45,7 +45,7 @@ fn check_value(condition: &Condition, field: &str, out: &mut Problems) -> Option
     let operator = condition.operator;
     let name = operator_name(operator);
     let field = format!("{field}.value");
-    let Some(value) = &condition.value else {
+    let Some(scalar) = &condition.value else {
         if operator.needs_value() {
             report(
                 out,
@@ -54,6 +54,15 @@ fn check_value(condition: &Condition, field: &str, out: &mut Problems) -> Option
                 format!("operator {name} requires value"),
             );
         }
+        return None;
+    };
+    let Some(value) = scalar.text() else {
+        report(
+            out,
+            field,
+            reason::INVALID_CONDITION,
+            "value must be a string, number or boolean",
+        );
         return None;
     };
     if !operator.needs_value() {
@@ -66,7 +75,7 @@ fn check_value(condition: &Condition, field: &str, out: &mut Problems) -> Option
         return None;
     }
     if operator == Operator::MatchesRegex {
-        if let Err(message) = pattern::check(value) {
+        if let Err(message) = pattern::check(&value) {
             report(out, field, reason::INVALID_REGEX, message);
             return None;
         }
@@ -83,7 +92,7 @@ fn check_value(condition: &Condition, field: &str, out: &mut Problems) -> Option
         );
         return None;
     }
-    Some(value.clone())
+    Some(value)
 }
 
 /// `values`: a non-empty list for `in`, absent otherwise.
@@ -91,7 +100,18 @@ fn check_values(condition: &Condition, field: &str, out: &mut Problems) -> Vec<S
     let operator = condition.operator;
     let field = format!("{field}.values");
     match (&condition.values, operator) {
-        (Some(values), Operator::In) if !values.is_empty() => values.clone(),
+        (Some(values), Operator::In) if !values.is_empty() => {
+            let texts: Option<Vec<String>> = values.iter().map(|v| v.text()).collect();
+            texts.unwrap_or_else(|| {
+                report(
+                    out,
+                    field,
+                    reason::INVALID_CONDITION,
+                    "values must be strings, numbers or booleans",
+                );
+                Vec::new()
+            })
+        }
         (_, Operator::In) => {
             report(
                 out,

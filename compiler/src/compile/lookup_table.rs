@@ -27,6 +27,18 @@ pub(crate) fn compile_lookup_table(
     };
     let input = compile_variable(&spec.input, "spec.input", context, out);
     let inline = inline_rows(&spec.rows, spec.match_type, out);
+    let default = spec.default.as_ref().and_then(|default| {
+        let text = default.text();
+        if text.is_none() {
+            report(
+                out,
+                "spec.default",
+                reason::INVALID_ROW,
+                "default must be a string, number or boolean",
+            );
+        }
+        text.map(Value::String)
+    });
     let source = match &spec.source {
         Some(source) => load_source(source, config_maps, out)
             .and_then(|rows| source_rows(rows, spec.match_type, &describe(source), out)),
@@ -40,7 +52,7 @@ pub(crate) fn compile_lookup_table(
         input: input?,
         match_type: spec.match_type,
         rows: merge(inline?, source?, spec.match_type),
-        default: spec.default.clone().map(Value::String),
+        default,
     })
 }
 
@@ -64,7 +76,21 @@ fn inline_rows(
     let mut compiled = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let value = match (&row.value, &row.json) {
-            (Some(text), None) => Some(Value::String(text.clone())),
+            (Some(scalar), None) => match scalar.text() {
+                Some(text) => Some(Value::String(text)),
+                None => {
+                    report(
+                        out,
+                        format!("spec.rows[{i}].value"),
+                        reason::INVALID_ROW,
+                        format!(
+                            "row {:?}: value must be a string, number or boolean",
+                            row.key
+                        ),
+                    );
+                    None
+                }
+            },
             (None, Some(json)) => Some(json.clone()),
             _ => {
                 report(

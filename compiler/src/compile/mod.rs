@@ -23,6 +23,7 @@ mod pattern;
 mod payload;
 mod problem;
 pub mod reason;
+pub use topic::{PROJECT_KEY, SETTINGS_CONFIG_MAP};
 mod tag;
 mod topic;
 mod trigger;
@@ -54,7 +55,8 @@ pub struct Resources {
     pub triggers: Vec<Trigger>,
     /// LookupTables of the scope.
     pub lookup_tables: Vec<LookupTable>,
-    /// ConfigMaps that lookup sources may name: name → (key → text).
+    /// ConfigMaps that lookup sources may name, and the namespace's settings
+    /// ([`SETTINGS_CONFIG_MAP`]): name → (key → text).
     pub config_maps: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -163,9 +165,10 @@ pub fn compile(scope: &str, resources: &Resources) -> CompileOutput {
         declared: &triggers.declared,
     };
 
+    let project = topic::settings_project(&resources.config_maps);
     let tags = by_name(Kind::Tag, &resources.tags, &mut report);
     config.tags = compile_each(Kind::Tag, &tags, &mut report, |tag, out| {
-        tag::compile_tag(tag, &trigger_refs, &table_refs, out)
+        tag::compile_tag(tag, &trigger_refs, &table_refs, project, out)
     });
 
     let index = index::index_tags(&config.tags, &config.triggers);

@@ -13,6 +13,8 @@ pub const LOOKUP_TABLE_NOT_FOUND: &str = "LookupTableNotFound";
 pub const LOOKUP_TABLE_NOT_READY: &str = "LookupTableNotReady";
 /// A lookup table's source names a ConfigMap or key that does not exist.
 pub const LOOKUP_SOURCE_NOT_FOUND: &str = "LookupSourceNotFound";
+/// A tag names its topic without a project and the namespace's settings give none.
+pub const TOPIC_PROJECT_NOT_FOUND: &str = "TopicProjectNotFound";
 /// A lookup table's source text is not valid CSV or JSON rows.
 pub const INVALID_LOOKUP_SOURCE: &str = "InvalidLookupSource";
 /// A lookup row sets neither or both of `value` and `json`.
@@ -45,3 +47,19 @@ pub const INVALID_PAYLOAD: &str = "InvalidPayload";
 pub const NO_FIRING_TRIGGERS: &str = "NoFiringTriggers";
 /// The compiler could not compile an object and found no more precise reason (a bug).
 pub const INVALID_SPEC: &str = "InvalidSpec";
+
+/// Whether `reason` says another object is missing or not ready (yet) rather than that the
+/// object's own spec is wrong. Such an object is waiting, not stuck: another change (the
+/// Trigger arriving, the ConfigMap being created) heals it without touching its spec, so
+/// the operator reports it as `Reconciling`, never `Stalled` (which Flux fails at once).
+pub fn is_dependency(reason: &str) -> bool {
+    [
+        TRIGGER_NOT_FOUND,
+        TRIGGER_NOT_READY,
+        LOOKUP_TABLE_NOT_FOUND,
+        LOOKUP_TABLE_NOT_READY,
+        LOOKUP_SOURCE_NOT_FOUND,
+        TOPIC_PROJECT_NOT_FOUND,
+    ]
+    .contains(&reason)
+}

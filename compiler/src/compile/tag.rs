@@ -10,7 +10,7 @@ use super::condition::compile_condition;
 use super::payload::compile_payload;
 use super::problem::{Problems, report};
 use super::reason;
-use super::topic::check_topic;
+use super::topic::resolve_topic;
 use super::variable::{ItemScope, TableRefs, VariableContext, compile_variable};
 
 /// The scope's triggers as tags see them.
@@ -27,6 +27,7 @@ pub(crate) fn compile_tag(
     tag: &Tag,
     triggers: &TriggerRefs<'_>,
     tables: &TableRefs<'_>,
+    project: Option<&str>,
     out: &mut Problems,
 ) -> Option<CompiledTag> {
     let before = out.len();
@@ -46,9 +47,9 @@ pub(crate) fn compile_tag(
         triggers,
         out,
     );
-    if let Err(message) = check_topic(&spec.topic) {
-        report(out, "spec.topic", reason::INVALID_TOPIC, message);
-    }
+    let topic = resolve_topic(&spec.topic, project)
+        .map_err(|(reason, message)| report(out, "spec.topic", reason, message))
+        .ok();
     let item = if spec.per_item.is_some() {
         ItemScope::Allowed
     } else {
@@ -84,7 +85,7 @@ pub(crate) fn compile_tag(
         generation: tag.metadata.generation,
         firing_triggers,
         blocking_triggers,
-        topic: spec.topic.clone(),
+        topic: topic?,
         attributes: attributes?,
         ordering_key: ordering_key.flatten(),
         payload: payload?,

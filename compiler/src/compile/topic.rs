@@ -1,4 +1,54 @@
-//! Pub/Sub topic names, checked with Pub/Sub's own rules so a publish never fails on them.
+//! Pub/Sub topic names, checked with Pub/Sub's own rules so a publish never fails on them,
+//! and resolved against the namespace's project.
+//!
+//! A Tag may name just its topic (`low-stock`); the GCP project then comes from one object
+//! per namespace, the ConfigMap [`SETTINGS_CONFIG_MAP`] (key [`PROJECT_KEY`]). A ConfigMap
+//! rather than a new kind or an operator flag: it is namespaced (dev, staging and prod
+//! namespaces or clusters differ in one value), GitOps overlays patch it with one
+//! `configMapGenerator` literal, `hermes lint` and `hermes test` read it from the same
+//! manifests, and it needs no CRD. A full `projects/P/topics/T` is used as is.
+
+use super::reason;
+
+/// The ConfigMap holding a namespace's Hermes settings.
+pub const SETTINGS_CONFIG_MAP: &str = "hermes-settings";
+/// The key of [`SETTINGS_CONFIG_MAP`] holding the GCP project of topics named without one.
+pub const PROJECT_KEY: &str = "project";
+
+/// The namespace's project, from the ConfigMaps the compiler was given.
+pub(crate) fn settings_project(
+    config_maps: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> Option<&str> {
+    config_maps
+        .get(SETTINGS_CONFIG_MAP)
+        .and_then(|data| data.get(PROJECT_KEY))
+        .map(|project| project.trim())
+        .filter(|project| !project.is_empty())
+}
+
+/// The full topic path for `topic` as a Tag writes it: as is when it names a project,
+/// otherwise in `project`; or the reason and message of what is wrong.
+pub(crate) fn resolve_topic(
+    topic: &str,
+    project: Option<&str>,
+) -> Result<String, (&'static str, String)> {
+    let full = if topic.contains('/') {
+        topic.to_string()
+    } else {
+        let Some(project) = project else {
+            return Err((
+                reason::TOPIC_PROJECT_NOT_FOUND,
+                format!(
+                    "topic {topic:?} names no project and ConfigMap {SETTINGS_CONFIG_MAP:?} \
+                     has no key {PROJECT_KEY:?}"
+                ),
+            ));
+        };
+        format!("projects/{project}/topics/{topic}")
+    };
+    check_topic(&full).map_err(|message| (reason::INVALID_TOPIC, message))?;
+    Ok(full)
+}
 
 /// `Ok(())` for `projects/PROJECT/topics/TOPIC` with a valid project id and topic name;
 /// otherwise what is wrong.
@@ -111,6 +161,23 @@ mod tests {
             check_topic(&format!("projects/my-shop/topics/{longest}")),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_bare_topic_takes_the_namespace_project_and_a_full_path_keeps_its_own() {
+        assert_eq!(
+            resolve_topic("low-stock", Some("shop-dev")),
+            Ok("projects/shop-dev/topics/low-stock".to_string())
+        );
+        assert_eq!(
+            resolve_topic("projects/shop-prod/topics/low-stock", Some("shop-dev")),
+            Ok("projects/shop-prod/topics/low-stock".to_string())
+        );
+        let (reason, message) = resolve_topic("low-stock", None).unwrap_err();
+        assert_eq!(reason, reason::TOPIC_PROJECT_NOT_FOUND);
+        assert!(message.contains("hermes-settings"), "{message}");
+        let (reason, _) = resolve_topic("low-stock", Some("Bad_Project")).unwrap_err();
+        assert_eq!(reason, reason::INVALID_TOPIC);
     }
 
     #[test]

@@ -133,10 +133,17 @@ fn compile_source(
     if let Some(property) = variable.request {
         return Some(CompiledVariable::Request { property });
     }
-    if let Some(value) = &variable.constant {
-        return Some(CompiledVariable::Constant {
-            value: value.clone(),
-        });
+    if let Some(constant) = &variable.constant {
+        let Some(value) = constant.text() else {
+            report(
+                out,
+                format!("{field}.constant"),
+                reason::INVALID_VARIABLE,
+                "constant must be a string, number or boolean",
+            );
+            return None;
+        };
+        return Some(CompiledVariable::Constant { value });
     }
     if let Some(name) = &variable.lookup_table {
         return lookup_table(name, &format!("{field}.lookupTable"), context, out);

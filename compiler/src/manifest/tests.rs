@@ -116,11 +116,11 @@ fn a_missing_required_field_is_reported_at_its_parent() {
 fn a_wrong_scalar_type_is_reported() {
     let loaded = load(
         "apiVersion: hermes.io/v1alpha1\nkind: LookupTable\nmetadata: {name: t}\n\
-         spec: {input: {eventData: sku}, rows: [{key: a, value: 5}]}\n",
+         spec: {input: {eventData: sku}, rows: [{key: 5, value: 5}]}\n",
     );
     assert_eq!(
         lines(&loaded),
-        ["m.yaml: LookupTable/t: spec.rows[0].value: invalid type: integer `5`, expected a string"]
+        ["m.yaml: LookupTable/t: spec.rows[0].key: invalid type: integer `5`, expected a string"]
     );
 }
 

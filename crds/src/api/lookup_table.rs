@@ -11,8 +11,9 @@ use super::variable::Variable;
 hermes_kind! {
     kind: "LookupTable",
     doc: "A LookupTable maps the value of a variable to an output through key/value rows, inline or in a ConfigMap (sGTM Lookup and Regex Table).",
-    shortname: "lt",
+    shortnames: ["hlt"],
     columns: [
+        r#"{"name":"Input","type":"string","description":"The variable looked up.","jsonPath":".spec.input"}"#,
         r#"{"name":"Match","type":"string","jsonPath":".spec.matchType"}"#,
         r#"{"name":"Rows","type":"integer","jsonPath":".status.rows"}"#,
     ],
@@ -27,16 +28,19 @@ hermes_kind! {
         /// How keys match the input. Default `exact`.
         #[serde(default)]
         pub match_type: MatchType,
-        /// Inline rows. Keys must be unique.
+        /// Inline rows, keyed by `key`: the API server refuses duplicate keys.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
         pub rows: Vec<LookupRow>,
         /// Rows kept in a ConfigMap key instead of (or in addition to) `rows`; inline rows win
         /// on duplicate keys.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub source: Option<LookupSource>,
-        /// The output when no row matches. Omitted: the variable has no value.
+        /// The output when no row matches, as a string; any scalar is accepted and taken as
+        /// its text. Omitted: the variable has no value.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub default: Option<String>,
+        #[schemars(schema_with = "crate::api::schema::any_scalar")]
+        pub default: Option<super::scalar::Scalar>,
         /// Rows the shop back end keeps current through Pub/Sub: the leading operator
         /// applies each message of this subscription to the rows (`docs/lookup-feeds.md`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,9 +69,11 @@ pub enum MatchType {
 pub struct LookupRow {
     /// The key compared with the input.
     pub key: String,
-    /// The output as a string.
+    /// The output as a string; any scalar is accepted and taken as its text (`value: 5` is
+    /// `"5"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    #[schemars(schema_with = "crate::api::schema::any_scalar")]
+    pub value: Option<super::scalar::Scalar>,
     /// The output as JSON (an object, array, number, boolean or string).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::api::schema::any_json")]

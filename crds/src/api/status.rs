@@ -27,7 +27,8 @@ pub struct ResourceStatus {
     /// Content hash of the compiled gateway config that contains this generation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
-    /// LookupTable only: how many rows the compiled table has (inline plus source).
+    /// LookupTable only (the other kinds' CRDs leave it out): how many rows the compiled
+    /// table has (inline plus source).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<i64>,
     /// LookupTable only: what its Pub/Sub feed last did.
@@ -51,6 +52,7 @@ pub struct StatusCondition {
     pub message: String,
     /// When the status last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: Option<String>,
     /// The generation this condition was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,27 +11,33 @@ use super::variable::Variable;
 hermes_kind! {
     kind: "Tag",
     doc: "A Tag publishes Pub/Sub messages for events that fire its triggers (an sGTM tag). `kubectl explain tag.spec` lists its fields.",
-    shortname: "tag",
+    shortnames: ["htag"],
     columns: [
         r#"{"name":"Topic","type":"string","jsonPath":".spec.topic"}"#,
-        r#"{"name":"Triggers","type":"string","jsonPath":".spec.firingTriggers"}"#,
-        r#"{"name":"Live","type":"integer","jsonPath":".status.liveGeneration"}"#,
+        r#"{"name":"Triggers","type":"string","priority":1,"jsonPath":".spec.firingTriggers"}"#,
+        r#"{"name":"Live","type":"integer","description":"The generation every ready gateway serves.","jsonPath":".status.liveGeneration"}"#,
+        r#"{"name":"Generation","type":"integer","description":"metadata.generation: Live lags it while a change propagates.","jsonPath":".metadata.generation"}"#,
     ],
     /// A Tag publishes one Pub/Sub message per event (or per matching item) when any of its
     /// firing triggers fires and none of its blocking triggers does, as the Hermes sGTM tag
     /// template does.
     pub struct TagSpec {
-        /// Names of Triggers (same namespace) of which any one fires the tag.
+        /// Names of Triggers (same namespace) of which any one fires the tag. A Trigger that
+        /// does not exist yet is waited for (`Reconciling`, `DependencyNotFound`).
         #[schemars(length(min = 1))]
         pub firing_triggers: Vec<String>,
         /// Names of Triggers that, when any fires, stop the tag (sGTM exceptions).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub blocking_triggers: Vec<String>,
-        /// The Pub/Sub topic, `projects/PROJECT/topics/TOPIC`.
-        #[schemars(regex(pattern = r"^projects/[^/]+/topics/[^/]+$"))]
+        /// The Pub/Sub topic: a topic name (`low-stock`), published in the namespace's
+        /// project (key `project` of the ConfigMap `hermes-settings` in the same namespace),
+        /// or a full `projects/PROJECT/topics/TOPIC`, used as is.
+        #[schemars(regex(pattern = r"^(projects/[^/]+/topics/)?[^/]+$"))]
         pub topic: String,
-        /// Message attributes, each from a variable (at most 100 with Hermes' own).
+        /// Message attributes, each from a variable (at most 100 with Hermes' own). Keyed by
+        /// `name`: the API server refuses duplicates and server-side apply merges by name.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
         pub attributes: Vec<Attribute>,
         /// The Pub/Sub ordering key, from a variable. Omitted: unordered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,15 +68,19 @@ pub struct Attribute {
     pub value: Variable,
 }
 
-/// The message body: set at most one of `eventData` and `fields`.
+/// The message body: set at most one of `eventData` and `fields` (neither: the whole
+/// event data).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("maxProperties" = 1))]
 pub struct Payload {
     /// Send the event data, transformed as sGTM's transformations do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_data: Option<EventDataPayload>,
-    /// Send only these fields (the Hermes template's key/value list).
+    /// Send only these fields (the Hermes template's key/value list). Keyed by `key`: the
+    /// API server refuses duplicates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
     pub fields: Option<Vec<PayloadField>>,
 }
 
@@ -85,8 +95,9 @@ pub struct EventDataPayload {
     /// Drop these top-level keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
-    /// Add or replace these fields (sGTM's "augment event").
+    /// Add or replace these fields (sGTM's "augment event"). Keyed by `key`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["key"]))]
     pub add: Vec<PayloadField>,
 }
 

@@ -9,9 +9,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One source of a value, as sGTM variables are: event data, request data, a constant
-/// or a lookup table.
+/// or a lookup table. Set exactly one source (the API server refuses none or several).
+/// Every source works for hits of both clients (`ga4` on `/g/collect`,
+/// `measurementProtocol` on `/mp/collect`) unless its field says otherwise.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct Variable {
     /// Event data by key or dot path, as sGTM's Event Data variable: `event_name`,
     /// `client_id`, `value`, `sku`, `x-ga-mp2-user_properties.tier`, `items.0.item_id`.
@@ -24,21 +27,27 @@ pub struct Variable {
     /// "any item of the event".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<String>,
-    /// A request header by name (case-insensitive), e.g. `origin` or `x-shop-id`.
+    /// A request header by name (case-insensitive), e.g. `origin` or `x-shop-id`. For
+    /// Measurement Protocol hits these are the sending server's headers, not the browser's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_header: Option<String>,
-    /// A query-string parameter of the request by name, e.g. `tid` or `utm_source`.
+    /// A query-string parameter of the request by name, e.g. `tid` or `utm_source`. For
+    /// `ga4` hits the gtag parameters; for `measurementProtocol` hits only
+    /// `measurement_id` and `api_secret` are in the query string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_parameter: Option<String>,
-    /// A cookie of the request by name, e.g. `_ga`.
+    /// A cookie of the request by name, e.g. `_ga`. Only `ga4` hits (from browsers) carry
+    /// the site's cookies; Measurement Protocol hits usually have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie: Option<String>,
     /// A property of the request itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestProperty>,
-    /// A literal value.
+    /// A literal value: any scalar, written as is (`constant: 2`, `constant: true`,
+    /// `constant: hermes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub constant: Option<String>,
+    #[schemars(schema_with = "crate::api::schema::any_scalar")]
+    pub constant: Option<crate::api::scalar::Scalar>,
     /// The output of the LookupTable of this name (same namespace) for its input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookup_table: Option<String>,

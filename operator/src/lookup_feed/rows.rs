@@ -42,7 +42,7 @@ pub async fn current(client: &Client, table: &LookupTable) -> Result<Vec<ImportR
             .map(|row| ImportRow {
                 key: row.key.clone(),
                 value: match (&row.value, &row.json) {
-                    (Some(value), _) => value.clone(),
+                    (Some(value), _) => value.text().unwrap_or_else(|| value.0.to_string()),
                     (None, Some(json)) => json.to_string(),
                     (None, None) => String::new(),
                 },

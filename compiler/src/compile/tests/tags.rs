@@ -140,13 +140,48 @@ fn tag_without_firing_triggers_is_refused() {
 #[test]
 fn bad_topic_is_invalid_topic() {
     assert_eq!(
-        refused("{firingTriggers: [purchase], topic: promotions}"),
+        refused("{firingTriggers: [purchase], topic: projects/shop/topics/promotions}"),
         expect(
             "Tag/t",
             "spec.topic",
             "InvalidTopic",
-            "topic \"promotions\" is not of the form projects/PROJECT/topics/TOPIC"
+            "topic \"projects/shop/topics/promotions\": project id \"shop\" must be 6 to 30 \
+             characters of a-z, 0-9 and '-', start with a letter and not end with '-'"
         )
+    );
+}
+
+#[test]
+fn a_bare_topic_without_the_namespace_project_waits_for_it() {
+    assert_eq!(
+        refused("{firingTriggers: [purchase], topic: promotions}"),
+        expect(
+            "Tag/t",
+            "spec.topic",
+            "TopicProjectNotFound",
+            "topic \"promotions\" names no project and ConfigMap \"hermes-settings\" has no \
+             key \"project\""
+        )
+    );
+}
+
+#[test]
+fn a_bare_topic_takes_the_project_of_the_settings_config_map() {
+    let mut resources = Resources {
+        tags: vec![tag("t", "{firingTriggers: [purchase], topic: promotions}")],
+        triggers: triggers(),
+        lookup_tables: tables(),
+        config_maps: BTreeMap::new(),
+    };
+    resources.config_maps.insert(
+        "hermes-settings".into(),
+        BTreeMap::from([("project".to_string(), "shop-dev".to_string())]),
+    );
+    let output = compile("shop", &resources);
+    assert_eq!(output.diagnostics, vec![]);
+    assert_eq!(
+        output.config.tags["t"].topic,
+        "projects/shop-dev/topics/promotions"
     );
 }
 
