@@ -23,14 +23,13 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
-/// A folder with the promotions example and one test file.
+/// A folder with the promotions example, the namespace settings it takes its GCP project
+/// from, and one test file.
 fn project(test_file: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    fs::copy(
-        examples().join("promotions.yaml"),
-        dir.path().join("promotions.yaml"),
-    )
-    .unwrap();
+    for manifest in ["promotions.yaml", "settings.yaml"] {
+        fs::copy(examples().join(manifest), dir.path().join(manifest)).unwrap();
+    }
     fs::create_dir(dir.path().join("tests")).unwrap();
     fs::write(dir.path().join("tests/promotions.test.yaml"), test_file).unwrap();
     dir
