@@ -19,7 +19,8 @@ const QUIET: Duration = Duration::from_secs(3);
 /// The feed topic the back end publishes to; the example's subscription is on it.
 const FEED_TOPIC: &str = "low-stock-skus-feed";
 
-/// A stack serving `examples/low-stock.yaml` with its table replaced by the fed variant,
+/// A stack serving `examples/low-stock.yaml` (and `settings.yaml`, its project) with its
+/// table replaced by the fed variant,
 /// the feed's topic and subscription (`ordering`: with message ordering) created, and the
 /// outcome topic drained.
 async fn fed_stack(prefix: &str, operators: usize, ordering: bool) -> Stack {
@@ -39,6 +40,8 @@ async fn fed_stack(prefix: &str, operators: usize, ordering: bool) -> Stack {
         .await
         .unwrap();
     let examples = examples_dir();
+    // The Tags name bare topics; their project comes from the namespace's settings.
+    stack.apply_path(&examples.join("settings.yaml")).await;
     stack.apply_path(&examples.join("low-stock.yaml")).await;
     stack.apply_path(&examples.join("fed/low-stock.yaml")).await;
     stack
