@@ -191,6 +191,20 @@ async fn tag_applied_before_its_trigger_is_reconciling_not_stalled_and_heals_whi
     let bad_status = bad.status.unwrap();
     assert_eq!(condition(&bad_status, STALLED).unwrap().status, "True");
     assert!(condition(&bad_status, RECONCILING).is_none());
+    // So is a Tag whose own per-item condition has a regex that does not compile, though
+    // its Trigger exists.
+    let mut bad_tag = fixtures::tag("bad-regex-tag").fired_by("low-stock-signal");
+    bad_tag.spec.per_item = Some(
+        serde_json::from_value(serde_json::json!({"conditions": [
+            {"variable": {"item": "item_id"}, "operator": "matchesRegex", "value": "("}
+        ]}))
+        .unwrap(),
+    );
+    ns.apply(&[&bad_tag]).await.unwrap();
+    let bad: Tag = wait_ready(&ns, "bad-regex-tag", "False", "InvalidRegex").await;
+    let bad_status = bad.status.unwrap();
+    assert_eq!(condition(&bad_status, STALLED).unwrap().status, "True");
+    assert!(condition(&bad_status, RECONCILING).is_none());
     // The rest of the scope is live on the (real) gateway watcher.
     let signal: Tag = wait_ready(&ns, "low-stock-signal", "True", "Live").await;
     let hash = signal.status.unwrap().config_hash.unwrap();
