@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
+use hermes_tests::pubsub::PubSubEmulator;
 use hermes_tests::{free_port, wait_for};
 use tokio::process::{Child, Command};
 
@@ -28,17 +28,10 @@ fn examples() -> PathBuf {
 
 async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
     let emulator = PubSubEmulator::start().await.expect("emulator starts");
-    for name in topics {
-        emulator.create_topic(&topic(name)).await.unwrap();
-        emulator
-            .create_subscription(
-                &subscription(name),
-                &topic(name),
-                SubscriptionOptions::default(),
-            )
-            .await
-            .unwrap();
-    }
+    emulator
+        .create_topics_with_subscriptions(PROJECT, topics, "faults")
+        .await
+        .expect("topics and subscriptions created");
     emulator
 }
 

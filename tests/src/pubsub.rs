@@ -245,6 +245,25 @@ impl PubSubEmulator {
         .map(drop)
     }
 
+    /// Create each topic `projects/{project}/topics/{name}` with one subscription
+    /// `projects/{project}/subscriptions/{name}-{suffix}` (default options), so a test can
+    /// read back everything published to it.
+    pub async fn create_topics_with_subscriptions(
+        &self,
+        project: &str,
+        names: &[&str],
+        suffix: &str,
+    ) -> Result<(), EmulatorError> {
+        for name in names {
+            let topic = format!("projects/{project}/topics/{name}");
+            self.create_topic(&topic).await?;
+            let subscription = format!("projects/{project}/subscriptions/{name}-{suffix}");
+            self.create_subscription(&subscription, &topic, SubscriptionOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// One pull of at most `max` messages that returns at once, acking what it got.
     pub async fn pull_once(
         &self,

@@ -14,7 +14,7 @@ use crate::identity::Identity;
 use crate::namespace::{Manifest, TestNamespace};
 use crate::ports::free_port;
 use crate::product::{Process, binary};
-use crate::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
+use crate::pubsub::{PubSubEmulator, ReceivedMessage};
 use crate::{TestCluster, wait_for};
 
 /// The topics every stack has, each with one subscription the test pulls from.
@@ -77,17 +77,10 @@ impl Stack {
         let cluster = cluster().await;
         let ns = cluster.namespace(prefix).await.expect("namespace");
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
-        for name in TOPICS {
-            emulator.create_topic(&topic(name)).await.unwrap();
-            emulator
-                .create_subscription(
-                    &subscription(name),
-                    &topic(name),
-                    SubscriptionOptions::default(),
-                )
-                .await
-                .unwrap();
-        }
+        emulator
+            .create_topics_with_subscriptions(PROJECT, &TOPICS, "e2e")
+            .await
+            .expect("topics and subscriptions created");
         let logs = tempfile::tempdir().unwrap();
         let port = free_port().unwrap();
         let mut gateway = Command::new(binary("hermes-gateway").unwrap());
