@@ -164,6 +164,45 @@ def test_the_gateway_buffers_hits_on_an_empty_dir_by_default(default):
     assert gateway["spec"]["template"]["spec"]["volumes"] == [{"name": "buffer", "emptyDir": {}}]
 
 
+PERSISTENT = {
+    "gateway": {
+        "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
+        "buffer": {"persistence": {"enabled": True, "storageClassName": "fast-ssd", "size": "8Gi"}},
+    }
+}
+
+
+def test_buffer_persistence_gives_each_gateway_pod_its_own_claim():
+    objects = render(PERSISTENT, namespace=NS)
+    assert not [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "hermes-gateway"]
+    gateway = find(objects, "StatefulSet", "hermes-gateway")
+    spec = gateway["spec"]
+    assert spec["serviceName"] == "hermes-gateway"
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert "strategy" not in spec, "a StatefulSet has updateStrategy, not strategy"
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "buffer"
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast-ssd",
+        "resources": {"requests": {"storage": "8Gi"}},
+    }
+    pod = spec["template"]["spec"]
+    assert not [v for v in pod.get("volumes", []) if v["name"] == "buffer"], "the claim, not an emptyDir"
+    assert {"name": "buffer", "mountPath": "/var/lib/hermes/buffer"} in container(gateway)["volumeMounts"]
+    hpa = find(objects, "HorizontalPodAutoscaler", "hermes-gateway")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "hermes-gateway"}
+    pdb = find(objects, "PodDisruptionBudget", "hermes-gateway")
+    assert pdb["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+
+
+def test_buffer_persistence_without_a_storage_class_uses_the_cluster_default():
+    objects = render({"gateway": {"buffer": {"persistence": {"enabled": True}}}}, namespace=NS)
+    (claim,) = find(objects, "StatefulSet", "hermes-gateway")["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
 def test_service_accounts_are_the_pods_own(default):
     for component in ("operator", "gateway"):
         pod = find(default, "Deployment", f"hermes-{component}")["spec"]["template"]["spec"]

@@ -32,6 +32,8 @@ def test_a_typo_fails_with_the_schemas_message(values, message):
         ({"gateway": {"logFormat": "xml"}}, "at '/gateway/logFormat'"),
         ({"operator": {"publicationTopic": "low-stock"}}, "at '/operator/publicationTopic'"),
         ({"gateway": {"image": {"digest": "latest"}}}, "at '/gateway/image/digest'"),
+        ({"gateway": {"buffer": {"persistence": {"enabled": True, "size": "lots"}}}}, "at '/gateway/buffer/persistence/size'"),
+        ({"gateway": {"buffer": {"persistence": {"enabled": True, "accessModes": ["ReadOnlyMany"]}}}}, "at '/gateway/buffer/persistence/accessModes/0'"),
     ],
 )
 def test_a_wrong_type_or_value_fails_with_the_schemas_message(values, message):

@@ -183,3 +183,11 @@ annotations:
       {{- include "hermes.selectorLabels" . | nindent 6 }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The gateway's workload kind: a StatefulSet when its buffer has a claim per pod
+(gateway.buffer.persistence), a Deployment otherwise. The HPA and PDB follow it.
+*/}}
+{{- define "hermes.gateway.workloadKind" -}}
+{{- if .Values.gateway.buffer.persistence.enabled }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
