@@ -270,7 +270,7 @@ async fn an_invalid_parameter_is_dropped_and_counted_unless_the_stream_is_strict
     assert_eq!(status, StatusCode::NO_CONTENT);
     let published = recorder.take();
     assert_eq!(published.len(), 1);
-    let data: Value = serde_json::from_slice(&published[0].data).unwrap();
+    let data: Value = serde_json::from_slice(&published[0].record.data).unwrap();
     assert_eq!(data["transaction_id"], "T-9");
     assert!(data.get("coupon").is_none(), "{data}");
     let (_, _, metrics) = send(lenient, get("/metrics")).await;

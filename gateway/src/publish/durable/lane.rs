@@ -11,7 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_pubsub::client::Publisher as TopicPublisher;
-use google_cloud_pubsub::model::Message;
 use hermes_buffer::{Acker, Delivery, Record, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
@@ -23,6 +22,7 @@ use crate::events::{
 };
 use crate::fire::TAG_ATTRIBUTE;
 use crate::publish::PublishMetrics;
+use crate::publish::worker::pubsub_message;
 
 /// What every lane shares.
 #[derive(Debug)]
@@ -83,19 +83,6 @@ fn tag_of(record: &Record) -> &str {
         .map_or("", String::as_str)
 }
 
-fn message_of(record: &Record) -> Message {
-    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
-        record
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    if let Some(key) = record.ordering_key.as_deref().filter(|k| !k.is_empty()) {
-        message = message.set_ordering_key(key);
-    }
-    message
-}
-
 impl Lane<'_> {
     /// Publish `batch` until every record is acknowledged or dead-lettered.
     async fn deliver(&mut self, batch: Vec<Delivery>) {
@@ -114,7 +101,7 @@ impl Lane<'_> {
             }
             let futures: Vec<_> = pending
                 .iter()
-                .map(|d| self.publisher.publish(message_of(&d.record)))
+                .map(|d| self.publisher.publish(pubsub_message(&d.record)))
                 .collect();
             let results = futures::future::join_all(futures).await;
             let mut retry = Vec::new();
@@ -158,10 +145,7 @@ impl Lane<'_> {
             if retry.is_empty() {
                 return;
             }
-            for key in retry
-                .iter()
-                .filter_map(|d| d.record.ordering_key.as_deref())
-            {
+            for key in retry.iter().filter_map(|d| d.record.ordering_key()) {
                 self.publisher.resume_publish(key);
             }
             failures += 1;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use backon::Retryable;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::BasePublisher;
-use hermes_buffer::{AppendError, Buffer, Record};
+use hermes_buffer::{AppendError, Buffer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -172,8 +172,8 @@ impl DurablePublisher {
         let mut accepted = Accepted::default();
         let mut records = Vec::with_capacity(messages.len());
         for msg in messages {
-            match limits::validate(&msg) {
-                Ok(()) => records.push(Record::from(msg)),
+            match limits::validate(&msg.record) {
+                Ok(()) => records.push(msg.record),
                 Err(error) => accepted.skipped.push(NotAccepted {
                     tag: msg.tag,
                     error: error.into(),
