@@ -3,16 +3,16 @@
 //! answered 2xx must arrive (at-least-once: counted by distinct `hermes_event_id`).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
+use hermes_tests::free_port;
+use hermes_tests::gateway_process::GatewayProcess;
+use hermes_tests::low_stock::LOW_STOCK_HIT;
+use hermes_tests::product::examples_dir;
 use hermes_tests::pubsub::PubSubEmulator;
-use hermes_tests::{free_port, wait_for};
-use tokio::process::{Child, Command};
 
 const PROJECT: &str = "hermes-local";
-const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
 
 fn topic(name: &str) -> String {
     format!("projects/{PROJECT}/topics/{name}")
@@ -20,10 +20,6 @@ fn topic(name: &str) -> String {
 
 fn subscription(name: &str) -> String {
     format!("projects/{PROJECT}/subscriptions/{name}-faults")
-}
-
-fn examples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
 }
 
 async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
@@ -35,39 +31,17 @@ async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
     emulator
 }
 
-/// A gateway on `manifests`, buffering in `buffer`, publishing to `pubsub` (`host:port`).
-async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str) -> (Child, String) {
-    let port = free_port().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
-        .arg("--manifests")
-        .arg(manifests)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .arg("--buffer-dir")
-        .arg(buffer)
+/// A gateway on `manifests`, buffering in `buffer`, publishing to `pubsub` (`host:port`),
+/// trying failing topics again every 2 s.
+async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str) -> GatewayProcess {
+    GatewayProcess::builder()
+        .manifests(manifests)
+        .buffer_dir(buffer)
+        .pubsub(pubsub)
         .args(["--dead-letter-probe-seconds", "2"])
-        .env("PUBSUB_EMULATOR_HOST", pubsub)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let readyz = format!("{base}/readyz");
-    wait_for(Duration::from_secs(30), || {
-        let (http, readyz) = (http.clone(), readyz.clone());
-        async move {
-            let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
-            if response.status().is_success() {
-                Ok(())
-            } else {
-                Err(format!("readyz {}", response.status()))
-            }
-        }
-    })
-    .await
-    .expect("gateway becomes ready");
-    (child, base)
+        .start()
+        .await
+        .expect("gateway becomes ready")
 }
 
 /// Sends `n` distinct LowStock hits (`first`, `first + 1`, … as `ep.seq`: equal hits
@@ -126,13 +100,12 @@ async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_k
     let buffer = tempfile::tempdir().unwrap();
     // Nothing listens there: every publish fails as unavailable.
     let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
-    let (mut first, base) = gateway(&examples(), buffer.path(), &nowhere).await;
-    let (accepted, refused) = send_hits(&base, 0, 300).await;
+    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere).await;
+    let (accepted, refused) = send_hits(&first.url(), 0, 300).await;
     assert_eq!((accepted, refused), (300, vec![]), "every hit is kept");
-    first.start_kill().unwrap(); // SIGKILL: no flush, no shutdown
-    first.wait().await.unwrap();
+    first.process.kill().await; // SIGKILL: no flush, no shutdown
 
-    let (_second, _) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
+    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port()).await;
     let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
     assert_eq!(
         ids.len(),
@@ -145,7 +118,8 @@ async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_k
 async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
     let emulator = emulator_with(&["low-stock"]).await;
     let buffer = tempfile::tempdir().unwrap();
-    let (_gateway, base) = gateway(&examples(), buffer.path(), &emulator.host_port()).await;
+    let gateway = gateway(&examples_dir(), buffer.path(), &emulator.host_port()).await;
+    let base = gateway.url();
     let (before, _) = send_hits(&base, 0, 100).await;
     emulator.signal("STOP").unwrap();
     let (during, refused) = send_hits(&base, 100, 400).await;
@@ -168,7 +142,7 @@ async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
 
 /// `examples/` plus a second Tag on the LowStock trigger publishing to a missing topic.
 fn examples_with_a_missing_topic(dir: &Path) {
-    for entry in std::fs::read_dir(examples()).unwrap() {
+    for entry in std::fs::read_dir(examples_dir()).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
@@ -192,7 +166,8 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
     let manifests = tempfile::tempdir().unwrap();
     examples_with_a_missing_topic(manifests.path());
     let buffer = tempfile::tempdir().unwrap();
-    let (_gateway, base) = gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
+    let gateway = gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
+    let base = gateway.url();
     let (accepted, refused) = send_hits(&base, 0, 2000).await;
     assert_eq!(
         refused,
