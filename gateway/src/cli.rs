@@ -14,7 +14,9 @@ use crate::collect::{Cidr, Limits};
 use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::preview::{PreviewRegistry, PreviewSettings};
-use crate::publish::{self, DurableConfig, DurablePublisher, FullPolicy, Publisher};
+use crate::publish::{
+    self, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy, Publisher,
+};
 use crate::server::{self, AppState, app};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
 use hermes_buffer::{Buffer, BufferConfig, BufferMetrics, FsyncPolicy};
@@ -104,6 +106,12 @@ pub struct GatewayArgs {
     /// default `<buffer-dir>/dead-letter`.
     #[arg(long, env = "HERMES_DEAD_LETTER_DIR")]
     pub dead_letter_dir: Option<PathBuf>,
+    /// Publish dead letters to this topic first (`projects/P/topics/T`, or a bare name in
+    /// the project of each message's own topic), with the attributes
+    /// `hermes_dead_letter_reason` and `hermes_original_topic`; what it does not take goes
+    /// to the dead-letter files.
+    #[arg(long, env = "HERMES_DEAD_LETTER_TOPIC", value_name = "TOPIC", value_parser = DeadLetterTopicName::parse)]
+    pub dead_letter_topic: Option<DeadLetterTopicName>,
     /// How often a failing (missing, forbidden) topic is tried again, seconds.
     #[arg(long, default_value_t = 30)]
     pub dead_letter_probe_seconds: u64,
@@ -232,6 +240,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
     );
     durable.full_policy = args.buffer_full_policy;
+    durable.dead_letter_topic = args.dead_letter_topic.clone();
     durable.probe_interval = Duration::from_secs(args.dead_letter_probe_seconds.max(1));
     let publisher: Arc<dyn Publisher> = Arc::new(DurablePublisher::start(
         buffer,

@@ -2,7 +2,7 @@
 //! Pub/Sub emulator, hits over HTTP, messages read back through subscriptions. Every hit
 //! answered 2xx must arrive (at-least-once: counted by distinct `hermes_event_id`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,9 +10,12 @@ use hermes_tests::free_port;
 use hermes_tests::gateway_process::GatewayProcess;
 use hermes_tests::low_stock::LOW_STOCK_HIT;
 use hermes_tests::product::examples_dir;
-use hermes_tests::pubsub::PubSubEmulator;
+use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage};
 
 const PROJECT: &str = "hermes-local";
+/// The topic no one created, and the Tag that publishes to it.
+const MISSING: &str = "does-not-exist";
+const FAILING_TAG: &str = "low-stock-audit";
 
 fn topic(name: &str) -> String {
     format!("projects/{PROJECT}/topics/{name}")
@@ -32,13 +35,14 @@ async fn emulator_with(topics: &[&str]) -> PubSubEmulator {
 }
 
 /// A gateway on `manifests`, buffering in `buffer`, publishing to `pubsub` (`host:port`),
-/// trying failing topics again every 2 s.
-async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str) -> GatewayProcess {
+/// trying failing topics again every 2 s, with `flags` besides.
+async fn gateway(manifests: &Path, buffer: &Path, pubsub: &str, flags: &[&str]) -> GatewayProcess {
     GatewayProcess::builder()
         .manifests(manifests)
         .buffer_dir(buffer)
         .pubsub(pubsub)
         .args(["--dead-letter-probe-seconds", "2"])
+        .args(flags)
         .start()
         .await
         .expect("gateway becomes ready")
@@ -72,6 +76,28 @@ async fn send_hits(base: &str, first: usize, n: usize) -> (usize, Vec<u16>) {
     (ok, others)
 }
 
+/// Messages read from `name`'s subscription, by event id, until `n` distinct ones arrived
+/// or `deadline`.
+async fn messages_by_event_id(
+    emulator: &PubSubEmulator,
+    name: &str,
+    n: usize,
+    deadline: Duration,
+) -> BTreeMap<String, ReceivedMessage> {
+    let until = tokio::time::Instant::now() + deadline;
+    let mut messages = BTreeMap::new();
+    while messages.len() < n && tokio::time::Instant::now() < until {
+        for message in emulator
+            .pull(&subscription(name), 1000, Duration::from_millis(500))
+            .await
+            .unwrap()
+        {
+            messages.insert(message.attributes["hermes_event_id"].clone(), message);
+        }
+    }
+    messages
+}
+
 /// Distinct event ids read from `name`'s subscription until `n` arrived or `deadline`.
 async fn event_ids(
     emulator: &PubSubEmulator,
@@ -79,18 +105,10 @@ async fn event_ids(
     n: usize,
     deadline: Duration,
 ) -> BTreeSet<String> {
-    let until = tokio::time::Instant::now() + deadline;
-    let mut ids = BTreeSet::new();
-    while ids.len() < n && tokio::time::Instant::now() < until {
-        for message in emulator
-            .pull(&subscription(name), 1000, Duration::from_millis(500))
-            .await
-            .unwrap()
-        {
-            ids.insert(message.attributes["hermes_event_id"].clone());
-        }
-    }
-    ids
+    messages_by_event_id(emulator, name, n, deadline)
+        .await
+        .into_keys()
+        .collect()
 }
 
 #[tokio::test]
@@ -100,12 +118,12 @@ async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_k
     let buffer = tempfile::tempdir().unwrap();
     // Nothing listens there: every publish fails as unavailable.
     let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
-    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere).await;
+    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere, &[]).await;
     let (accepted, refused) = send_hits(&first.url(), 0, 300).await;
     assert_eq!((accepted, refused), (300, vec![]), "every hit is kept");
     first.process.kill().await; // SIGKILL: no flush, no shutdown
 
-    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port()).await;
+    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port(), &[]).await;
     let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
     assert_eq!(
         ids.len(),
@@ -118,7 +136,7 @@ async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_k
 async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
     let emulator = emulator_with(&["low-stock"]).await;
     let buffer = tempfile::tempdir().unwrap();
-    let gateway = gateway(&examples_dir(), buffer.path(), &emulator.host_port()).await;
+    let gateway = gateway(&examples_dir(), buffer.path(), &emulator.host_port(), &[]).await;
     let base = gateway.url();
     let (before, _) = send_hits(&base, 0, 100).await;
     emulator.signal("STOP").unwrap();
@@ -140,6 +158,44 @@ async fn hits_sent_while_the_emulator_is_frozen_all_arrive_after_it_resumes() {
     );
 }
 
+/// The event ids in the dead-letter file of the missing topic (in `buffer`'s default
+/// dead-letter folder), read until `n` are there or a minute passed; each letter must say
+/// `TopicNotFound` and name the failing tag.
+async fn dead_letters_in_file(buffer: &Path, n: usize) -> BTreeSet<String> {
+    let file = buffer
+        .join("dead-letter")
+        .join(format!("{}.jsonl", topic(MISSING).replace('/', "_")));
+    let mut dead = BTreeSet::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    while dead.len() < n && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        dead = text
+            .lines()
+            .map(|line| {
+                let letter: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(letter["reason"], "TopicNotFound");
+                assert_eq!(letter["attributes"]["hermes_tag"], FAILING_TAG);
+                letter["attributes"]["hermes_event_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+    }
+    dead
+}
+
+/// The gateway's `/metrics` page.
+async fn metrics(gateway: &GatewayProcess) -> String {
+    reqwest::get(format!("{}/metrics", gateway.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// `examples/` plus a second Tag on the LowStock trigger publishing to a missing topic.
 fn examples_with_a_missing_topic(dir: &Path) {
     for entry in std::fs::read_dir(examples_dir()).unwrap() {
@@ -151,10 +207,10 @@ fn examples_with_a_missing_topic(dir: &Path) {
     std::fs::write(
         dir.join("missing-topic.yaml"),
         format!(
-            "apiVersion: hermes.io/v1alpha1\nkind: Tag\nmetadata:\n  name: low-stock-audit\n\
+            "apiVersion: hermes.io/v1alpha1\nkind: Tag\nmetadata:\n  name: {FAILING_TAG}\n\
              spec:\n  firingTriggers: [low-stock-signal]\n  topic: {}\n  payload:\n    fields:\n      \
              - {{key: sku, value: {{eventData: sku}}}}\n",
-            topic("does-not-exist")
+            topic(MISSING)
         ),
     )
     .unwrap();
@@ -166,9 +222,8 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
     let manifests = tempfile::tempdir().unwrap();
     examples_with_a_missing_topic(manifests.path());
     let buffer = tempfile::tempdir().unwrap();
-    let gateway = gateway(manifests.path(), buffer.path(), &emulator.host_port()).await;
-    let base = gateway.url();
-    let (accepted, refused) = send_hits(&base, 0, 2000).await;
+    let gateway = gateway(manifests.path(), buffer.path(), &emulator.host_port(), &[]).await;
+    let (accepted, refused) = send_hits(&gateway.url(), 0, 2000).await;
     assert_eq!(
         refused,
         Vec::<u16>::new(),
@@ -179,47 +234,106 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
     let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
     assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
 
-    let file = buffer.path().join("dead-letter").join(format!(
-        "{}.jsonl",
-        topic("does-not-exist").replace('/', "_")
-    ));
-    let mut dead = BTreeSet::new();
-    let until = tokio::time::Instant::now() + Duration::from_secs(60);
-    while dead.len() < accepted && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        dead = text
-            .lines()
-            .map(|line| {
-                let letter: serde_json::Value = serde_json::from_str(line).unwrap();
-                assert_eq!(letter["reason"], "TopicNotFound");
-                assert_eq!(letter["attributes"]["hermes_tag"], "low-stock-audit");
-                letter["attributes"]["hermes_event_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
-    }
+    let dead = dead_letters_in_file(buffer.path(), accepted).await;
     assert_eq!(
         dead, ids,
         "every message of the failing tag is dead-lettered"
     );
 
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&gateway).await;
     assert!(
         metrics.contains(&format!(
-            "hermes_publish_messages_dead_lettered_total{{tag=\"low-stock-audit\",reason=\"TopicNotFound\"}} {accepted}"
+            "hermes_publish_messages_dead_lettered_total{{tag=\"{FAILING_TAG}\",reason=\"TopicNotFound\"}} {accepted}"
         )),
         "{metrics}"
     );
     assert!(
         metrics.contains("hermes_publish_failing_topics 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn with_a_dead_letter_topic_a_missing_topics_messages_arrive_there_with_their_reason() {
+    let emulator = emulator_with(&["low-stock", "dead-letters"]).await;
+    let manifests = tempfile::tempdir().unwrap();
+    examples_with_a_missing_topic(manifests.path());
+    let buffer = tempfile::tempdir().unwrap();
+    // A bare name: in the project of each message's own topic.
+    let flags = ["--dead-letter-topic", "dead-letters"];
+    let gateway = gateway(
+        manifests.path(),
+        buffer.path(),
+        &emulator.host_port(),
+        &flags,
+    )
+    .await;
+    let (accepted, refused) = send_hits(&gateway.url(), 0, 300).await;
+    assert_eq!((accepted, refused), (300, vec![]), "no hit is refused");
+
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
+    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
+    let dead =
+        messages_by_event_id(&emulator, "dead-letters", accepted, Duration::from_secs(60)).await;
+    assert_eq!(
+        dead.keys().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "every message of the failing tag is on the dead-letter topic"
+    );
+    for letter in dead.values() {
+        assert_eq!(
+            letter.attributes["hermes_dead_letter_reason"],
+            "TopicNotFound"
+        );
+        assert_eq!(letter.attributes["hermes_original_topic"], topic(MISSING));
+        assert_eq!(letter.attributes["hermes_tag"], FAILING_TAG);
+        assert_eq!(
+            letter.json().unwrap(),
+            serde_json::json!({"sku": "BOWL-10"})
+        );
+    }
+    let file = buffer.path().join("dead-letter");
+    assert!(
+        !file.exists(),
+        "nothing fell back to the dead-letter file: {:?}",
+        std::fs::read_dir(&file).map(|d| d.count())
+    );
+    let metrics = metrics(&gateway).await;
+    assert!(
+        metrics.contains(&format!(
+            "hermes_publish_messages_dead_lettered_total{{tag=\"{FAILING_TAG}\",reason=\"TopicNotFound\"}} {accepted}"
+        )),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_the_dead_letter_topic_refuses_go_to_the_file_and_are_counted() {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let manifests = tempfile::tempdir().unwrap();
+    examples_with_a_missing_topic(manifests.path());
+    let buffer = tempfile::tempdir().unwrap();
+    let missing_too = topic("no-dead-letters");
+    let flags = ["--dead-letter-topic", missing_too.as_str()];
+    let gateway = gateway(
+        manifests.path(),
+        buffer.path(),
+        &emulator.host_port(),
+        &flags,
+    )
+    .await;
+    let (accepted, refused) = send_hits(&gateway.url(), 0, 200).await;
+    assert_eq!((accepted, refused), (200, vec![]), "no hit is refused");
+
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
+    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
+    let dead = dead_letters_in_file(buffer.path(), accepted).await;
+    assert_eq!(dead, ids, "every dead letter is kept in the file");
+    let metrics = metrics(&gateway).await;
+    assert!(
+        metrics.contains(&format!(
+            "hermes_publish_dead_letter_topic_failures_total{{tag=\"{FAILING_TAG}\"}} {accepted}"
+        )),
         "{metrics}"
     );
 }

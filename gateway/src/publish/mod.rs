@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 pub use hermes_buffer::Record;
 
 pub use config::{BatchSettings, PubSubConfig, PubSubTarget};
-pub use durable::{DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
+pub use durable::{DeadLetterTopicName, DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
 pub use limits::InvalidMessage;
 pub use metrics::{DeadLetterLabels, PublishMetrics};
 pub use pubsub::PubSubPublisher;
