@@ -32,6 +32,8 @@ def test_a_typo_fails_with_the_schemas_message(values, message):
         ({"gateway": {"logFormat": "xml"}}, "at '/gateway/logFormat'"),
         ({"operator": {"publicationTopic": "low-stock"}}, "at '/operator/publicationTopic'"),
         ({"gateway": {"image": {"digest": "latest"}}}, "at '/gateway/image/digest'"),
+        ({"gateway": {"deadLetterTopic": "projects/acme"}}, "at '/gateway/deadLetterTopic'"),
+        ({"gateway": {"shutdown": {"delaySeconds": -1}}}, "at '/gateway/shutdown/delaySeconds'"),
     ],
 )
 def test_a_wrong_type_or_value_fails_with_the_schemas_message(values, message):

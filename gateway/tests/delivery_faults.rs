@@ -1,16 +1,20 @@
 //! Delivery under faults, with real processes: the `hermes-gateway` binary, Google's
 //! Pub/Sub emulator, hits over HTTP, messages read back through subscriptions. Every hit
-//! answered 2xx must arrive (at-least-once: counted by distinct `hermes_event_id`).
+//! answered 2xx must arrive (at-least-once: counted by distinct `hermes_event_id`),
+//! whether the gateway is killed, Pub/Sub freezes, a topic is missing, or the gateway is
+//! stopped with SIGTERM as Kubernetes stops a pod.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use hermes_tests::free_port;
 use hermes_tests::gateway_process::GatewayProcess;
 use hermes_tests::low_stock::LOW_STOCK_HIT;
 use hermes_tests::product::examples_dir;
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage};
+use hermes_tests::{free_port, wait_for};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const PROJECT: &str = "hermes-local";
 /// The topic no one created, and the Tag that publishes to it.
@@ -335,5 +339,113 @@ async fn dead_letters_the_dead_letter_topic_refuses_go_to_the_file_and_are_count
             "hermes_publish_dead_letter_topic_failures_total{{tag=\"{FAILING_TAG}\"}} {accepted}"
         )),
         "{metrics}"
+    );
+}
+
+/// Waits until the gateway's `/readyz` answers 503; its body.
+async fn unready(gateway: &GatewayProcess, within: Duration) -> String {
+    let readyz = format!("{}/readyz", gateway.url());
+    wait_for(within, || async {
+        let response = reqwest::get(&readyz).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        if status == 503 {
+            Ok(body)
+        } else {
+            Err(format!("/readyz {status}: {body}"))
+        }
+    })
+    .await
+    .expect("/readyz answers 503")
+}
+
+#[tokio::test]
+async fn on_sigterm_the_gateway_turns_unready_serves_through_the_delay_and_publishes_what_it_accepted()
+ {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let buffer = tempfile::tempdir().unwrap();
+    let delay = Duration::from_secs(3);
+    let flags = ["--shutdown-delay", "3"];
+    let mut gateway = gateway(
+        &examples_dir(),
+        buffer.path(),
+        &emulator.host_port(),
+        &flags,
+    )
+    .await;
+    let (before, _) = send_hits(&gateway.url(), 0, 50).await;
+    assert_eq!(before, 50);
+
+    // A hit whose body is still on its way when the signal comes.
+    let body = b"en=LowStock&ep.sku=IN-FLIGHT";
+    let (first, rest) = body.split_at(10);
+    let mut in_flight = TcpStream::connect(gateway.address()).await.unwrap();
+    let head = format!(
+        "POST /g/collect?v=2&tid=G-0000&cid=1.2 HTTP/1.1\r\nHost: t\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(first).await.unwrap();
+
+    gateway.process.sigterm();
+    let signalled = tokio::time::Instant::now();
+    let readyz = unready(&gateway, Duration::from_secs(2)).await;
+    assert!(readyz.contains("\"draining\":true"), "{readyz}");
+    let (during, refused) = send_hits(&gateway.url(), 50, 50).await;
+    assert_eq!(
+        (during, refused),
+        (50, vec![]),
+        "hits are served during the delay"
+    );
+    in_flight.write_all(rest).await.unwrap();
+    let mut answer = String::new();
+    in_flight.read_to_string(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 204"),
+        "the request in flight is served: {answer}"
+    );
+
+    let status = gateway
+        .process
+        .exited(Duration::from_secs(40))
+        .await
+        .unwrap();
+    assert!(status.success(), "exit: {status:?}");
+    assert!(
+        signalled.elapsed() >= delay,
+        "served for the whole delay, exited after {:?}",
+        signalled.elapsed()
+    );
+    let accepted = before + during + 1;
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(30)).await;
+    assert_eq!(
+        ids.len(),
+        accepted,
+        "every accepted hit was published before the exit"
+    );
+}
+
+#[tokio::test]
+async fn hits_pubsub_could_not_take_before_sigterm_stay_in_the_buffer_and_arrive_after_the_restart()
+{
+    let emulator = emulator_with(&["low-stock"]).await;
+    let buffer = tempfile::tempdir().unwrap();
+    // Nothing listens there: every publish fails as unavailable.
+    let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
+    let flags = ["--shutdown-delay", "1", "--shutdown-flush-timeout", "1"];
+    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere, &flags).await;
+    let (accepted, refused) = send_hits(&first.url(), 0, 200).await;
+    assert_eq!((accepted, refused), (200, vec![]), "every hit is kept");
+    first.process.sigterm();
+    let status = first.process.exited(Duration::from_secs(30)).await.unwrap();
+    assert!(status.success(), "exit: {status:?}");
+
+    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port(), &[]).await;
+    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
+    assert_eq!(
+        ids.len(),
+        accepted,
+        "every accepted hit arrives after the restart"
     );
 }

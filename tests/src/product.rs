@@ -69,17 +69,17 @@ impl Process {
 
     /// SIGTERM, as Kubernetes stops a pod; waits (up to 30 s) for the exit status.
     pub async fn terminate(&mut self) -> Result<ExitStatus, ClusterError> {
-        self.signal(libc::SIGTERM);
+        self.sigterm();
         self.exited(TERMINATE_TIMEOUT).await
     }
 
-    /// Sends `signal` (e.g. `libc::SIGTERM`) and returns at once; a process that has
-    /// already exited is left alone.
-    pub fn signal(&self, signal: libc::c_int) {
+    /// Sends SIGTERM and returns at once (see [`exited`](Self::exited)); a process that
+    /// has already been waited for is left alone.
+    pub fn sigterm(&self) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
             // SAFETY: plain kill(2) on our own child's pid.
             unsafe {
-                libc::kill(pid, signal);
+                libc::kill(pid, libc::SIGTERM);
             }
         }
     }
