@@ -115,25 +115,40 @@ async fn event_ids(
         .collect()
 }
 
+/// A gateway (with `flags`) buffering in `buffer` and publishing where nothing listens
+/// (every publish fails as unavailable), after it accepted `hits` hits.
+async fn accepting_while_pubsub_is_unreachable(
+    buffer: &Path,
+    flags: &[&str],
+    hits: usize,
+) -> GatewayProcess {
+    let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
+    let gateway = gateway(&examples_dir(), buffer, &nowhere, flags).await;
+    let (accepted, refused) = send_hits(&gateway.url(), 0, hits).await;
+    assert_eq!((accepted, refused), (hits, vec![]), "every hit is kept");
+    gateway
+}
+
+/// Starts a gateway on `buffer` (what a stopped one left there) with a reachable Pub/Sub:
+/// the `hits` hits accepted before must all arrive.
+async fn all_arrive_after_a_restart(buffer: &Path, hits: usize) {
+    let emulator = emulator_with(&["low-stock"]).await;
+    let _second = gateway(&examples_dir(), buffer, &emulator.host_port(), &[]).await;
+    let ids = event_ids(&emulator, "low-stock", hits, Duration::from_secs(60)).await;
+    assert_eq!(
+        ids.len(),
+        hits,
+        "every accepted hit arrives after the restart"
+    );
+}
+
 #[tokio::test]
 async fn hits_accepted_while_pubsub_is_unreachable_arrive_after_the_gateway_is_killed_and_restarted()
  {
-    let emulator = emulator_with(&["low-stock"]).await;
     let buffer = tempfile::tempdir().unwrap();
-    // Nothing listens there: every publish fails as unavailable.
-    let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
-    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere, &[]).await;
-    let (accepted, refused) = send_hits(&first.url(), 0, 300).await;
-    assert_eq!((accepted, refused), (300, vec![]), "every hit is kept");
+    let mut first = accepting_while_pubsub_is_unreachable(buffer.path(), &[], 300).await;
     first.process.kill().await; // SIGKILL: no flush, no shutdown
-
-    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port(), &[]).await;
-    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
-    assert_eq!(
-        ids.len(),
-        accepted,
-        "every accepted hit arrives after the restart"
-    );
+    all_arrive_after_a_restart(buffer.path(), 300).await;
 }
 
 #[tokio::test]
@@ -220,31 +235,57 @@ fn examples_with_a_missing_topic(dir: &Path) {
     .unwrap();
 }
 
+/// A gateway serving `examples/` plus the Tag on the missing topic, started with `flags`,
+/// after `hits` LowStock hits: each accepted, each healthy message arrived.
+struct MissingTopicRun {
+    emulator: PubSubEmulator,
+    gateway: GatewayProcess,
+    buffer: tempfile::TempDir,
+    _manifests: tempfile::TempDir,
+    /// The event ids of the hits (as the healthy tag published them).
+    ids: BTreeSet<String>,
+}
+
+impl MissingTopicRun {
+    /// `topics`: the topics (with subscriptions) the emulator has.
+    async fn start(topics: &[&str], flags: &[&str], hits: usize) -> MissingTopicRun {
+        let emulator = emulator_with(topics).await;
+        let manifests = tempfile::tempdir().unwrap();
+        examples_with_a_missing_topic(manifests.path());
+        let buffer = tempfile::tempdir().unwrap();
+        let pubsub = emulator.host_port();
+        let gateway = gateway(manifests.path(), buffer.path(), &pubsub, flags).await;
+        let (accepted, refused) = send_hits(&gateway.url(), 0, hits).await;
+        assert_eq!(
+            refused,
+            Vec::<u16>::new(),
+            "no hit is refused for the failing tag"
+        );
+        assert_eq!(accepted, hits);
+        let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
+        assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
+        MissingTopicRun {
+            emulator,
+            gateway,
+            buffer,
+            _manifests: manifests,
+            ids,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_delivers_everything() {
-    let emulator = emulator_with(&["low-stock"]).await;
-    let manifests = tempfile::tempdir().unwrap();
-    examples_with_a_missing_topic(manifests.path());
-    let buffer = tempfile::tempdir().unwrap();
-    let gateway = gateway(manifests.path(), buffer.path(), &emulator.host_port(), &[]).await;
-    let (accepted, refused) = send_hits(&gateway.url(), 0, 2000).await;
-    assert_eq!(
-        refused,
-        Vec::<u16>::new(),
-        "no hit is refused for the failing tag"
-    );
-    assert_eq!(accepted, 2000);
+    let run = MissingTopicRun::start(&["low-stock"], &[], 2000).await;
+    let (gateway, ids, accepted) = (&run.gateway, &run.ids, run.ids.len());
 
-    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
-    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
-
-    let dead = dead_letters_in_file(buffer.path(), accepted).await;
+    let dead = dead_letters_in_file(run.buffer.path(), accepted).await;
     assert_eq!(
-        dead, ids,
+        &dead, ids,
         "every message of the failing tag is dead-lettered"
     );
 
-    let metrics = metrics(&gateway).await;
+    let metrics = metrics(gateway).await;
     assert!(
         metrics.contains(&format!(
             "hermes_publish_messages_dead_lettered_total{{tag=\"{FAILING_TAG}\",reason=\"TopicNotFound\"}} {accepted}"
@@ -259,28 +300,14 @@ async fn a_tag_on_a_missing_topic_is_dead_lettered_while_the_healthy_tag_deliver
 
 #[tokio::test]
 async fn with_a_dead_letter_topic_a_missing_topics_messages_arrive_there_with_their_reason() {
-    let emulator = emulator_with(&["low-stock", "dead-letters"]).await;
-    let manifests = tempfile::tempdir().unwrap();
-    examples_with_a_missing_topic(manifests.path());
-    let buffer = tempfile::tempdir().unwrap();
     // A bare name: in the project of each message's own topic.
     let flags = ["--dead-letter-topic", "dead-letters"];
-    let gateway = gateway(
-        manifests.path(),
-        buffer.path(),
-        &emulator.host_port(),
-        &flags,
-    )
-    .await;
-    let (accepted, refused) = send_hits(&gateway.url(), 0, 300).await;
-    assert_eq!((accepted, refused), (300, vec![]), "no hit is refused");
-
-    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
-    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
-    let dead =
-        messages_by_event_id(&emulator, "dead-letters", accepted, Duration::from_secs(60)).await;
+    let run = MissingTopicRun::start(&["low-stock", "dead-letters"], &flags, 300).await;
+    let (ids, accepted) = (&run.ids, run.ids.len());
+    let deadline = Duration::from_secs(60);
+    let dead = messages_by_event_id(&run.emulator, "dead-letters", accepted, deadline).await;
     assert_eq!(
-        dead.keys().cloned().collect::<BTreeSet<_>>(),
+        &dead.keys().cloned().collect::<BTreeSet<_>>(),
         ids,
         "every message of the failing tag is on the dead-letter topic"
     );
@@ -296,13 +323,13 @@ async fn with_a_dead_letter_topic_a_missing_topics_messages_arrive_there_with_th
             serde_json::json!({"sku": "BOWL-10"})
         );
     }
-    let file = buffer.path().join("dead-letter");
+    let file = run.buffer.path().join("dead-letter");
     assert!(
         !file.exists(),
         "nothing fell back to the dead-letter file: {:?}",
         std::fs::read_dir(&file).map(|d| d.count())
     );
-    let metrics = metrics(&gateway).await;
+    let metrics = metrics(&run.gateway).await;
     assert!(
         metrics.contains(&format!(
             "hermes_publish_messages_dead_lettered_total{{tag=\"{FAILING_TAG}\",reason=\"TopicNotFound\"}} {accepted}"
@@ -313,27 +340,13 @@ async fn with_a_dead_letter_topic_a_missing_topics_messages_arrive_there_with_th
 
 #[tokio::test]
 async fn dead_letters_the_dead_letter_topic_refuses_go_to_the_file_and_are_counted() {
-    let emulator = emulator_with(&["low-stock"]).await;
-    let manifests = tempfile::tempdir().unwrap();
-    examples_with_a_missing_topic(manifests.path());
-    let buffer = tempfile::tempdir().unwrap();
     let missing_too = topic("no-dead-letters");
     let flags = ["--dead-letter-topic", missing_too.as_str()];
-    let gateway = gateway(
-        manifests.path(),
-        buffer.path(),
-        &emulator.host_port(),
-        &flags,
-    )
-    .await;
-    let (accepted, refused) = send_hits(&gateway.url(), 0, 200).await;
-    assert_eq!((accepted, refused), (200, vec![]), "no hit is refused");
-
-    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(90)).await;
-    assert_eq!(ids.len(), accepted, "the healthy tag's messages all arrive");
-    let dead = dead_letters_in_file(buffer.path(), accepted).await;
-    assert_eq!(dead, ids, "every dead letter is kept in the file");
-    let metrics = metrics(&gateway).await;
+    let run = MissingTopicRun::start(&["low-stock"], &flags, 200).await;
+    let accepted = run.ids.len();
+    let dead = dead_letters_in_file(run.buffer.path(), accepted).await;
+    assert_eq!(dead, run.ids, "every dead letter is kept in the file");
+    let metrics = metrics(&run.gateway).await;
     assert!(
         metrics.contains(&format!(
             "hermes_publish_dead_letter_topic_failures_total{{tag=\"{FAILING_TAG}\"}} {accepted}"
@@ -429,23 +442,11 @@ async fn on_sigterm_the_gateway_turns_unready_serves_through_the_delay_and_publi
 #[tokio::test]
 async fn hits_pubsub_could_not_take_before_sigterm_stay_in_the_buffer_and_arrive_after_the_restart()
 {
-    let emulator = emulator_with(&["low-stock"]).await;
     let buffer = tempfile::tempdir().unwrap();
-    // Nothing listens there: every publish fails as unavailable.
-    let nowhere = format!("127.0.0.1:{}", free_port().unwrap());
     let flags = ["--shutdown-delay", "1", "--shutdown-flush-timeout", "1"];
-    let mut first = gateway(&examples_dir(), buffer.path(), &nowhere, &flags).await;
-    let (accepted, refused) = send_hits(&first.url(), 0, 200).await;
-    assert_eq!((accepted, refused), (200, vec![]), "every hit is kept");
+    let mut first = accepting_while_pubsub_is_unreachable(buffer.path(), &flags, 200).await;
     first.process.sigterm();
     let status = first.process.exited(Duration::from_secs(30)).await.unwrap();
     assert!(status.success(), "exit: {status:?}");
-
-    let _second = gateway(&examples_dir(), buffer.path(), &emulator.host_port(), &[]).await;
-    let ids = event_ids(&emulator, "low-stock", accepted, Duration::from_secs(60)).await;
-    assert_eq!(
-        ids.len(),
-        accepted,
-        "every accepted hit arrives after the restart"
-    );
+    all_arrive_after_a_restart(buffer.path(), 200).await;
 }
