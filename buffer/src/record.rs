@@ -48,13 +48,18 @@ impl Record {
         self
     }
 
+    /// The ordering key, `None` when absent or empty (an empty key means no ordering).
+    pub fn ordering_key(&self) -> Option<&str> {
+        self.ordering_key.as_deref().filter(|k| !k.is_empty())
+    }
+
     /// The size of this record's frame on disk.
     pub fn encoded_len(&self) -> usize {
         FRAME_HEADER + self.body_len()
     }
 
     fn body_len(&self) -> usize {
-        let key = self.ordering_key.as_deref().map_or(0, str::len);
+        let key = self.ordering_key().map_or(0, str::len);
         let attributes: usize = self
             .attributes
             .iter()
@@ -71,7 +76,7 @@ impl Record {
         out.extend_from_slice(&[0; FRAME_HEADER]);
         out.extend_from_slice(&sequence.to_le_bytes());
         out.extend_from_slice(&appended_ms.to_le_bytes());
-        put_str(out, self.ordering_key.as_deref().unwrap_or(""));
+        put_str(out, self.ordering_key().unwrap_or(""));
         put_len(out, self.attributes.len());
         for (key, value) in &self.attributes {
             put_str(out, key);
@@ -214,6 +219,14 @@ mod tests {
         let out = frame(&record);
         let stored = decode_body("t", &out[FRAME_HEADER..]).unwrap();
         assert_eq!(stored.record.ordering_key, None);
+    }
+
+    #[test]
+    fn an_empty_ordering_key_means_no_ordering() {
+        let record = Record::new("t", "x").with_ordering_key("");
+        assert_eq!(record.ordering_key(), None);
+        let record = record.with_ordering_key("client-1");
+        assert_eq!(record.ordering_key(), Some("client-1"));
     }
 
     #[test]

@@ -68,8 +68,10 @@ fn child(dir: &str) {
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(1);
                     if n.is_multiple_of(2) {
-                        acker.ack(delivery.id);
+                        // Said before it is done: a kill between the two must not leave
+                        // an acknowledged record that the parent still expects back.
                         say(&format!("consumed {id}"));
+                        acker.ack(delivery.id);
                     }
                 }
             }

@@ -201,6 +201,29 @@ def test_buffer_persistence_without_a_storage_class_uses_the_cluster_default():
     (claim,) = find(objects, "StatefulSet", "hermes-gateway")["spec"]["volumeClaimTemplates"]
     assert "storageClassName" not in claim["spec"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+def test_the_gateway_turns_unready_serves_on_and_flushes_within_its_grace_period(default):
+    gateway = find(default, "Deployment", "hermes-gateway")
+    pod = gateway["spec"]["template"]["spec"]
+    c = container(gateway)
+    env = env_of(c)
+    delay = int(env["HERMES_SHUTDOWN_DELAY"]["value"])
+    flush = int(env["HERMES_SHUTDOWN_FLUSH_TIMEOUT"]["value"])
+    assert (delay, flush) == (5, 20)
+    # The delay, at most 10 s of draining, the flush, and closing the buffer fit.
+    assert pod["terminationGracePeriodSeconds"] >= delay + 10 + flush + 5
+    # The gateway delays itself (the image has no shell for a preStop sleep); readiness
+    # is what turns off at SIGTERM.
+    assert "lifecycle" not in c
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert "HERMES_DEAD_LETTER_TOPIC" not in env
+
+
+def test_a_grace_period_shorter_than_the_gateway_shutdown_is_refused():
+    values = {"gateway": {"terminationGracePeriodSeconds": 30, "shutdown": {"delaySeconds": 5, "flushTimeoutSeconds": 20}}}
+    with pytest.raises(helm.HelmError, match="gateway.terminationGracePeriodSeconds is 30, the gateway's shutdown needs 40"):
+        render(values)
+    values["gateway"]["shutdown"]["flushTimeoutSeconds"] = 10
+    render(values)
 
 
 def test_service_accounts_are_the_pods_own(default):
@@ -218,6 +241,9 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
     assert env["HERMES_DEBUG_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hermes-debug", "key": "token"}}
     assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/run/secrets/google/sa.json"
     assert env["HERMES_LISTEN"]["value"] == "0.0.0.0:8081"
+    assert env["HERMES_SHUTDOWN_DELAY"]["value"] == "10"
+    assert env["HERMES_SHUTDOWN_FLUSH_TIMEOUT"]["value"] == "30"
+    assert env["HERMES_DEAD_LETTER_TOPIC"]["value"] == "projects/acme/topics/hermes-dead-letters"
     assert c["args"] == [
         "--cluster",
         "--namespace=shop",

@@ -34,6 +34,8 @@ def test_a_typo_fails_with_the_schemas_message(values, message):
         ({"gateway": {"image": {"digest": "latest"}}}, "at '/gateway/image/digest'"),
         ({"gateway": {"buffer": {"persistence": {"enabled": True, "size": "lots"}}}}, "at '/gateway/buffer/persistence/size'"),
         ({"gateway": {"buffer": {"persistence": {"enabled": True, "accessModes": ["ReadOnlyMany"]}}}}, "at '/gateway/buffer/persistence/accessModes/0'"),
+        ({"gateway": {"deadLetterTopic": "projects/acme"}}, "at '/gateway/deadLetterTopic'"),
+        ({"gateway": {"shutdown": {"delaySeconds": -1}}}, "at '/gateway/shutdown/delaySeconds'"),
     ],
 )
 def test_a_wrong_type_or_value_fails_with_the_schemas_message(values, message):

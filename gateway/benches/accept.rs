@@ -12,7 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hermes_buffer::{Buffer, BufferConfig, BufferMetrics};
 use hermes_gateway::publish::{
     DurableConfig, DurablePublisher, OutgoingMessage, PubSubConfig, PublishMetrics, Publisher,
-    RecordingPublisher,
+    Record, RecordingPublisher,
 };
 use prometheus_client::registry::Registry;
 
@@ -20,8 +20,7 @@ const HITS: u64 = 2048;
 const CONCURRENCY: u64 = 64;
 
 fn message(n: u64) -> OutgoingMessage {
-    OutgoingMessage::new(
-        "low-stock-items",
+    let record = Record::new(
         "projects/hermes-local/topics/low-stock",
         format!(
             r#"{{"transaction_id":"T-{n}","item_id":"BOWL-10","item_name":"Bowl","price":12.5,"quantity":2,"currency":"EUR","threshold":"5","source":"purchase"}}"#
@@ -30,7 +29,8 @@ fn message(n: u64) -> OutgoingMessage {
     .with_attribute("hermes_event_id", format!("0b7c6f3e-8f1a-4c2d-9e5b-{n:012}"))
     .with_attribute("hermes_tag", "low-stock-items")
     .with_attribute("hermes_event_name", "purchase")
-    .with_ordering_key("1234567890.1732880000")
+    .with_ordering_key("1234567890.1732880000");
+    OutgoingMessage::new("low-stock-items", record)
 }
 
 /// Seconds for `HITS` hits, `CONCURRENCY` at a time, each accepting one message.

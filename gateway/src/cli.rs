@@ -14,8 +14,10 @@ use crate::collect::{Cidr, Limits};
 use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::preview::{PreviewRegistry, PreviewSettings};
-use crate::publish::{self, DurableConfig, DurablePublisher, FullPolicy, Publisher};
-use crate::server::{self, AppState, app};
+use crate::publish::{
+    self, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy, Publisher,
+};
+use crate::server::{self, AppState, Draining, app, drain_after};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
 use hermes_buffer::{Buffer, BufferConfig, BufferMetrics, FsyncPolicy};
 
@@ -104,9 +106,25 @@ pub struct GatewayArgs {
     /// default `<buffer-dir>/dead-letter`.
     #[arg(long, env = "HERMES_DEAD_LETTER_DIR")]
     pub dead_letter_dir: Option<PathBuf>,
+    /// Publish dead letters to this topic first (`projects/P/topics/T`, or a bare name in
+    /// the project of each message's own topic), with the attributes
+    /// `hermes_dead_letter_reason` and `hermes_original_topic`; what it does not take goes
+    /// to the dead-letter files.
+    #[arg(long, env = "HERMES_DEAD_LETTER_TOPIC", value_name = "TOPIC", value_parser = DeadLetterTopicName::parse)]
+    pub dead_letter_topic: Option<DeadLetterTopicName>,
     /// How often a failing (missing, forbidden) topic is tried again, seconds.
     #[arg(long, default_value_t = 30)]
     pub dead_letter_probe_seconds: u64,
+    /// After SIGTERM: seconds to keep serving with `/readyz` answering 503 before the
+    /// listener closes, so load balancers stop routing here first (their view of the
+    /// pod's endpoints lags the signal by seconds). 0: close at once.
+    #[arg(long, env = "HERMES_SHUTDOWN_DELAY", value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
+    pub shutdown_delay: Duration,
+    /// After the listener closed and requests in flight finished (at most 10 s): seconds
+    /// to publish pending messages before leaving the rest in the buffer for the next
+    /// start.
+    #[arg(long, env = "HERMES_SHUTDOWN_FLUSH_TIMEOUT", value_name = "SECONDS", value_parser = parse_seconds, default_value = "20")]
+    pub shutdown_flush_timeout: Duration,
     /// Live preview (`/preview`, needs --debug-token): how long a session lives, seconds.
     #[arg(long, default_value_t = PreviewSettings::default().session_ttl.as_secs())]
     pub preview_session_ttl: u64,
@@ -208,7 +226,8 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{text:?} is not a number of seconds"))
 }
 
-/// Run the gateway until SIGTERM or Ctrl-C, then flush pending messages.
+/// Run the gateway until SIGTERM or Ctrl-C; then, after the shutdown delay, finish the
+/// requests in flight and flush pending messages (the rest stays in the buffer).
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     hermes_runtime::install_crypto_provider();
     if args.manifests.is_empty() && !args.cluster {
@@ -225,13 +244,18 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     .await
     .context("opening the buffer")?
     .with_context(|| format!("opening the buffer in {}", args.buffer_dir.display()))?;
+    let pubsub = publish::PubSubConfig {
+        shutdown_timeout: args.shutdown_flush_timeout,
+        ..publish::PubSubConfig::from_env()
+    };
     let mut durable = DurableConfig::new(
-        publish::PubSubConfig::from_env(),
+        pubsub,
         args.dead_letter_dir
             .clone()
             .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
     );
     durable.full_policy = args.buffer_full_policy;
+    durable.dead_letter_topic = args.dead_letter_topic.clone();
     durable.probe_interval = Duration::from_secs(args.dead_letter_probe_seconds.max(1));
     let publisher: Arc<dyn Publisher> = Arc::new(DurablePublisher::start(
         buffer,
@@ -271,19 +295,19 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         metrics,
         registry: Arc::new(registry),
         preview: Arc::new(PreviewRegistry::new(args.preview_settings())),
+        draining: Draining::default(),
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(listen = %args.listen, "gateway serving");
     let header_read_timeout = args.header_read_timeout_secs;
-    server::serve(
-        listener,
-        app(state),
-        header_read_timeout,
+    let shutdown = drain_after(
         hermes_runtime::shutdown_signal(),
-    )
-    .await;
+        state.draining.clone(),
+        args.shutdown_delay,
+    );
+    server::serve(listener, app(state), header_read_timeout, shutdown).await;
     source.abort();
     if let Some((client, options)) = cluster_replica {
         // The operator stops waiting for this replica at once instead of at lease expiry.

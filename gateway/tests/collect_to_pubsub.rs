@@ -1,14 +1,11 @@
 //! The gateway binary end to end: `hermes-gateway --manifests examples/` against Google's
 //! Pub/Sub emulator, hits sent over HTTP, messages read back through real subscriptions.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
-use hermes_tests::{free_port, wait_for};
+use hermes_tests::gateway_process::GatewayProcess;
+use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
 const PROJECT: &str = "hermes-local";
 const TOPICS: [&str; 4] = ["promotions", "low-stock", "purchases", "cart-activity"];
@@ -21,9 +18,7 @@ const QUIET: Duration = Duration::from_secs(3);
 /// A gateway serving `examples/`, publishing to its own emulator.
 struct Harness {
     emulator: PubSubEmulator,
-    gateway: Child,
-    /// The gateway's buffer directory, removed with the harness.
-    _buffer: tempfile::TempDir,
+    gateway: GatewayProcess,
     base: String,
     http: reqwest::Client,
 }
@@ -40,54 +35,25 @@ impl Harness {
     /// A gateway started with these extra flags.
     async fn start_with(flags: &[&str]) -> Harness {
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
-        for topic in TOPICS {
-            let full = format!("projects/{PROJECT}/topics/{topic}");
-            emulator.create_topic(&full).await.unwrap();
-            emulator
-                .create_subscription(&subscription(topic), &full, SubscriptionOptions::default())
-                .await
-                .unwrap();
-        }
-        let port = free_port().unwrap();
-        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
-        let buffer = tempfile::tempdir().expect("buffer directory");
-        let gateway = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
-            .arg("--manifests")
-            .arg(&examples)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+        emulator
+            .create_topics_with_subscriptions(PROJECT, &TOPICS, "test")
+            .await
+            .expect("topics and subscriptions created");
+        let gateway = GatewayProcess::builder()
+            .examples()
+            .pubsub(emulator.host_port())
             .args(["--mp-secret", &format!("G-SHOP={MP_SECRET}")])
             .args(["--debug-token", DEBUG_TOKEN])
             .args(flags)
-            .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
-            .env("HERMES_BUFFER_DIR", buffer.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("gateway starts");
-        let harness = Harness {
+            .start()
+            .await
+            .expect("gateway becomes ready");
+        Harness {
+            base: gateway.url(),
             emulator,
             gateway,
-            _buffer: buffer,
-            base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
-        };
-        let readyz = format!("{}/readyz", harness.base);
-        let http = harness.http.clone();
-        wait_for(Duration::from_secs(30), || {
-            let (http, readyz) = (http.clone(), readyz.clone());
-            async move {
-                let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
-                if response.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("readyz {}", response.status()))
-                }
-            }
-        })
-        .await
-        .expect("gateway becomes ready");
-        harness
+        }
     }
 
     async fn get(&self, path_and_query: &str) -> reqwest::Response {
@@ -132,8 +98,7 @@ impl Harness {
     }
 
     async fn stop(mut self) {
-        let _ = self.gateway.start_kill();
-        let _ = self.gateway.wait().await;
+        self.gateway.process.kill().await;
     }
 }
 

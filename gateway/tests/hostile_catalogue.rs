@@ -5,16 +5,13 @@
 //! the catalogue the gateway still answers at once. `docs/reliability.md` ("Bad input and
 //! security") lists the same answers.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use hermes_tests::gateway_process::GatewayProcess;
 use hermes_tests::pubsub::PubSubEmulator;
-use hermes_tests::{free_port, wait_for};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
 const MP_SECRET: &str = "s3cret";
 /// The gateway's header and body read timeouts in these tests.
@@ -24,56 +21,33 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 struct Gateway {
     _emulator: PubSubEmulator,
-    process: Child,
+    process: GatewayProcess,
     address: String,
 }
 
 impl Gateway {
     async fn start() -> Gateway {
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
-        let port = free_port().unwrap();
-        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
         let timeout = READ_TIMEOUT_SECS.to_string();
-        let process = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
-            .arg("--manifests")
-            .arg(&examples)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+        let process = GatewayProcess::builder()
+            .examples()
+            .pubsub(emulator.host_port())
             .args(["--mp-secret", &format!("G-SHOP={MP_SECRET}")])
             .args(["--header-read-timeout-secs", &timeout])
             .args(["--body-read-timeout-secs", &timeout])
-            .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("gateway starts");
-        let gateway = Gateway {
+            .start()
+            .await
+            .expect("gateway becomes ready");
+        Gateway {
             _emulator: emulator,
+            address: process.address().to_owned(),
             process,
-            address: format!("127.0.0.1:{port}"),
-        };
-        let address = gateway.address.clone();
-        wait_for(Duration::from_secs(30), || {
-            let address = address.clone();
-            async move {
-                let answer = exchange(
-                    &address,
-                    b"GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                )
-                .await?;
-                (answer.status == 200)
-                    .then_some(())
-                    .ok_or(format!("readyz {}", answer.status))
-            }
-        })
-        .await
-        .expect("gateway becomes ready");
-        gateway
+        }
     }
 
     /// Whether the process is still running.
     fn alive(&mut self) -> bool {
-        matches!(self.process.try_wait(), Ok(None))
+        self.process.process.is_running()
     }
 }
 

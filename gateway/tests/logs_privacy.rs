@@ -57,6 +57,7 @@ fn state(log_client_ids: bool) -> Arc<AppState> {
         metrics,
         registry: Arc::new(registry),
         preview: Arc::default(),
+        draining: Default::default(),
     })
 }
 

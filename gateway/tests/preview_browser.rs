@@ -7,11 +7,10 @@
 //! `scripts/test` runs and whose output it passes as `HERMES_NODE_MODULES`).
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
-use hermes_tests::{free_port, wait_for};
+use hermes_tests::gateway_process::GatewayProcess;
+use hermes_tests::pubsub::PubSubEmulator;
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -46,42 +45,18 @@ fn screenshot_path() -> PathBuf {
 #[tokio::test]
 async fn the_preview_page_shows_a_real_browsers_hits_with_triggers_tags_and_messages() {
     let emulator = PubSubEmulator::start().await.expect("emulator starts");
-    for topic in TOPICS {
-        let full = format!("projects/{PROJECT}/topics/{topic}");
-        emulator.create_topic(&full).await.unwrap();
-        emulator
-            .create_subscription(&subscription(topic), &full, SubscriptionOptions::default())
-            .await
-            .unwrap();
-    }
-    let port = free_port().unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
-        .arg("--manifests")
-        .arg(repository().join("examples"))
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+    emulator
+        .create_topics_with_subscriptions(PROJECT, &TOPICS, "preview")
+        .await
+        .expect("topics and subscriptions created");
+    let mut gateway = GatewayProcess::builder()
+        .examples()
+        .pubsub(emulator.host_port())
         .args(["--debug-token", DEBUG_TOKEN])
-        .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway starts");
-    let http = reqwest::Client::new();
-    let readyz = format!("{base}/readyz");
-    wait_for(Duration::from_secs(30), || {
-        let (http, readyz) = (http.clone(), readyz.clone());
-        async move {
-            let response = http.get(&readyz).send().await.map_err(|e| e.to_string())?;
-            response
-                .status()
-                .is_success()
-                .then_some(())
-                .ok_or_else(|| format!("readyz {}", response.status()))
-        }
-    })
-    .await
-    .expect("gateway becomes ready");
+        .start()
+        .await
+        .expect("gateway becomes ready");
+    let base = gateway.url();
 
     let screenshot = screenshot_path();
     let _ = std::fs::remove_file(&screenshot);
@@ -129,6 +104,5 @@ async fn the_preview_page_shows_a_real_browsers_hits_with_triggers_tags_and_mess
         .unwrap();
     assert!(cart.is_empty(), "the test hit was published");
 
-    let _ = gateway.start_kill();
-    let _ = gateway.wait().await;
+    gateway.process.kill().await;
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hermes_gateway::metrics::TagLabels;
 use hermes_gateway::publish::{
     BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig, PubSubPublisher,
-    PublishMetrics, Publisher,
+    PublishMetrics, Publisher, Record,
 };
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
 use hermes_tests::{free_port, wait_for};
@@ -67,9 +67,12 @@ fn publisher(
 }
 
 fn message(topic_id: &str, n: usize) -> OutgoingMessage {
-    OutgoingMessage::new(TAG, topic(topic_id), format!(r#"{{"n":{n}}}"#))
-        .with_attribute("sku", format!("SKU-{n}"))
-        .with_attribute("event_id", format!("ev-{n}"))
+    OutgoingMessage::new(
+        TAG,
+        Record::new(topic(topic_id), format!(r#"{{"n":{n}}}"#))
+            .with_attribute("sku", format!("SKU-{n}"))
+            .with_attribute("event_id", format!("ev-{n}")),
+    )
 }
 
 fn count(
@@ -186,7 +189,7 @@ async fn publishes_messages_with_attributes_that_a_subscription_reads_back() {
         .collect();
     let want: BTreeSet<_> = (0..100)
         .map(|n| {
-            let m = message("stock", n);
+            let m = message("stock", n).record;
             (String::from_utf8(m.data.to_vec()).unwrap(), m.attributes)
         })
         .collect();
@@ -213,8 +216,10 @@ async fn ordering_keys_are_delivered_in_publish_order_on_an_ordered_subscription
     let keys = ["client-a", "client-b", "client-c"];
     for n in 0..200 {
         for key in keys {
-            let msg = OutgoingMessage::new(TAG, topic("orders"), format!("{key}/{n}"))
-                .with_ordering_key(key);
+            let msg = OutgoingMessage::new(
+                TAG,
+                Record::new(topic("orders"), format!("{key}/{n}")).with_ordering_key(key),
+            );
             publisher.enqueue(msg).unwrap();
         }
     }
@@ -240,8 +245,10 @@ async fn messages_enqueued_while_pubsub_is_unreachable_are_delivered_once_it_ans
     });
     for n in 0..10 {
         publisher.enqueue(message("outage", n)).unwrap();
-        let ordered =
-            OutgoingMessage::new(TAG, topic("outage"), format!("k/{n}")).with_ordering_key("k");
+        let ordered = OutgoingMessage::new(
+            TAG,
+            Record::new(topic("outage"), format!("k/{n}")).with_ordering_key("k"),
+        );
         publisher.enqueue(ordered).unwrap();
     }
     wait_for(DELIVERY, || async {
@@ -411,7 +418,7 @@ async fn a_full_queue_refuses_messages_at_once() {
     assert!(!publisher.is_ready(), "a full publisher is not ready");
     // Invalid messages are refused before they take a slot.
     assert!(matches!(
-        publisher.enqueue(OutgoingMessage::new(TAG, "not-a-topic", "x")),
+        publisher.enqueue(OutgoingMessage::new(TAG, Record::new("not-a-topic", "x"))),
         Err(EnqueueError::Invalid(InvalidMessage::Topic { .. }))
     ));
     publisher.shutdown().await;
@@ -424,7 +431,7 @@ async fn more_messages_than_one_request_holds_all_arrive() {
     // 2,500 messages of 4 kB: beyond 1,000 messages and 10 MB in all.
     let payload = "x".repeat(4_000);
     for n in 0..2_500 {
-        let msg = OutgoingMessage::new(TAG, topic("bulk"), format!("{n}:{payload}"));
+        let msg = OutgoingMessage::new(TAG, Record::new(topic("bulk"), format!("{n}:{payload}")));
         publisher.enqueue(msg).unwrap();
     }
     wait_until_drained(&publisher).await;
@@ -453,8 +460,11 @@ async fn many_ordering_keys_keep_their_order_and_do_not_pile_up_client_tasks() {
     // 1,000 keys (say, client ids), two messages each, the second after all firsts.
     for n in 0..2 {
         for client in 0..1_000 {
-            let msg = OutgoingMessage::new(TAG, topic("sessions"), format!("c{client}/{n}"))
-                .with_ordering_key(format!("c{client}"));
+            let msg = OutgoingMessage::new(
+                TAG,
+                Record::new(topic("sessions"), format!("c{client}/{n}"))
+                    .with_ordering_key(format!("c{client}")),
+            );
             publisher.enqueue(msg).unwrap();
         }
     }

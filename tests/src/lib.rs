@@ -2,7 +2,7 @@
 //! kube-apiserver (and the Pub/Sub emulator) on free loopback ports, a namespace and
 //! clients per test, waits with deadlines, cleanup when the test binary ends; and the
 //! product on top of it, in-process ([`operator`], [`gateway_watcher`]) or as processes
-//! ([`stack`]), fed objects built by [`fixtures`].
+//! ([`stack`], [`gateway_process`]), fed objects built by [`fixtures`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,6 +26,7 @@ pub mod crds;
 pub mod error;
 pub mod fixtures;
 pub mod gateway_config;
+pub mod gateway_process;
 pub mod gateway_report;
 pub mod gateway_watcher;
 pub mod helm;
@@ -34,6 +35,7 @@ mod kubeconfig;
 mod kubectl;
 mod launch;
 pub mod logs;
+pub mod low_stock;
 pub mod namespace;
 pub mod node;
 pub mod operator;

@@ -69,18 +69,34 @@ impl Process {
 
     /// SIGTERM, as Kubernetes stops a pod; waits (up to 30 s) for the exit status.
     pub async fn terminate(&mut self) -> Result<ExitStatus, ClusterError> {
+        self.sigterm();
+        self.exited(TERMINATE_TIMEOUT).await
+    }
+
+    /// Sends SIGTERM and returns at once (see [`exited`](Self::exited)); a process that
+    /// has already been waited for is left alone.
+    pub fn sigterm(&self) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
             // SAFETY: plain kill(2) on our own child's pid.
             unsafe {
                 libc::kill(pid, libc::SIGTERM);
             }
         }
-        let waited = tokio::time::timeout(TERMINATE_TIMEOUT, self.child.wait()).await;
-        let what = format!("waiting for {} to exit after SIGTERM", self.name);
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status.
+    pub async fn exited(&mut self, timeout: Duration) -> Result<ExitStatus, ClusterError> {
+        let waited = tokio::time::timeout(timeout, self.child.wait()).await;
+        let what = format!("waiting for {} to exit", self.name);
         match waited {
             Ok(status) => status.map_err(ClusterError::io(what)),
             Err(elapsed) => Err(ClusterError::io(what)(elapsed.into())),
         }
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Everything it has logged so far.

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 use crate::fixtures::{PROJECT, topic};
+use crate::gateway_process::GatewayProcess;
 use crate::identity::Identity;
 use crate::namespace::{Manifest, TestNamespace};
 use crate::ports::free_port;
@@ -25,8 +26,7 @@ pub const TOPICS: [&str; 5] = [
     "cart-activity",
     "config-publications",
 ];
-/// A GA4 hit that fires the examples' `low-stock-signal` Tag.
-pub const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
+pub use crate::low_stock::LOW_STOCK_HIT;
 /// Generous for processes on a loaded two-core machine.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -61,7 +61,7 @@ pub struct Stack {
     /// The emulator the gateway and operators publish to.
     pub emulator: PubSubEmulator,
     /// The gateway replica `gw-0`.
-    pub gateway: Process,
+    pub gateway: GatewayProcess,
     /// Where the gateway listens, `http://127.0.0.1:PORT`.
     pub gateway_url: String,
     /// The operators, named `operator-N` or as spawned.
@@ -82,9 +82,7 @@ impl Stack {
             .await
             .expect("topics and subscriptions created");
         let logs = tempfile::tempdir().unwrap();
-        let port = free_port().unwrap();
-        let mut gateway = Command::new(binary("hermes-gateway").unwrap());
-        gateway
+        let gateway = GatewayProcess::builder()
             .args([
                 "--cluster",
                 "--namespace",
@@ -92,18 +90,19 @@ impl Stack {
                 "--replica-id",
                 "gw-0",
             ])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--mp-secret", "G-SHOP=s3cret"])
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
-            .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
-            .env("HERMES_BUFFER_DIR", logs.path().join("buffer"))
-            .env("RUST_LOG", "info");
-        let gateway = Process::spawn("gateway", gateway, logs.path()).unwrap();
+            .pubsub(emulator.host_port())
+            .buffer_dir(logs.path().join("buffer"))
+            .logs_in(logs.path(), "gateway")
+            .log_filter("info")
+            .spawn()
+            .unwrap();
         let mut stack = Stack {
             ns,
             emulator,
+            gateway_url: gateway.url(),
             gateway,
-            gateway_url: format!("http://127.0.0.1:{port}"),
             operators: Vec::new(),
             http: reqwest::Client::new(),
             logs,

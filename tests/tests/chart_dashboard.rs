@@ -11,6 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use hermes_tests::TIMEOUT;
+use hermes_tests::gateway_process::GatewayProcess;
 use hermes_tests::product::{binary, examples_dir};
 use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
 use hermes_tests::stack::{LOW_STOCK_HIT, cluster};
@@ -192,17 +193,13 @@ async fn every_metric_the_running_binaries_export_is_documented() {
         .await
         .unwrap();
 
-    let gateway_port = free_port().unwrap();
-    let buffer = tempfile::tempdir().unwrap();
-    let mut gateway = Command::new(binary("hermes-gateway").expect("hermes-gateway is built"));
-    gateway
-        .arg("--manifests")
-        .arg(examples_dir())
-        .args(["--listen", &format!("127.0.0.1:{gateway_port}")])
-        .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
-        .env("HERMES_BUFFER_DIR", buffer.path());
-    let _gateway = spawn(gateway);
-    let gateway_url = format!("http://127.0.0.1:{gateway_port}");
+    let gateway = GatewayProcess::builder()
+        .examples()
+        .pubsub(emulator.host_port())
+        .start()
+        .await
+        .expect("the gateway becomes ready");
+    let gateway_url = gateway.url();
 
     let operator_port = free_port().unwrap();
     let mut operator = Command::new(binary("hermes-operator").expect("hermes-operator is built"));
@@ -214,7 +211,6 @@ async fn every_metric_the_running_binaries_export_is_documented() {
 
     // Traffic, so the labelled families have samples: a hit that fires and publishes,
     // and resources the operator compiles, writes and reports on.
-    get_when_ok(&http, &format!("{gateway_url}/readyz")).await;
     let hit = http
         .get(format!("{gateway_url}{LOW_STOCK_HIT}"))
         .send()

@@ -12,11 +12,10 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use hermes_tests::low_stock::assert_low_stock_hit_published;
 use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
 use hermes_tests::{free_port, wait_for};
-use serde_json::{Value, json};
 
-const LOW_STOCK_HIT: &str = "/g/collect?v=2&tid=G-0000&en=LowStock&ep.sku=BOWL-10";
 const TOPIC: &str = "projects/hermes-local/topics/low-stock";
 const SUBSCRIPTION: &str = "projects/hermes-local/subscriptions/low-stock-image";
 const USER: &str = "65532:65532";
@@ -188,19 +187,7 @@ async fn gateway_image_runs_read_only_as_65532_and_publishes_the_seed_hit() {
         "readyz names the config hash: {ready}"
     );
 
-    let hit = http
-        .get(format!("{base}{LOW_STOCK_HIT}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hit.status(), 204);
-    let got = emulator
-        .pull(SUBSCRIPTION, 2, Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "exactly one message: {got:?}");
-    let body: Value = serde_json::from_slice(&got[0].data).expect("JSON message");
-    assert_eq!(body, json!({"sku": "BOWL-10", "source": "signal"}));
+    assert_low_stock_hit_published(&base, &emulator, SUBSCRIPTION).await;
 }
 
 #[test]

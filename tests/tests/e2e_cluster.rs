@@ -342,7 +342,7 @@ async fn a_gateway_stopped_with_sigterm_flushes_its_messages_and_retires_its_rep
     stack.wait_ready(&["tags", "--all"]).await;
     stack.wait_gateway_current().await;
     assert_eq!(stack.get(LOW_STOCK_HIT).await, 204);
-    let status = stack.gateway.terminate().await.unwrap();
+    let status = stack.gateway.process.terminate().await.unwrap();
     assert!(status.success(), "gateway exit: {status:?}");
     let stopped = Instant::now();
     // The hit was answered before publishing; shutdown published it.

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures::FutureExt;
+use hermes_tests::low_stock::{LOW_STOCK_HIT, assert_low_stock_hit_published};
 use hermes_tests::node::TestNode;
 use hermes_tests::pubsub::{PubSubEmulator, SubscriptionOptions};
-use hermes_tests::stack::LOW_STOCK_HIT;
 use hermes_tests::{TestNamespace, free_port, wait_for};
 use serde_json::{Value, json};
 
@@ -109,21 +109,6 @@ async fn gateway_pod(ns: &TestNamespace, release: &str) -> (String, String) {
     })
     .await
     .unwrap()
-}
-
-/// Sends the seed's hit to the gateway pod and expects it published, once.
-async fn hit_is_published(address: &str, emulator: &PubSubEmulator) {
-    let response = reqwest::get(format!("http://{address}{LOW_STOCK_HIT}"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204, "the hit is accepted");
-    let got = emulator
-        .pull(SUBSCRIPTION, 2, Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert_eq!(got.len(), 1, "exactly one message: {got:?}");
-    let body: Value = serde_json::from_slice(&got[0].data).expect("JSON message");
-    assert_eq!(body, json!({"sku": "BOWL-10", "source": "signal"}));
 }
 
 async fn can_i(ns: &TestNamespace, user: &str, verb: &str, resource: &str) -> bool {
@@ -257,7 +242,8 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
         rig.apply_examples().await;
 
         let (before, address) = gateway_pod(ns, release).await;
-        hit_is_published(&address, &rig.emulator).await;
+        assert_low_stock_hit_published(&format!("http://{address}"), &rig.emulator, SUBSCRIPTION)
+            .await;
 
         // The pods run as the chart's ServiceAccounts, which refuse what is not their job.
         let operator = format!("system:serviceaccount:{release}:{prefix}-operator");
@@ -303,7 +289,8 @@ async fn chart_on_a_real_node_installs_serves_hits_upgrades_and_uninstalls() {
         )
         .await;
         assert!(args.contains("--log-format=text"), "{args}");
-        hit_is_published(&address, &rig.emulator).await;
+        assert_low_stock_hit_published(&format!("http://{address}"), &rig.emulator, SUBSCRIPTION)
+            .await;
 
         rig.helm("uninstall", json!({})).await;
         let left = kubectl(
@@ -386,7 +373,8 @@ async fn with_buffer_persistence_hits_accepted_before_the_pod_is_deleted_are_pub
             "persistence": {"enabled": true, "storageClassName": class, "size": "1Gi"},
         });
         // Short: with Pub/Sub frozen the pod could not flush at SIGTERM anyway.
-        values["gateway"]["terminationGracePeriodSeconds"] = json!(3);
+        values["gateway"]["shutdown"] = json!({"delaySeconds": 0, "flushTimeoutSeconds": 1});
+        values["gateway"]["terminationGracePeriodSeconds"] = json!(16);
         let installed = rig.helm("install", values).await;
         assert_eq!(installed["status"], "deployed", "{installed}");
         let statefulset = format!("statefulset/{prefix}-gateway");
@@ -394,7 +382,8 @@ async fn with_buffer_persistence_hits_accepted_before_the_pod_is_deleted_are_pub
         rig.apply_examples().await;
         let (pod, address) = gateway_pod(ns, release).await;
         assert_eq!(pod, format!("{prefix}-gateway-0"));
-        hit_is_published(&address, &rig.emulator).await;
+        assert_low_stock_hit_published(&format!("http://{address}"), &rig.emulator, SUBSCRIPTION)
+            .await;
 
         // Pub/Sub stops answering: hits are accepted into the buffer on the claim only.
         rig.emulator.signal("STOP").unwrap();

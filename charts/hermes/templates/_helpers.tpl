@@ -85,6 +85,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- $scope -}}
 {{- end -}}
 
+{{/* The gateway's grace period, refused when shorter than its shutdown takes: the
+delay, draining (at most 10 s), the flush, and 5 s to close the buffer. */}}
+{{- define "hermes.gateway.terminationGracePeriodSeconds" -}}
+{{- $gateway := .Values.gateway -}}
+{{- $grace := int $gateway.terminationGracePeriodSeconds -}}
+{{- $needed := add (int $gateway.shutdown.delaySeconds) 10 (int $gateway.shutdown.flushTimeoutSeconds) 5 -}}
+{{- if lt $grace (int $needed) -}}
+{{- fail (printf "gateway.terminationGracePeriodSeconds is %d, the gateway's shutdown needs %d: shutdown.delaySeconds + 10 (draining) + shutdown.flushTimeoutSeconds + 5" $grace (int $needed)) -}}
+{{- end -}}
+{{- $grace -}}
+{{- end -}}
+
 {{/* Pod-level hardening, the same for both components. */}}
 {{- define "hermes.podSecurityContext" -}}
 runAsNonRoot: true

@@ -1,6 +1,8 @@
 //! What happens on the durable delivery path: lanes that cannot go on, dead letters,
 //! topics failing and healing, hits dropped on a full buffer.
 
+use google_cloud_pubsub::error::PublishError;
+
 use crate::publish::{DeadLetterLabels, PublishMetrics};
 
 /// A lane could not read its topic's buffer (or write its dead letters).
@@ -15,12 +17,13 @@ impl LaneReadFailed<'_> {
     }
 }
 
-/// Messages moved to a topic's dead-letter file (and acknowledged in the buffer).
+/// Messages moved to the dead letters (and acknowledged in the buffer).
 pub(crate) struct MessagesDeadLettered<'a> {
     pub topic: &'a str,
     pub reason: &'static str,
     pub tags: &'a [String],
-    pub file: &'a std::path::Path,
+    /// The dead-letter topic, or the path of the topic's dead-letter file.
+    pub destination: &'a str,
 }
 
 impl MessagesDeadLettered<'_> {
@@ -29,7 +32,7 @@ impl MessagesDeadLettered<'_> {
             topic = self.topic,
             reason = self.reason,
             messages = self.tags.len(),
-            file = %self.file.display(),
+            destination = self.destination,
             "messages dead-lettered"
         );
         for tag in self.tags {
@@ -40,6 +43,29 @@ impl MessagesDeadLettered<'_> {
                     reason: self.reason.to_owned(),
                 })
                 .inc();
+        }
+    }
+}
+
+/// The dead-letter topic did not take these dead letters: they go to the dead-letter file.
+pub(crate) struct DeadLetterTopicFailed<'a> {
+    pub topic: &'a str,
+    pub dead_letter_topic: &'a str,
+    pub tags: &'a [String],
+    pub error: &'a PublishError,
+}
+
+impl DeadLetterTopicFailed<'_> {
+    pub(crate) fn emit(self, metrics: &PublishMetrics) {
+        tracing::error!(
+            topic = self.topic,
+            dead_letter_topic = self.dead_letter_topic,
+            messages = self.tags.len(),
+            error = %self.error,
+            "dead-letter topic failed: dead letters go to the file"
+        );
+        for tag in self.tags {
+            PublishMetrics::for_tag(&metrics.dead_letter_topic_failures, tag).inc();
         }
     }
 }

@@ -18,7 +18,8 @@ mod publish;
 pub use config::ConfigLoadOutcome;
 pub(crate) use config::{ConfigLoaded, ConfigRefused};
 pub(crate) use delivery::{
-    LaneReadFailed, MessagesDeadLettered, MessagesDroppedBufferFull, TopicFailing, TopicHealed,
+    DeadLetterTopicFailed, LaneReadFailed, MessagesDeadLettered, MessagesDroppedBufferFull,
+    TopicFailing, TopicHealed,
 };
 pub(crate) use evaluation::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,

@@ -43,6 +43,7 @@ fn state(recorder: Arc<RecordingPublisher>, hits_per_session: usize) -> Arc<AppS
             hits_per_session,
             ..Default::default()
         })),
+        draining: Default::default(),
     })
 }
 

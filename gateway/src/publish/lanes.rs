@@ -50,8 +50,8 @@ pub(super) struct LaneId {
 
 impl LaneId {
     fn of(msg: &OutgoingMessage) -> Option<LaneId> {
-        msg.ordering_key().map(|key| LaneId {
-            topic: msg.topic.clone(),
+        msg.record.ordering_key().map(|key| LaneId {
+            topic: msg.record.topic.clone(),
             key: key.to_owned(),
         })
     }
@@ -225,12 +225,13 @@ impl Lanes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::Record;
 
     const TOPIC: &str = "projects/p/topics/orders";
 
     fn pending(seq: u64, key: Option<&str>) -> Pending {
-        let mut msg = OutgoingMessage::new("tag", TOPIC, format!("m{seq}"));
-        msg.ordering_key = key.map(str::to_owned);
+        let mut msg = OutgoingMessage::new("tag", Record::new(TOPIC, format!("m{seq}")));
+        msg.record.ordering_key = key.map(str::to_owned);
         Pending::new(msg, seq, Instant::now())
     }
 

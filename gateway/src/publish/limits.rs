@@ -30,7 +30,7 @@ pub const MAX_ATTRIBUTE_VALUE_BYTES: usize = 1_024;
 /// Bytes in an ordering key.
 pub const MAX_ORDERING_KEY_BYTES: usize = 1_024;
 
-use super::OutgoingMessage;
+use super::Record;
 
 /// Why Pub/Sub would refuse a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,10 +59,10 @@ pub enum InvalidMessage {
 }
 
 /// The message's size as the client's batcher estimates it.
-pub fn message_size(msg: &OutgoingMessage) -> usize {
-    msg.data.len()
-        + msg.ordering_key().map_or(0, str::len)
-        + msg
+pub fn message_size(record: &Record) -> usize {
+    record.data.len()
+        + record.ordering_key().map_or(0, str::len)
+        + record
             .attributes
             .iter()
             .map(|(k, v)| k.len() + v.len())
@@ -70,17 +70,17 @@ pub fn message_size(msg: &OutgoingMessage) -> usize {
 }
 
 /// Checks everything Pub/Sub checks about a single message.
-pub fn validate(msg: &OutgoingMessage) -> Result<(), InvalidMessage> {
-    validate_topic(&msg.topic)?;
-    if msg.data.is_empty() && msg.attributes.is_empty() {
+pub fn validate(record: &Record) -> Result<(), InvalidMessage> {
+    validate_topic(&record.topic)?;
+    if record.data.is_empty() && record.attributes.is_empty() {
         return Err(InvalidMessage::Empty);
     }
-    if msg.attributes.len() > MAX_ATTRIBUTES {
+    if record.attributes.len() > MAX_ATTRIBUTES {
         return Err(InvalidMessage::TooManyAttributes {
-            count: msg.attributes.len(),
+            count: record.attributes.len(),
         });
     }
-    for (key, value) in &msg.attributes {
+    for (key, value) in &record.attributes {
         let bad_key = |reason| InvalidMessage::AttributeKey {
             key: key.clone(),
             reason,
@@ -101,12 +101,12 @@ pub fn validate(msg: &OutgoingMessage) -> Result<(), InvalidMessage> {
             });
         }
     }
-    if let Some(len) = msg.ordering_key().map(str::len)
+    if let Some(len) = record.ordering_key().map(str::len)
         && len > MAX_ORDERING_KEY_BYTES
     {
         return Err(InvalidMessage::OrderingKey { len });
     }
-    let size = message_size(msg);
+    let size = message_size(record);
     if size > MAX_MESSAGE_BYTES {
         return Err(InvalidMessage::TooLarge { size });
     }
@@ -157,14 +157,14 @@ mod tests {
 
     const TOPIC: &str = "projects/shop/topics/low-stock";
 
-    fn msg() -> OutgoingMessage {
-        OutgoingMessage::new("low-stock", TOPIC, r#"{"sku":"BOWL-10"}"#)
+    fn msg() -> Record {
+        Record::new(TOPIC, r#"{"sku":"BOWL-10"}"#)
     }
 
     #[test]
     fn a_plain_message_is_valid() {
         assert_eq!(validate(&msg()), Ok(()));
-        let attrs_only = OutgoingMessage::new("t", TOPIC, "").with_attribute("sku", "BOWL-10");
+        let attrs_only = Record::new(TOPIC, "").with_attribute("sku", "BOWL-10");
         assert_eq!(validate(&attrs_only), Ok(()));
     }
 
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn empty_messages_are_refused() {
-        let empty = OutgoingMessage::new("t", TOPIC, "");
+        let empty = Record::new(TOPIC, "");
         assert_eq!(validate(&empty), Err(InvalidMessage::Empty));
     }
 
@@ -247,7 +247,7 @@ mod tests {
 
     #[test]
     fn size_counts_data_attributes_and_ordering_key_like_the_batcher() {
-        let m = OutgoingMessage::new("t", TOPIC, "12345")
+        let m = Record::new(TOPIC, "12345")
             .with_attribute("ab", "cde")
             .with_ordering_key("xyz");
         assert_eq!(message_size(&m), 5 + 5 + 3);
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn messages_above_the_size_limit_are_refused_and_at_it_accepted() {
-        let at = OutgoingMessage::new("t", TOPIC, vec![b'x'; MAX_MESSAGE_BYTES]);
+        let at = Record::new(TOPIC, vec![b'x'; MAX_MESSAGE_BYTES]);
         assert_eq!(validate(&at), Ok(()));
         let over = at.with_attribute("k", "v");
         assert_eq!(

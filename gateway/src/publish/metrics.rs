@@ -36,9 +36,12 @@ pub struct PublishMetrics {
     pub batch_size: Histogram,
     /// Messages accepted and not yet published (`hermes_publish_queue_depth`).
     pub queue_depth: Gauge,
-    /// Messages moved to the dead letters, by tag and reason
+    /// Messages moved to the dead letters (topic or file), by tag and reason
     /// (`hermes_publish_messages_dead_lettered_total{tag,reason}`).
     pub dead_lettered: Family<DeadLetterLabels, Counter>,
+    /// Dead letters the dead-letter topic did not acknowledge, written to the dead-letter
+    /// file instead (`hermes_publish_dead_letter_topic_failures_total{tag}`).
+    pub dead_letter_topic_failures: Family<TagLabels, Counter>,
     /// Topics currently failing (missing, forbidden) (`hermes_publish_failing_topics`).
     pub failing_topics: Gauge,
     /// Messages dropped because the buffer was full under the `drop` policy
@@ -88,6 +91,10 @@ impl PublishMetrics {
             dead_lettered: r.add(
                 "messages_dead_lettered",
                 "Messages moved to the dead letters, by tag and reason",
+            ),
+            dead_letter_topic_failures: r.add(
+                "dead_letter_topic_failures",
+                "Dead letters the dead-letter topic did not take, written to the file instead",
             ),
             failing_topics: r.add(
                 "failing_topics",

@@ -18,76 +18,39 @@ mod pubsub;
 mod recording;
 mod worker;
 
-use std::collections::BTreeMap;
-
 use futures::future::BoxFuture;
+pub use hermes_buffer::Record;
 
 pub use config::{BatchSettings, PubSubConfig, PubSubTarget};
-pub use durable::{DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
+pub use durable::{DeadLetterTopicName, DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
 pub use limits::InvalidMessage;
 pub use metrics::{DeadLetterLabels, PublishMetrics};
 pub use pubsub::PubSubPublisher;
 pub use recording::RecordingPublisher;
 
-/// One message a tag asks to publish.
+/// One message a tag asks to publish: the record the buffer keeps and Pub/Sub receives
+/// (topic, attributes, ordering key, payload; built with [`Record::new`] and its
+/// `with_…` methods), and the tag that rendered it, which metrics and logs are per.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
-    /// The tag that rendered the message (metrics and logs are per tag).
+    /// The tag that rendered the message.
     pub tag: String,
-    /// The full topic name, `projects/P/topics/T`.
-    pub topic: String,
-    /// The payload.
-    pub data: bytes::Bytes,
-    /// Message attributes.
-    pub attributes: BTreeMap<String, String>,
-    /// Messages with the same key on the same topic are published in enqueue order.
-    /// `None` (or an empty key) means no ordering.
-    pub ordering_key: Option<String>,
+    /// What is published.
+    pub record: Record,
 }
 
 impl OutgoingMessage {
-    /// A message without attributes or ordering key.
-    pub fn new(
-        tag: impl Into<String>,
-        topic: impl Into<String>,
-        data: impl Into<bytes::Bytes>,
-    ) -> Self {
+    /// `tag`'s message `record`.
+    pub fn new(tag: impl Into<String>, record: Record) -> Self {
         OutgoingMessage {
             tag: tag.into(),
-            topic: topic.into(),
-            data: data.into(),
-            attributes: BTreeMap::new(),
-            ordering_key: None,
+            record,
         }
     }
 
-    /// Adds (or replaces) an attribute.
-    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.attributes.insert(key.into(), value.into());
-        self
-    }
-
-    /// Sets the ordering key.
-    pub fn with_ordering_key(mut self, key: impl Into<String>) -> Self {
-        self.ordering_key = Some(key.into());
-        self
-    }
-
-    /// The ordering key, `None` when absent or empty.
-    pub fn ordering_key(&self) -> Option<&str> {
-        self.ordering_key.as_deref().filter(|k| !k.is_empty())
-    }
-}
-
-impl From<OutgoingMessage> for hermes_buffer::Record {
-    /// The tag travels as the `hermes_tag` attribute the renderer sets on every message.
-    fn from(msg: OutgoingMessage) -> Self {
-        hermes_buffer::Record {
-            topic: msg.topic,
-            attributes: msg.attributes,
-            ordering_key: msg.ordering_key.filter(|k| !k.is_empty()),
-            data: msg.data,
-        }
+    /// The full topic name, `projects/P/topics/T`.
+    pub fn topic(&self) -> &str {
+        &self.record.topic
     }
 }
 
@@ -164,17 +127,4 @@ pub trait Publisher: Send + Sync {
     /// Stop accepting messages, publish what is pending within the configured shutdown
     /// timeout, then stop. Calling it again returns at once.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_ordering_key_means_no_ordering() {
-        let msg = OutgoingMessage::new("t", "projects/p/topics/topic", "x").with_ordering_key("");
-        assert_eq!(msg.ordering_key(), None);
-        let msg = msg.with_ordering_key("client-1");
-        assert_eq!(msg.ordering_key(), Some("client-1"));
-    }
 }

@@ -68,7 +68,7 @@ impl Publisher for PubSubPublisher {
         if self.closed.load(Ordering::SeqCst) {
             return Err(EnqueueError::Closed);
         }
-        limits::validate(&msg)?;
+        limits::validate(&msg.record)?;
         let capacity = self.capacity;
         self.shared
             .depth

@@ -68,7 +68,7 @@ impl Publisher for RecordingPublisher {
         if self.closed.load(Ordering::SeqCst) {
             return Err(EnqueueError::Closed);
         }
-        limits::validate(&msg)?;
+        limits::validate(&msg.record)?;
         let mut messages = self.lock();
         if let Some(capacity) = self.capacity
             && messages.len() >= capacity
@@ -96,7 +96,7 @@ impl Publisher for RecordingPublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::publish::InvalidMessage;
+    use crate::publish::{InvalidMessage, Record};
 
     const TOPIC: &str = "projects/shop/topics/low-stock";
 
@@ -105,10 +105,17 @@ mod tests {
         let recorder = RecordingPublisher::new();
         for sku in ["BOWL-10", "CUP-2"] {
             recorder
-                .enqueue(OutgoingMessage::new("low-stock", TOPIC, sku).with_attribute("sku", sku))
+                .enqueue(OutgoingMessage::new(
+                    "low-stock",
+                    Record::new(TOPIC, sku).with_attribute("sku", sku),
+                ))
                 .unwrap();
         }
-        let skus: Vec<_> = recorder.messages().iter().map(|m| m.data.clone()).collect();
+        let skus: Vec<_> = recorder
+            .messages()
+            .iter()
+            .map(|m| m.record.data.clone())
+            .collect();
         assert_eq!(skus, vec!["BOWL-10", "CUP-2"]);
         assert_eq!(recorder.queue_depth(), 2);
         assert_eq!(recorder.take().len(), 2);
@@ -119,21 +126,21 @@ mod tests {
     fn refuses_when_full_invalid_or_shut_down() {
         let recorder = RecordingPublisher::with_capacity(1);
         recorder
-            .enqueue(OutgoingMessage::new("t", TOPIC, "a"))
+            .enqueue(OutgoingMessage::new("t", Record::new(TOPIC, "a")))
             .unwrap();
         assert!(matches!(
-            recorder.enqueue(OutgoingMessage::new("t", TOPIC, "b")),
+            recorder.enqueue(OutgoingMessage::new("t", Record::new(TOPIC, "b"))),
             Err(EnqueueError::Full { capacity: 1 })
         ));
         assert!(matches!(
-            recorder.enqueue(OutgoingMessage::new("t", "low-stock", "c")),
+            recorder.enqueue(OutgoingMessage::new("t", Record::new("low-stock", "c"))),
             Err(EnqueueError::Invalid(InvalidMessage::Topic { .. }))
         ));
         assert!(recorder.is_ready());
         futures::executor::block_on(recorder.shutdown());
         assert!(!recorder.is_ready());
         assert!(matches!(
-            recorder.enqueue(OutgoingMessage::new("t", TOPIC, "d")),
+            recorder.enqueue(OutgoingMessage::new("t", Record::new(TOPIC, "d"))),
             Err(EnqueueError::Closed)
         ));
     }

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::lanes::{LaneId, Lanes, Next, Pending};
 use super::limits::MAX_BATCH_MESSAGES;
-use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics};
+use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics, Record};
 use crate::events::{
     BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
     MessagesAbandoned, PublishAttemptFailed,
@@ -225,6 +225,20 @@ pub(super) fn topic_publisher(
         .build()
 }
 
+/// The Pub/Sub form of a record: payload, attributes and (non-empty) ordering key.
+pub(super) fn pubsub_message(record: &Record) -> Message {
+    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
+        record
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    if let Some(key) = record.ordering_key() {
+        message = message.set_ordering_key(key);
+    }
+    message
+}
+
 /// The connected worker's state. Owned by one task: no locks.
 struct Pump {
     config: PubSubConfig,
@@ -336,22 +350,27 @@ impl Pump {
     /// starts a new generation when the current one has seen enough.
     fn generation_for_new(&mut self, msg: &OutgoingMessage) -> u64 {
         let new_lane = self.lanes.is_new_lane(msg);
-        if self.clients(&msg.topic).is_none() {
+        let topic = msg.topic();
+        if self.clients(topic).is_none() {
             return 0;
         }
-        let (Some(client), Some(clients)) = (self.client.as_ref(), self.topics.get_mut(&msg.topic))
+        let (Some(client), Some(clients)) = (self.client.as_ref(), self.topics.get_mut(topic))
         else {
             return 0;
         };
         if new_lane {
             if clients.keys >= self.config.ordering_keys_per_client.max(1) {
-                let fresh = topic_publisher(client, &msg.topic, self.config.batching);
+                let fresh = topic_publisher(client, topic, self.config.batching);
                 let old = std::mem::replace(&mut clients.current, fresh);
                 clients.retired.insert(clients.generation, old);
                 clients.generation = self.next_generation;
                 clients.keys = 0;
                 self.next_generation += 1;
-                tracing::debug!(topic = %msg.topic, generation = clients.generation, "new client publisher");
+                tracing::debug!(
+                    topic,
+                    generation = clients.generation,
+                    "new client publisher"
+                );
             }
             clients.keys += 1;
         }
@@ -382,13 +401,8 @@ impl Pump {
         }
         pending.attempts += 1;
         let msg = &pending.msg;
-        let mut message = Message::new()
-            .set_data(msg.data.clone())
-            .set_attributes(msg.attributes.iter().map(|(k, v)| (k.clone(), v.clone())));
-        if let Some(key) = msg.ordering_key() {
-            message = message.set_ordering_key(key);
-        }
-        let topic = msg.topic.clone();
+        let message = pubsub_message(&msg.record);
+        let topic = msg.record.topic.clone();
         let seq = pending.seq;
         let generation = self.lanes.generation_of(msg);
         let Some(publisher) = self.publisher_for(&topic, generation) else {
@@ -428,7 +442,7 @@ impl Pump {
                 Verdict::GiveUp => {
                     MessageRefused {
                         tag,
-                        topic: &pending.msg.topic,
+                        topic: pending.msg.topic(),
                         error: &error,
                     }
                     .emit(metrics);
@@ -439,13 +453,13 @@ impl Pump {
                 verdict => {
                     PublishAttemptFailed {
                         tag,
-                        topic: &pending.msg.topic,
+                        topic: pending.msg.topic(),
                         attempts: pending.attempts,
                         error: &error,
                     }
                     .emit(metrics, &mut self.failure_log);
                     if verdict == Verdict::ClientGone {
-                        self.topics.remove(&pending.msg.topic);
+                        self.topics.remove(pending.msg.topic());
                     }
                     pending.failures += 1;
                     self.lanes.failed(pending, true)

@@ -12,7 +12,7 @@ use crate::events::{
 };
 use crate::fire::{self, EventTrace, PreparedConfig, RenderedMessage};
 use crate::preview::PreviewHit;
-use crate::publish::OutgoingMessage;
+use crate::publish::{OutgoingMessage, Record};
 
 /// What the gateway did with a hit it did not refuse.
 #[derive(Debug)]
@@ -122,13 +122,16 @@ fn to_outgoing(state: &AppState, message: RenderedMessage) -> OutgoingMessage {
         fields: &message.dropped_fields,
     }
     .emit(&state.metrics);
-    OutgoingMessage {
-        tag: message.tag,
-        topic: message.topic,
-        data: bytes::Bytes::from(serde_json::to_vec(&message.data).unwrap_or_default()),
-        attributes: message.attributes,
-        ordering_key: message.ordering_key,
-    }
+    let data = serde_json::to_vec(&message.data).unwrap_or_default();
+    OutgoingMessage::new(
+        message.tag,
+        Record {
+            topic: message.topic,
+            attributes: message.attributes,
+            ordering_key: message.ordering_key,
+            data: data.into(),
+        },
+    )
 }
 
 /// Hand a hit's messages to the publisher: how many were kept, or `Err` when the hit

@@ -1,5 +1,5 @@
-//! `/healthz`, `/readyz` (config loaded, publisher ready; shows the config hash) and
-//! `/metrics` (Prometheus text).
+//! `/healthz`, `/readyz` (config loaded, publisher ready, not shutting down; shows the
+//! config hash) and `/metrics` (Prometheus text).
 
 use std::sync::Arc;
 
@@ -17,15 +17,19 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: a config is loaded and the publisher can publish.
+/// Readiness: a config is loaded, the publisher can publish, and the gateway is not
+/// shutting down (from SIGTERM on it answers 503 while it still serves hits, so traffic
+/// moves elsewhere before the listener closes).
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let hash = state.config.current_hash();
     let publisher_ready = state.publisher.is_ready();
-    let ready = hash.is_some() && publisher_ready;
+    let draining = state.draining.is_draining();
+    let ready = hash.is_some() && publisher_ready && !draining;
     let body = json!({
         "ready": ready,
         "configHash": hash,
         "publisherReady": publisher_ready,
+        "draining": draining,
         "queueDepth": state.publisher.queue_depth(),
     });
     let status = if ready {

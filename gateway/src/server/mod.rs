@@ -10,9 +10,11 @@ mod refusal;
 pub(crate) mod request;
 mod response;
 mod serve;
+mod shutdown;
 
 pub(crate) use refusal::Refusal;
-pub use serve::serve;
+pub use serve::{DRAIN_TIMEOUT, serve};
+pub use shutdown::{Draining, drain_after};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Open live-preview sessions (none: the hit path pays one atomic load).
     pub preview: Arc<PreviewRegistry>,
+    /// Set on SIGTERM: `/readyz` answers 503 while hits are still served.
+    pub draining: Draining,
 }
 
 /// The gateway's router.

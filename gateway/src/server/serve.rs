@@ -1,8 +1,9 @@
 //! Serving the router over TCP with the timeouts a hostile or stalled client needs:
 //! `axum::serve` sets no timer, so a client trickling its request head would hold a
 //! connection forever. Each connection is served by hyper's HTTP/1 + HTTP/2 builder with
-//! a header read timeout; the body read timeout is the handlers' (`read_body`). On the
-//! shutdown signal the listener closes and open connections finish their requests.
+//! a header read timeout; the body read timeout is the handlers' (`read_body`). When the
+//! shutdown future completes (see `shutdown.rs` for the delay before it does) the listener
+//! closes and open connections finish their requests, for at most [`DRAIN_TIMEOUT`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,8 +23,14 @@ use tower::ServiceExt;
 /// descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// How long open connections may take to finish after the listener closed. Hits finish in
+/// milliseconds; what would not (a live-preview event stream, a client trickling its body
+/// up to the body read timeout) must not hold the shutdown, and the flush of the pending
+/// messages after it, until Kubernetes' SIGKILL.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serve `app` on `listener` until `shutdown` completes, then let open connections
-/// finish. A client that has not sent its whole request head within
+/// finish (up to [`DRAIN_TIMEOUT`]). A client that has not sent its whole request head within
 /// `header_read_timeout` is disconnected. Handlers see the peer as
 /// `ConnectInfo<SocketAddr>`.
 pub async fn serve(
@@ -69,5 +76,13 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?DRAIN_TIMEOUT,
+            "connections still open after the drain timeout: closing them"
+        );
+    }
 }

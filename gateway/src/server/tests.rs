@@ -48,6 +48,7 @@ fn state_with(
         metrics,
         registry: Arc::new(registry),
         preview: Arc::default(),
+        draining: Default::default(),
     })
 }
 
@@ -146,6 +147,23 @@ async fn a_gateway_without_config_is_not_ready_and_answers_503_with_retry_after(
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["retry-after"], "5");
     assert!(body.contains("no_config"), "{body}");
+}
+
+#[tokio::test]
+async fn a_draining_gateway_is_not_ready_but_still_accepts_hits() {
+    let state = state(Arc::new(RecordingPublisher::new()), true);
+    let (status, _, _) = send(state.clone(), get("/readyz")).await;
+    assert_eq!(status, StatusCode::OK);
+    state.draining.start();
+    let (status, _, body) = send(state.clone(), get("/readyz")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("\"draining\":true"), "{body}");
+    let (status, _, _) = send(state, get(LOW_STOCK)).await;
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "hits are served while draining"
+    );
 }
 
 #[tokio::test]
@@ -270,7 +288,7 @@ async fn an_invalid_parameter_is_dropped_and_counted_unless_the_stream_is_strict
     assert_eq!(status, StatusCode::NO_CONTENT);
     let published = recorder.take();
     assert_eq!(published.len(), 1);
-    let data: Value = serde_json::from_slice(&published[0].data).unwrap();
+    let data: Value = serde_json::from_slice(&published[0].record.data).unwrap();
     assert_eq!(data["transaction_id"], "T-9");
     assert!(data.get("coupon").is_none(), "{data}");
     let (_, _, metrics) = send(lenient, get("/metrics")).await;

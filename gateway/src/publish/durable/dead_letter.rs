@@ -100,7 +100,7 @@ impl DeadLetterFile {
                 reason,
                 error,
                 attributes,
-                ordering_key: record.ordering_key.as_deref(),
+                ordering_key: record.ordering_key(),
                 data: base64::engine::general_purpose::STANDARD.encode(&record.data),
             };
             // Serialising strings and maps cannot fail.

@@ -6,23 +6,26 @@
 //! only delays itself. A missing or forbidden topic makes the lane *failing*: its records
 //! are dead-lettered and acknowledged without publishing, and every `probe_interval` one
 //! batch is tried again, so the lane heals once the topic exists (or the right is granted).
+//! Dead letters go to the dead-letter topic when there is one, and to the topic's
+//! dead-letter file when there is none or it does not take them.
 
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_pubsub::client::Publisher as TopicPublisher;
-use google_cloud_pubsub::model::Message;
 use hermes_buffer::{Acker, Delivery, Record, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
+use super::dead_letter_topic::{DeadLetterTopic, DeadLetterTopicName};
 use super::failure::{DestinationFailure, FailureClass, classify};
 use super::health::FailingTopics;
 use crate::events::{
-    LaneReadFailed, LogThrottle, MessagePublished, MessageRetried, MessagesDeadLettered,
-    PublishAttemptFailed,
+    DeadLetterTopicFailed, LaneReadFailed, LogThrottle, MessagePublished, MessageRetried,
+    MessagesDeadLettered, PublishAttemptFailed,
 };
 use crate::fire::TAG_ATTRIBUTE;
 use crate::publish::PublishMetrics;
+use crate::publish::worker::pubsub_message;
 
 /// What every lane shares.
 #[derive(Debug)]
@@ -30,6 +33,8 @@ pub(super) struct LaneContext {
     pub metrics: PublishMetrics,
     pub delays: ExponentialBuilder,
     pub dead_letter_dir: std::path::PathBuf,
+    /// `--dead-letter-topic`, resolved per lane for its topic's project.
+    pub dead_letter_topic: Option<DeadLetterTopicName>,
     pub probe_interval: Duration,
     pub failing: FailingTopics,
     pub max_batch: usize,
@@ -42,6 +47,7 @@ struct Lane<'a> {
     publisher: TopicPublisher,
     acker: Acker,
     dead_letters: DeadLetterFile,
+    dead_letter_topic: Option<DeadLetterTopic>,
     /// Set while the topic is failing: when to try it again.
     next_probe: Option<Instant>,
     failure_log: LogThrottle,
@@ -49,11 +55,17 @@ struct Lane<'a> {
 
 /// Publish `reader`'s topic until the buffer closes (or the task is aborted at shutdown:
 /// whatever is unacknowledged stays in the buffer).
-pub(super) async fn run(context: &LaneContext, mut reader: TopicReader, publisher: TopicPublisher) {
+pub(super) async fn run(
+    context: &LaneContext,
+    mut reader: TopicReader,
+    publisher: TopicPublisher,
+    dead_letter_topic: Option<DeadLetterTopic>,
+) {
     let topic = reader.topic().to_owned();
     let mut lane = Lane {
         context,
         dead_letters: DeadLetterFile::new(&context.dead_letter_dir, &topic),
+        dead_letter_topic,
         acker: reader.acker(),
         topic,
         publisher,
@@ -83,19 +95,6 @@ fn tag_of(record: &Record) -> &str {
         .map_or("", String::as_str)
 }
 
-fn message_of(record: &Record) -> Message {
-    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
-        record
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    if let Some(key) = record.ordering_key.as_deref().filter(|k| !k.is_empty()) {
-        message = message.set_ordering_key(key);
-    }
-    message
-}
-
 impl Lane<'_> {
     /// Publish `batch` until every record is acknowledged or dead-lettered.
     async fn deliver(&mut self, batch: Vec<Delivery>) {
@@ -114,7 +113,7 @@ impl Lane<'_> {
             }
             let futures: Vec<_> = pending
                 .iter()
-                .map(|d| self.publisher.publish(message_of(&d.record)))
+                .map(|d| self.publisher.publish(pubsub_message(&d.record)))
                 .collect();
             let results = futures::future::join_all(futures).await;
             let mut retry = Vec::new();
@@ -158,10 +157,7 @@ impl Lane<'_> {
             if retry.is_empty() {
                 return;
             }
-            for key in retry
-                .iter()
-                .filter_map(|d| d.record.ordering_key.as_deref())
-            {
+            for key in retry.iter().filter_map(|d| d.record.ordering_key()) {
                 self.publisher.resume_publish(key);
             }
             failures += 1;
@@ -203,11 +199,79 @@ impl Lane<'_> {
             .fail(&self.topic, failure.reason(), error, &self.context.metrics);
     }
 
-    /// Move `deliveries` to the dead letters, then acknowledge them. If the file cannot be
-    /// written, they stay unacknowledged in the buffer (published or dead-lettered after a
-    /// restart) and the lane waits a probe interval.
+    /// Move `deliveries` to the dead letters, then acknowledge them: to the dead-letter
+    /// topic when there is one, to the file what it does not take (or everything, without
+    /// one).
     async fn dead_letter(
         &mut self,
+        deliveries: Vec<Delivery>,
+        reason: &'static str,
+        error: String,
+    ) {
+        let deliveries = match &self.dead_letter_topic {
+            Some(topic) => self.dead_letter_to_topic(topic, deliveries, reason).await,
+            None => deliveries,
+        };
+        if !deliveries.is_empty() {
+            self.dead_letter_to_file(deliveries, reason, error).await;
+        }
+    }
+
+    /// Publish `deliveries` to the dead-letter topic and acknowledge what it took; the
+    /// rest is returned for the file.
+    async fn dead_letter_to_topic(
+        &self,
+        topic: &DeadLetterTopic,
+        deliveries: Vec<Delivery>,
+        reason: &'static str,
+    ) -> Vec<Delivery> {
+        let records: Vec<&Record> = deliveries.iter().map(|d| &d.record).collect();
+        let results = topic.publish(&records, &self.topic, reason).await;
+        let mut published = Vec::new();
+        let mut refused = Vec::new();
+        let mut last_error = None;
+        for (delivery, result) in deliveries.into_iter().zip(results) {
+            match result {
+                Ok(_) => {
+                    published.push(tag_of(&delivery.record).to_owned());
+                    self.acker.ack(delivery.id);
+                }
+                Err(error) => {
+                    last_error = Some(error);
+                    refused.push(delivery);
+                }
+            }
+        }
+        if !published.is_empty() {
+            MessagesDeadLettered {
+                topic: &self.topic,
+                reason,
+                tags: &published,
+                destination: &topic.name,
+            }
+            .emit(&self.context.metrics);
+        }
+        if let Some(error) = last_error {
+            let tags: Vec<String> = refused
+                .iter()
+                .map(|d| tag_of(&d.record).to_owned())
+                .collect();
+            DeadLetterTopicFailed {
+                topic: &self.topic,
+                dead_letter_topic: &topic.name,
+                tags: &tags,
+                error: &error,
+            }
+            .emit(&self.context.metrics);
+        }
+        refused
+    }
+
+    /// Write `deliveries` to the topic's dead-letter file, then acknowledge them. If the
+    /// file cannot be written, they stay unacknowledged in the buffer (dead-lettered
+    /// after a restart) and the lane stops taking new records until then.
+    async fn dead_letter_to_file(
+        &self,
         deliveries: Vec<Delivery>,
         reason: &'static str,
         error: String,
@@ -221,7 +285,7 @@ impl Lane<'_> {
                     topic: &self.topic,
                     reason,
                     tags: &tags,
-                    file: self.dead_letters.path(),
+                    destination: &self.dead_letters.path().display().to_string(),
                 }
                 .emit(&self.context.metrics);
                 for id in ids {

@@ -3,6 +3,7 @@
 //! `docs/reliability.md`).
 
 mod dead_letter;
+mod dead_letter_topic;
 mod failure;
 mod health;
 mod lane;
@@ -16,12 +17,14 @@ use std::time::Duration;
 use backon::Retryable;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::BasePublisher;
-use hermes_buffer::{AppendError, Buffer, Record};
+use hermes_buffer::{AppendError, Buffer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+pub use dead_letter_topic::DeadLetterTopicName;
 pub use health::FailingTopic;
 
+use self::dead_letter_topic::DeadLetterTopic;
 use self::health::FailingTopics;
 use self::lane::LaneContext;
 use super::worker::{build_client, retry_delays, topic_publisher};
@@ -49,6 +52,9 @@ pub struct DurableConfig {
     pub full_policy: FullPolicy,
     /// Where the per-topic dead-letter files go.
     pub dead_letter_dir: PathBuf,
+    /// Where dead letters are published first, if anywhere (the files take what it
+    /// does not).
+    pub dead_letter_topic: Option<DeadLetterTopicName>,
     /// How often a failing topic is tried again.
     pub probe_interval: Duration,
 }
@@ -59,6 +65,7 @@ impl DurableConfig {
             pubsub,
             full_policy: FullPolicy::Reject,
             dead_letter_dir: dead_letter_dir.into(),
+            dead_letter_topic: None,
             probe_interval: Duration::from_secs(30),
         }
     }
@@ -111,6 +118,7 @@ impl DurablePublisher {
                 metrics,
                 delays: retry_delays(&config.pubsub),
                 dead_letter_dir: config.dead_letter_dir,
+                dead_letter_topic: config.dead_letter_topic,
                 probe_interval: config.probe_interval,
                 failing: FailingTopics::default(),
                 max_batch: config.pubsub.batching.clamped().max_messages as usize,
@@ -157,7 +165,12 @@ impl DurablePublisher {
                 return;
             };
             let publisher = topic_publisher(&base, &topic, batching);
-            lane::run(&context, reader, publisher).await;
+            let dead_letter_topic = context.dead_letter_topic.as_ref().map(|name| {
+                let name = name.for_topic(&topic);
+                let publisher = topic_publisher(&base, &name, batching);
+                DeadLetterTopic::new(name, publisher)
+            });
+            lane::run(&context, reader, publisher, dead_letter_topic).await;
         });
     }
 
@@ -172,8 +185,8 @@ impl DurablePublisher {
         let mut accepted = Accepted::default();
         let mut records = Vec::with_capacity(messages.len());
         for msg in messages {
-            match limits::validate(&msg) {
-                Ok(()) => records.push(Record::from(msg)),
+            match limits::validate(&msg.record) {
+                Ok(()) => records.push(msg.record),
                 Err(error) => accepted.skipped.push(NotAccepted {
                     tag: msg.tag,
                     error: error.into(),
