@@ -235,7 +235,8 @@ impl TopicChecks {
         }
     }
 
-    /// Wait up to `wait` for the running checks; keep the answers that came.
+    /// Wait up to `wait` for the checks started now (take those started earlier only if
+    /// they are done); keep the answers that came.
     async fn collect(&mut self, wait: Duration) -> Vec<(String, TopicState)> {
         let deadline = Instant::now() + wait;
         let mut arrived = Vec::new();
@@ -244,6 +245,11 @@ impl TopicChecks {
             let Some(running) = self.running.get_mut(&topic) else {
                 continue;
             };
+            // A check an earlier reconcile stopped waiting for is not waited for again:
+            // an unreachable Pub/Sub must not slow every reconcile down.
+            if running.abandoned.load(Ordering::SeqCst) && !running.task.is_finished() {
+                continue;
+            }
             let state = match tokio::time::timeout_at(deadline, &mut running.task).await {
                 Ok(Ok(state)) => state,
                 // The task panicked or was aborted: ask again next time.

@@ -68,12 +68,28 @@ pub struct Stack {
     pub operators: Vec<Process>,
     /// A client for the gateway.
     pub http: reqwest::Client,
+    /// Flags every operator process gets besides the stack's own.
+    operator_args: Vec<String>,
     logs: tempfile::TempDir,
+}
+
+/// Extra flags for a stack's processes.
+#[derive(Clone, Debug, Default)]
+pub struct StackArgs {
+    /// Given to `hermes-gateway`.
+    pub gateway: Vec<String>,
+    /// Given to each `hermes-operator`.
+    pub operator: Vec<String>,
 }
 
 impl Stack {
     /// Start with `operators` operator processes (leader election among them).
     pub async fn start(prefix: &str, operators: usize) -> Stack {
+        Self::start_with(prefix, operators, StackArgs::default()).await
+    }
+
+    /// [`Stack::start`] with extra flags for the gateway and the operators.
+    pub async fn start_with(prefix: &str, operators: usize, args: StackArgs) -> Stack {
         let cluster = cluster().await;
         let ns = cluster.namespace(prefix).await.expect("namespace");
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
@@ -94,6 +110,7 @@ impl Stack {
             ])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--mp-secret", "G-SHOP=s3cret"])
+            .args(&args.gateway)
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
             .env("PUBSUB_EMULATOR_HOST", emulator.host_port())
             .env("HERMES_BUFFER_DIR", logs.path().join("buffer"))
@@ -106,6 +123,7 @@ impl Stack {
             gateway_url: format!("http://127.0.0.1:{port}"),
             operators: Vec::new(),
             http: reqwest::Client::new(),
+            operator_args: args.operator,
             logs,
         };
         for index in 0..operators {
@@ -126,6 +144,7 @@ impl Stack {
                 &format!("127.0.0.1:{}", free_port().unwrap()),
             ])
             .args(["--publication-topic", &topic("config-publications")])
+            .args(&self.operator_args)
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Operator))
             .env("PUBSUB_EMULATOR_HOST", self.emulator.host_port())
             .env("RUST_LOG", "info,kube_lease_manager=warn");
@@ -178,11 +197,40 @@ impl Stack {
 
     /// A Ready condition field, e.g. `reason`.
     pub async fn ready_field(&self, object: &str, field: &str) -> String {
+        self.condition_field(object, "Ready", field).await
+    }
+
+    /// A field of the condition `type_`, e.g. `("tag/x", "Delivering", "reason")`.
+    pub async fn condition_field(&self, object: &str, type_: &str, field: &str) -> String {
         self.field(
             object,
-            &format!(".status.conditions[?(@.type==\"Ready\")].{field}"),
+            &format!(".status.conditions[?(@.type==\"{type_}\")].{field}"),
         )
         .await
+    }
+
+    /// Wait until `object`'s condition `type_` has `status` and `reason`; returns its
+    /// message.
+    pub async fn wait_condition(
+        &self,
+        object: &str,
+        type_: &str,
+        status: &str,
+        reason: &str,
+    ) -> String {
+        wait_for(TIMEOUT, || async {
+            let got = (
+                self.condition_field(object, type_, "status").await,
+                self.condition_field(object, type_, "reason").await,
+            );
+            if got.0 == status && got.1 == reason {
+                Ok(self.condition_field(object, type_, "message").await)
+            } else {
+                Err(format!("{object}: {type_}={got:?}, want ({status}, {reason})"))
+            }
+        })
+        .await
+        .expect("condition reached")
     }
 
     /// Wait until `object`'s Ready condition has `status`; returns its message.
