@@ -63,8 +63,10 @@ impl ChangeSignal {
     }
 }
 
-/// Whether this operator can see the API server, as its watches find: lost at the first
-/// watch error, restored at the next event any watch delivers.
+/// Whether this operator sees the gateway Leases as they are, as their watch finds: lost
+/// at a watch error, restored at the next event it delivers (after its relist). Errors
+/// within a minute of a restore continue the same outage (an API server coming back
+/// often fails a few more requests: RBAC cache warming, expired resource versions).
 ///
 /// Why: gateway replicas cannot renew their reports while the API server is down, so
 /// reports expire during an outage although the gateways serve on. Judging them by the
@@ -76,6 +78,9 @@ impl ChangeSignal {
 pub struct ApiContact {
     state: Mutex<Contact>,
 }
+
+/// Errors this soon after a restore belong to the same outage.
+const OUTAGE_MERGE: k8s_openapi::jiff::SignedDuration = k8s_openapi::jiff::SignedDuration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Contact {
@@ -96,14 +101,20 @@ pub struct Judgement {
 }
 
 impl ApiContact {
-    /// A watch failed at `now`.
+    /// The watch failed at `now`.
     pub fn lost(&self, now: Timestamp) {
         if let Ok(mut contact) = self.state.lock() {
-            contact.lost_at.get_or_insert(now);
+            let began = match contact.last_outage {
+                Some((lost_at, restored_at)) if now.duration_since(restored_at) < OUTAGE_MERGE => {
+                    lost_at
+                }
+                _ => now,
+            };
+            contact.lost_at.get_or_insert(began);
         }
     }
 
-    /// A watch delivered an event at `now`.
+    /// The watch delivered an event at `now`.
     pub fn seen(&self, now: Timestamp) {
         if let Ok(mut contact) = self.state.lock()
             && let Some(lost_at) = contact.lost_at.take()
@@ -148,7 +159,7 @@ pub struct NamespaceCache {
     pub config_map: String,
     /// Raised on relevant changes.
     pub signal: Arc<ChangeSignal>,
-    /// Whether the watches reach the API server.
+    /// Whether the gateway Lease watch reaches the API server.
     pub contact: Arc<ApiContact>,
     tags: Store<Tag>,
     triggers: Store<Trigger>,
@@ -191,8 +202,12 @@ impl NamespaceCache {
             client,
             namespace,
             signal: &cache.signal,
-            contact: &cache.contact,
+            contact: None,
             metrics: &metrics,
+        };
+        let lease_watch = Watch {
+            contact: Some(&cache.contact),
+            ..watch
         };
         let all = watcher::Config::default;
         let watches = &mut cache.watches;
@@ -214,7 +229,7 @@ impl NamespaceCache {
                 _ => false,
             },
         ));
-        watches.spawn(watch.run(
+        watches.spawn(lease_watch.run(
             all().labels(contract::GATEWAY_LABEL_SELECTOR),
             writers.leases,
             LeaseFilter::default().into_fn(),
@@ -336,7 +351,8 @@ struct Watch<'a> {
     client: &'a Client,
     namespace: &'a str,
     signal: &'a Arc<ChangeSignal>,
-    contact: &'a Arc<ApiContact>,
+    /// Told of this watch's errors and events, if it judges contact.
+    contact: Option<&'a Arc<ApiContact>>,
     metrics: &'a Arc<Metrics>,
 }
 
@@ -360,7 +376,7 @@ impl Watch<'_> {
         let api = Api::<K>::namespaced(self.client.clone(), self.namespace);
         let namespace = self.namespace.to_string();
         let signal = self.signal.clone();
-        let contact = self.contact.clone();
+        let contact = self.contact.cloned();
         let metrics = self.metrics.clone();
         async move {
             let resource = K::kind(&()).to_string();
@@ -369,13 +385,17 @@ impl Watch<'_> {
             while let Some(event) = events.next().await {
                 match event {
                     Ok(event) => {
-                        contact.seen(Timestamp::now());
+                        if let Some(contact) = &contact {
+                            contact.seen(Timestamp::now());
+                        }
                         if relevant(&event) {
                             signal.raise();
                         }
                     }
                     Err(error) => {
-                        contact.lost(Timestamp::now());
+                        if let Some(contact) = &contact {
+                            contact.lost(Timestamp::now());
+                        }
                         WatchFailed {
                             namespace: &namespace,
                             resource: &resource,
@@ -523,6 +543,15 @@ mod tests {
         assert_eq!((after.at, after.until), (at(1), Some(at(50))));
         let later = contact.judgement(at(50), grace);
         assert_eq!((later.at, later.until), (at(50), None));
+        // Another error soon after the restore continues the same outage.
+        contact.lost(at(55));
+        contact.seen(at(56));
+        let merged = contact.judgement(at(60), grace);
+        assert_eq!((merged.at, merged.until), (at(1), Some(at(66))));
+        // Much later, a new one.
+        contact.lost(at(200));
+        contact.seen(at(201));
+        assert_eq!(contact.judgement(at(202), grace).at, at(200));
     }
 
     #[test]

@@ -67,14 +67,29 @@ impl Process {
         })
     }
 
-    /// SIGTERM, as Kubernetes stops a pod; waits (up to 30 s) for the exit status.
-    pub async fn terminate(&mut self) -> Result<ExitStatus, ClusterError> {
+    /// Send `signal` to the process (nothing once it has exited).
+    fn signal(&self, signal: libc::c_int) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
             // SAFETY: plain kill(2) on our own child's pid.
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                libc::kill(pid, signal);
             }
         }
+    }
+
+    /// SIGSTOP: the process freezes (timers, connections, everything) until [`Process::resume`].
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Process::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; waits (up to 30 s) for the exit status.
+    pub async fn terminate(&mut self) -> Result<ExitStatus, ClusterError> {
+        self.signal(libc::SIGTERM);
         let waited = tokio::time::timeout(TERMINATE_TIMEOUT, self.child.wait()).await;
         let what = format!("waiting for {} to exit after SIGTERM", self.name);
         match waited {

@@ -68,8 +68,11 @@ pub struct Stack {
     pub operators: Vec<Process>,
     /// A client for the gateway.
     pub http: reqwest::Client,
-    /// Flags every operator process gets besides the stack's own.
+    /// Flags and environment every operator process gets besides the stack's own.
     operator_args: Vec<String>,
+    operator_env: Vec<(String, String)>,
+    /// Each operator's `/metrics` URL, in [`Stack::operators`]' order.
+    operator_metrics: Vec<String>,
     logs: tempfile::TempDir,
 }
 
@@ -80,6 +83,9 @@ pub struct StackArgs {
     pub gateway: Vec<String>,
     /// Given to each `hermes-operator`.
     pub operator: Vec<String>,
+    /// Environment variables for each `hermes-operator` (e.g. `RUST_LOG`), over the
+    /// stack's own.
+    pub operator_env: Vec<(String, String)>,
 }
 
 impl Stack {
@@ -124,6 +130,8 @@ impl Stack {
             operators: Vec::new(),
             http: reqwest::Client::new(),
             operator_args: args.operator,
+            operator_env: args.operator_env,
+            operator_metrics: Vec::new(),
             logs,
         };
         for index in 0..operators {
@@ -136,20 +144,35 @@ impl Stack {
     pub fn spawn_operator(&mut self, identity: &str) {
         let cluster = self.ns.cluster();
         let mut operator = Command::new(binary("hermes-operator").unwrap());
+        let metrics = format!("127.0.0.1:{}", free_port().unwrap());
         operator
             .args(["--namespace", self.ns.name(), "--identity", identity])
             .args(["--leader-lease-seconds", "4", "--debounce-ms", "50"])
-            .args([
-                "--metrics-addr",
-                &format!("127.0.0.1:{}", free_port().unwrap()),
-            ])
+            .args(["--metrics-addr", &metrics])
             .args(["--publication-topic", &topic("config-publications")])
             .args(&self.operator_args)
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Operator))
             .env("PUBSUB_EMULATOR_HOST", self.emulator.host_port())
-            .env("RUST_LOG", "info,kube_lease_manager=warn");
+            .env("RUST_LOG", "info,kube_lease_manager=warn")
+            .envs(self.operator_env.iter().map(|(k, v)| (k, v)));
         let process = Process::spawn(identity, operator, self.logs.path()).unwrap();
         self.operators.push(process);
+        self.operator_metrics
+            .push(format!("http://{metrics}/metrics"));
+    }
+
+    /// The sum of operator `index`'s samples of metric `name` for this stack's namespace
+    /// (0 when it has none or does not answer).
+    pub async fn operator_metric(&self, index: usize, name: &str) -> f64 {
+        let Ok(response) = self.http.get(&self.operator_metrics[index]).send().await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        let scope = format!("scope=\"{}\"", self.ns.name());
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(&scope))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// `kubectl apply -n NS -f PATH`.

@@ -3,6 +3,11 @@
 //! flapping: no Tag's condition goes False-then-True, and no status is written at all
 //! (nothing changed), although the gateway's report expired during the outage.
 //!
+//! The race that would flap: the operator reconciling after the API server returns
+//! but before the gateway renewed its (expired) report. The test makes it certain
+//! instead of likely: the gateway is frozen (SIGSTOP) across the restart until the
+//! operator has completed a reconcile, then resumed.
+//!
 //! Its own test binary: stopping the API server would break any test sharing the
 //! cluster.
 
@@ -14,7 +19,7 @@ use futures::StreamExt;
 use hermes_crds::api::Tag;
 use hermes_tests::fixtures::{self, TagFixture, constant};
 use hermes_tests::product::examples_dir;
-use hermes_tests::stack::{LOW_STOCK_HIT, Stack};
+use hermes_tests::stack::{LOW_STOCK_HIT, Stack, StackArgs};
 use kube::ResourceExt;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
@@ -85,7 +90,15 @@ async fn statuses(stack: &Stack) -> BTreeMap<String, (String, Value)> {
 
 #[tokio::test]
 async fn hits_are_published_through_an_api_server_outage_and_no_status_flaps_after_it() {
-    let stack = Stack::start("outage", 1).await;
+    // Debug logs: the operator logs `reconciled` for each reconcile that completed.
+    let args = StackArgs {
+        operator_env: vec![(
+            "RUST_LOG".to_string(),
+            "info,hermes_operator=debug,kube_lease_manager=warn".to_string(),
+        )],
+        ..StackArgs::default()
+    };
+    let stack = Stack::start_with("outage", 1, args).await;
     let cluster = stack.ns.cluster();
     stack.apply_path(&examples_dir()).await;
     stack
@@ -112,10 +125,23 @@ async fn hits_are_published_through_an_api_server_outage_and_no_status_flaps_aft
         .await;
     assert_eq!(published.len(), HITS, "every hit is published during the outage");
     tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
+    stack.gateway.pause();
+    let logged = stack.operators[0].log().len();
     cluster.start_api_server().await.expect("API server restarts");
+    let reconciled = hermes_tests::wait_for(Duration::from_secs(60), || async {
+        let log = stack.operators[0].log();
+        if log.get(logged..).unwrap_or_default().contains("reconciled") {
+            Ok(())
+        } else {
+            Err("no reconcile completed since the API server returned".to_string())
+        }
+    })
+    .await;
+    stack.gateway.resume();
+    reconciled.expect("the operator reconciles after the outage");
 
-    // The gateway renews its report, the operator's watches come back, it reconciles;
-    // wait past the lease duration the operator grants replicas to renew after an outage.
+    // The gateway renews its report; wait past the lease duration the operator grants
+    // replicas to renew after an outage.
     tokio::time::sleep(Duration::from_secs(15)).await;
     let after = statuses(&stack).await;
     for (object, (version, status)) in &before {
