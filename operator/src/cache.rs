@@ -80,7 +80,8 @@ pub struct ApiContact {
 }
 
 /// Errors this soon after a restore belong to the same outage.
-const OUTAGE_MERGE: k8s_openapi::jiff::SignedDuration = k8s_openapi::jiff::SignedDuration::from_secs(60);
+const OUTAGE_MERGE: k8s_openapi::jiff::SignedDuration =
+    k8s_openapi::jiff::SignedDuration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Contact {

@@ -96,7 +96,11 @@ mod tests {
 
     #[test]
     fn a_fresh_report_fails_its_topics_with_its_reason_and_error() {
-        let reports = [report("gw-1", 1, &[("projects/p/topics/x", "PermissionDenied")])];
+        let reports = [report(
+            "gw-1",
+            1,
+            &[("projects/p/topics/x", "PermissionDenied")],
+        )];
         let failing = failing_topics(&reports, &BTreeMap::new(), now());
         let failure = &failing["projects/p/topics/x"];
         assert_eq!(failure.reason, "PermissionDenied");
@@ -109,7 +113,11 @@ mod tests {
 
     #[test]
     fn a_stale_report_fails_nothing() {
-        let reports = [report("gw-gone", 30, &[("projects/p/topics/x", "TopicNotFound")])];
+        let reports = [report(
+            "gw-gone",
+            30,
+            &[("projects/p/topics/x", "TopicNotFound")],
+        )];
         assert!(failing_topics(&reports, &BTreeMap::new(), now()).is_empty());
     }
 
@@ -136,8 +144,15 @@ mod tests {
             failing.keys().collect::<Vec<_>>(),
             ["projects/p/topics/x", "projects/p/topics/y"]
         );
-        assert!(failing["projects/p/topics/x"].message.starts_with("gateway replica gw-a"));
-        assert_eq!(failing["projects/p/topics/y"].reason, REASON_TOPIC_NOT_FOUND);
+        assert!(
+            failing["projects/p/topics/x"]
+                .message
+                .starts_with("gateway replica gw-a")
+        );
+        assert_eq!(
+            failing["projects/p/topics/y"].reason,
+            REASON_TOPIC_NOT_FOUND
+        );
         assert_eq!(
             failing["projects/p/topics/y"].message,
             "topic projects/p/topics/y does not exist (checked by the operator)"

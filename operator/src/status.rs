@@ -5,20 +5,22 @@
 
 use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome, reason};
 use hermes_compiler::config::GatewayConfig;
-use hermes_crds::api::{READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
+use hermes_crds::api::{
+    DELIVERING, READY, RECONCILING, ResourceStatus, STALLED, StatusCondition,
+};
 
 use crate::delivery::{FailingTopics, TopicFailure};
 use crate::liveness::{Behind, Liveness};
 
-/// Condition type on Tags: whether the Tag's messages reach its topic. `True` once a
-/// gateway serves the Tag and neither a gateway nor the operator's topic check finds the
-/// topic failing; `False` (reason `TopicNotFound`, `PermissionDenied`,
-/// `Unauthenticated`) when one does, and then `Ready=False` and `Stalled=True` with the
-/// same reason: a Tag that is live but cannot deliver must not read as healthy, and only
-/// a change outside the Tag (creating the topic, granting the right) heals it. Absent
-/// while no gateway serves the Tag and nothing is known to fail.
-pub const DELIVERING: &str = "Delivering";
 /// Delivering reason: nothing reports the topic failing.
+///
+/// The `Delivering` condition (Tags only) is `True` once a gateway serves the Tag and
+/// neither a gateway nor the operator's topic check finds the topic failing; `False`
+/// (reason `TopicNotFound`, `PermissionDenied`, `Unauthenticated`) when one does, and
+/// then `Ready=False` and `Stalled=True` with the same reason: a Tag that is live but
+/// cannot deliver must not read as healthy, and only a change outside the Tag (creating
+/// the topic, granting the right) heals it. Absent while no gateway serves the Tag and
+/// nothing is known to fail.
 pub const REASON_TOPIC_AVAILABLE: &str = "TopicAvailable";
 
 /// Ready reason: the object's generation is served by every live gateway replica.
@@ -761,7 +763,9 @@ mod tests {
         let mut fixture = Fixture::new(Liveness::Live { replicas: 1 })
             .with_tag("promo", "projects/p/topics/missing")
             .failing("projects/p/topics/missing", "TopicNotFound");
-        fixture.diagnostics.push(diagnostic("InvalidRegex", "spec.x", "bad"));
+        fixture
+            .diagnostics
+            .push(diagnostic("InvalidRegex", "spec.x", "bad"));
         let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
         assert_eq!(ready(&status).reason, "InvalidRegex");
         assert_eq!(delivering(&status), None);
@@ -773,8 +777,8 @@ mod tests {
             .with_tag("promo", "projects/p/topics/t")
             .failing("projects/p/topics/t", "PermissionDenied");
         let before = failing.status(&key(Kind::Tag, "promo"), 1, None, T0);
-        let healed = Fixture::new(Liveness::Live { replicas: 1 })
-            .with_tag("promo", "projects/p/topics/t");
+        let healed =
+            Fixture::new(Liveness::Live { replicas: 1 }).with_tag("promo", "projects/p/topics/t");
         let after = healed.status(&key(Kind::Tag, "promo"), 1, Some(&before), T1);
         assert_eq!(ready(&after).status, "True");
         assert_eq!(delivering(&after).unwrap().status, "True");

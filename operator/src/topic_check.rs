@@ -105,7 +105,10 @@ impl PubSubTopics {
                     google_cloud_auth::credentials::anonymous::Builder::new().build(),
                 );
         }
-        let admin = builder.build().await.map_err(TopicCheckError::BuildClient)?;
+        let admin = builder
+            .build()
+            .await
+            .map_err(TopicCheckError::BuildClient)?;
         Ok(PubSubTopics {
             admin,
             timeout: Duration::from_secs(10),

@@ -135,7 +135,11 @@ impl Launched {
             .map(|entries| {
                 entries
                     .filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("kube-apiserver."))
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("kube-apiserver.")
+                    })
                     .count()
             })
             .unwrap_or(0);

@@ -249,7 +249,9 @@ impl Stack {
             if got.0 == status && got.1 == reason {
                 Ok(self.condition_field(object, type_, "message").await)
             } else {
-                Err(format!("{object}: {type_}={got:?}, want ({status}, {reason})"))
+                Err(format!(
+                    "{object}: {type_}={got:?}, want ({status}, {reason})"
+                ))
             }
         })
         .await

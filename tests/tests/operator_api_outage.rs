@@ -123,11 +123,18 @@ async fn hits_are_published_through_an_api_server_outage_and_no_status_flaps_aft
     let published = stack
         .messages("low-stock", HITS, Duration::from_secs(30))
         .await;
-    assert_eq!(published.len(), HITS, "every hit is published during the outage");
+    assert_eq!(
+        published.len(),
+        HITS,
+        "every hit is published during the outage"
+    );
     tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
     stack.gateway.pause();
     let logged = stack.operators[0].log().len();
-    cluster.start_api_server().await.expect("API server restarts");
+    cluster
+        .start_api_server()
+        .await
+        .expect("API server restarts");
     let reconciled = hermes_tests::wait_for(Duration::from_secs(60), || async {
         let log = stack.operators[0].log();
         if log.get(logged..).unwrap_or_default().contains("reconciled") {

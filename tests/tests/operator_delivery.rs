@@ -26,6 +26,7 @@ fn args(gateway: &[&str], operator: &[&str]) -> StackArgs {
     StackArgs {
         gateway: owned(gateway),
         operator: owned(operator),
+        ..StackArgs::default()
     }
 }
 
@@ -78,10 +79,18 @@ async fn a_tag_whose_topic_the_gateway_cannot_find_is_not_delivering_and_heals_w
         "True"
     );
     // Live all the same: the gateways serve it.
-    assert_eq!(stack.field("tag/restock", ".status.liveGeneration").await, "1");
-    let healthy = stack.messages("low-stock", 5, Duration::from_secs(30)).await;
+    assert_eq!(
+        stack.field("tag/restock", ".status.liveGeneration").await,
+        "1"
+    );
+    let healthy = stack
+        .messages("low-stock", 5, Duration::from_secs(30))
+        .await;
     assert_eq!(healthy.len(), 5, "the healthy Tag's messages all arrive");
-    assert_eq!(stack.ready_field("tag/low-stock-signal", "status").await, "True");
+    assert_eq!(
+        stack.ready_field("tag/low-stock-signal", "status").await,
+        "True"
+    );
     assert_eq!(
         stack
             .condition_field("tag/low-stock-signal", "Delivering", "status")
@@ -133,7 +142,11 @@ async fn the_operator_marks_a_tag_on_a_missing_topic_before_any_hit_and_clears_i
     );
     // Every other Tag (their topics exist) is Ready.
     stack
-        .wait_ready(&["tag/low-stock-signal", "tag/low-stock-items", "tag/promotion-used"])
+        .wait_ready(&[
+            "tag/low-stock-signal",
+            "tag/low-stock-items",
+            "tag/promotion-used",
+        ])
         .await;
 
     stack.emulator.create_topic(&missing).await.unwrap();
