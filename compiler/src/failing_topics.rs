@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::text::truncate;
+
 /// Annotation on a gateway Lease: JSON list of [`FailingTopic`]; absent when every topic
 /// takes messages.
 pub const FAILING_TOPICS_ANNOTATION: &str = "hermes.io/failing-topics";
@@ -38,7 +40,7 @@ pub fn encode(topics: &[FailingTopic]) -> Option<String> {
     let mut topics: Vec<FailingTopic> = topics
         .iter()
         .map(|t| FailingTopic {
-            error: cut(&t.error, MAX_ERROR_BYTES),
+            error: truncate(&t.error, MAX_ERROR_BYTES),
             ..t.clone()
         })
         .collect();
@@ -52,17 +54,6 @@ pub fn encode(topics: &[FailingTopic]) -> Option<String> {
 /// hand, another version) reads as none: a report must never block readiness.
 pub fn decode(value: &str) -> Vec<FailingTopic> {
     serde_json::from_str(value).unwrap_or_default()
-}
-
-fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]

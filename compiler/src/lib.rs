@@ -10,3 +10,4 @@ pub mod config;
 pub mod contract;
 pub mod failing_topics;
 pub mod manifest;
+pub mod text;

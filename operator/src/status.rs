@@ -5,9 +5,7 @@
 
 use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome, reason};
 use hermes_compiler::config::GatewayConfig;
-use hermes_crds::api::{
-    DELIVERING, READY, RECONCILING, ResourceStatus, STALLED, StatusCondition,
-};
+use hermes_crds::api::{DELIVERING, READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
 
 use crate::delivery::{FailingTopics, TopicFailure};
 use crate::liveness::{Behind, Liveness};
