@@ -290,6 +290,7 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
         "--log-format=text",
         "--leader-lease-seconds=20",
         "--publication-topic=projects/acme/topics/hermes-config",
+        "--check-topics=false",
     ]
     assert env_of(oc)["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/run/secrets/google/sa.json"
     assert operator["spec"]["template"]["spec"]["priorityClassName"] == "system-cluster-critical"

@@ -10,7 +10,8 @@
 //! - Each gateway replica keeps a Lease [`gateway_lease_name`] labelled
 //!   [`GATEWAY_LABEL`]`=true`, annotated with the hash it serves, renewed every few
 //!   seconds. The operator counts a replica while its Lease is fresh
-//!   ([`GatewayReport::is_fresh`]).
+//!   ([`GatewayReport::is_fresh`]). The Lease also lists the topics the replica cannot
+//!   publish to ([`FAILING_TOPICS_ANNOTATION`], see [`crate::failing_topics`]).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -25,6 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::config::{ConfigError, GatewayConfig};
+pub use crate::failing_topics::{FAILING_TOPICS_ANNOTATION, FailingTopic};
 
 /// The ConfigMap the operator writes and the gateways watch, unless configured otherwise.
 pub const DEFAULT_CONFIG_MAP: &str = "hermes-gateway-config";
@@ -294,6 +296,8 @@ pub struct GatewayReport {
     pub renew_time: Option<Timestamp>,
     /// How long a renewal stays valid.
     pub duration: SignedDuration,
+    /// The topics it cannot publish to now (missing, forbidden).
+    pub failing_topics: Vec<FailingTopic>,
 }
 
 impl GatewayReport {
@@ -312,6 +316,9 @@ impl GatewayReport {
             error: annotation(&lease.metadata, CONFIG_ERROR_ANNOTATION).map(str::to_string),
             renew_time: spec.renew_time.as_ref().map(|t| t.0),
             duration: SignedDuration::from_secs(i64::from(seconds)),
+            failing_topics: annotation(&lease.metadata, FAILING_TOPICS_ANNOTATION)
+                .map(crate::failing_topics::decode)
+                .unwrap_or_default(),
         })
     }
 
@@ -327,8 +334,8 @@ impl GatewayReport {
     }
 
     /// The Lease a replica applies to report: holder, renewal time `now`, duration, and
-    /// the hash (and refusal, if any) as annotations. Applying it without an annotation
-    /// removes that annotation.
+    /// the hash (and refusal, and failing topics, if any) as annotations. Applying it
+    /// without an annotation removes that annotation.
     pub fn to_lease(&self, namespace: &str) -> Lease {
         let mut annotations = BTreeMap::new();
         if let Some(hash) = &self.hash {
@@ -336,6 +343,9 @@ impl GatewayReport {
         }
         if let Some(error) = &self.error {
             annotations.insert(CONFIG_ERROR_ANNOTATION.to_string(), error.clone());
+        }
+        if let Some(failing) = crate::failing_topics::encode(&self.failing_topics) {
+            annotations.insert(FAILING_TOPICS_ANNOTATION.to_string(), failing);
         }
         Lease {
             metadata: ObjectMeta {
@@ -504,6 +514,12 @@ mod tests {
             error: None,
             renew_time: Some(renewed),
             duration: SignedDuration::from_secs(10),
+            failing_topics: vec![FailingTopic {
+                topic: "projects/p/topics/missing".into(),
+                reason: "TopicNotFound".into(),
+                error: "Resource not found".into(),
+                since: "2026-12-01T09:59:00Z".into(),
+            }],
         };
         let lease = report.to_lease("shop");
         assert_eq!(lease.metadata.name.as_deref(), Some("hermes-gateway-gw-0"));

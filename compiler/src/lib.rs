@@ -8,4 +8,6 @@
 pub mod compile;
 pub mod config;
 pub mod contract;
+pub mod failing_topics;
 pub mod manifest;
+pub mod text;

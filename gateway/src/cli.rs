@@ -257,11 +257,13 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     durable.full_policy = args.buffer_full_policy;
     durable.dead_letter_topic = args.dead_letter_topic.clone();
     durable.probe_interval = Duration::from_secs(args.dead_letter_probe_seconds.max(1));
-    let publisher: Arc<dyn Publisher> = Arc::new(DurablePublisher::start(
+    let durable_publisher = DurablePublisher::start(
         buffer,
         durable,
         publish::PublishMetrics::register(&mut registry),
-    ));
+    );
+    let failing_topics = durable_publisher.watch_failing_topics();
+    let publisher: Arc<dyn Publisher> = Arc::new(durable_publisher);
     let store = Arc::new(ConfigStore::new(metrics.clone()));
     let sink: Arc<dyn ConfigSink> = store.clone();
     // In cluster mode, what to retire at shutdown: this replica's report Lease.
@@ -275,6 +277,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             config_map: args.config_map.clone(),
             replica_id: args.replica_id.clone(),
             lease_duration: Duration::from_secs(10),
+            failing_topics: Some(failing_topics),
         };
         cluster_replica = Some((client.clone(), options.clone()));
         tokio::spawn(config_source::cluster::run(client, options, sink))

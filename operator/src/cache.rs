@@ -63,6 +63,95 @@ impl ChangeSignal {
     }
 }
 
+/// Whether this operator sees the gateway Leases as they are, as their watch finds: lost
+/// at a watch error, restored at the next event it delivers (after its relist). Errors
+/// within a minute of a restore continue the same outage (an API server coming back
+/// often fails a few more requests: RBAC cache warming, expired resource versions).
+///
+/// Why: gateway replicas cannot renew their reports while the API server is down, so
+/// reports expire during an outage although the gateways serve on. Judging them by the
+/// wall clock right after the API server returns would mark every object
+/// `AwaitingGateway` until each replica renews, then `Ready` again: a flap of every
+/// status. Instead reports are judged as of the moment contact was lost, until one lease
+/// duration after it came back (time enough for every live replica to renew).
+#[derive(Debug, Default)]
+pub struct ApiContact {
+    state: Mutex<Contact>,
+}
+
+/// Errors this soon after a restore belong to the same outage.
+const OUTAGE_MERGE: k8s_openapi::jiff::SignedDuration =
+    k8s_openapi::jiff::SignedDuration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Contact {
+    /// Set while contact is lost: since when.
+    lost_at: Option<Timestamp>,
+    /// The last outage: (lost at, restored at).
+    last_outage: Option<(Timestamp, Timestamp)>,
+}
+
+/// When to judge gateway reports, per [`ApiContact`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Judgement {
+    /// Judge freshness at this time (now, or when contact was lost).
+    pub at: Timestamp,
+    /// When judging at `now` resumes (`None`: it does already, or contact is still lost
+    /// and the watch's return raises the change signal).
+    pub until: Option<Timestamp>,
+}
+
+impl ApiContact {
+    /// The watch failed at `now`.
+    pub fn lost(&self, now: Timestamp) {
+        if let Ok(mut contact) = self.state.lock() {
+            let began = match contact.last_outage {
+                Some((lost_at, restored_at)) if now.duration_since(restored_at) < OUTAGE_MERGE => {
+                    lost_at
+                }
+                _ => now,
+            };
+            contact.lost_at.get_or_insert(began);
+        }
+    }
+
+    /// The watch delivered an event at `now`.
+    pub fn seen(&self, now: Timestamp) {
+        if let Ok(mut contact) = self.state.lock()
+            && let Some(lost_at) = contact.lost_at.take()
+        {
+            contact.last_outage = Some((lost_at, now));
+        }
+    }
+
+    /// When to judge reports lasting `grace` at `now`.
+    pub fn judgement(&self, now: Timestamp, grace: k8s_openapi::jiff::SignedDuration) -> Judgement {
+        let contact = self.state.lock().map(|c| *c).unwrap_or_default();
+        if let Some(lost_at) = contact.lost_at {
+            return Judgement {
+                at: lost_at.min(now),
+                until: None,
+            };
+        }
+        match contact.last_outage {
+            Some((lost_at, restored_at)) => match restored_at.checked_add(grace) {
+                Ok(until) if until > now => Judgement {
+                    at: lost_at.min(now),
+                    until: Some(until),
+                },
+                _ => Judgement {
+                    at: now,
+                    until: None,
+                },
+            },
+            None => Judgement {
+                at: now,
+                until: None,
+            },
+        }
+    }
+}
+
 /// The stores of one namespace. Watchers stop when this is dropped.
 pub struct NamespaceCache {
     /// The namespace.
@@ -71,6 +160,8 @@ pub struct NamespaceCache {
     pub config_map: String,
     /// Raised on relevant changes.
     pub signal: Arc<ChangeSignal>,
+    /// Whether the gateway Lease watch reaches the API server.
+    pub contact: Arc<ApiContact>,
     tags: Store<Tag>,
     triggers: Store<Trigger>,
     tables: Store<LookupTable>,
@@ -112,7 +203,12 @@ impl NamespaceCache {
             client,
             namespace,
             signal: &cache.signal,
+            contact: None,
             metrics: &metrics,
+        };
+        let lease_watch = Watch {
+            contact: Some(&cache.contact),
+            ..watch
         };
         let all = watcher::Config::default;
         let watches = &mut cache.watches;
@@ -134,7 +230,7 @@ impl NamespaceCache {
                 _ => false,
             },
         ));
-        watches.spawn(watch.run(
+        watches.spawn(lease_watch.run(
             all().labels(contract::GATEWAY_LABEL_SELECTOR),
             writers.leases,
             LeaseFilter::default().into_fn(),
@@ -153,6 +249,7 @@ impl NamespaceCache {
             namespace: namespace.to_string(),
             config_map: config_map.to_string(),
             signal: Arc::new(ChangeSignal::default()),
+            contact: Arc::new(ApiContact::default()),
             tags,
             triggers,
             tables,
@@ -255,6 +352,8 @@ struct Watch<'a> {
     client: &'a Client,
     namespace: &'a str,
     signal: &'a Arc<ChangeSignal>,
+    /// Told of this watch's errors and events, if it judges contact.
+    contact: Option<&'a Arc<ApiContact>>,
     metrics: &'a Arc<Metrics>,
 }
 
@@ -278,6 +377,7 @@ impl Watch<'_> {
         let api = Api::<K>::namespaced(self.client.clone(), self.namespace);
         let namespace = self.namespace.to_string();
         let signal = self.signal.clone();
+        let contact = self.contact.cloned();
         let metrics = self.metrics.clone();
         async move {
             let resource = K::kind(&()).to_string();
@@ -286,16 +386,24 @@ impl Watch<'_> {
             while let Some(event) = events.next().await {
                 match event {
                     Ok(event) => {
+                        if let Some(contact) = &contact {
+                            contact.seen(Timestamp::now());
+                        }
                         if relevant(&event) {
                             signal.raise();
                         }
                     }
-                    Err(error) => WatchFailed {
-                        namespace: &namespace,
-                        resource: &resource,
-                        error: &error,
+                    Err(error) => {
+                        if let Some(contact) = &contact {
+                            contact.lost(Timestamp::now());
+                        }
+                        WatchFailed {
+                            namespace: &namespace,
+                            resource: &resource,
+                            error: &error,
+                        }
+                        .emit(&metrics)
                     }
-                    .emit(&metrics),
                 }
             }
         }
@@ -339,7 +447,7 @@ impl GenerationFilter {
 }
 
 /// Passes gateway Lease changes that can change a verdict: a new replica, a different
-/// hash or refusal, a replica coming back after its report expired, a deletion.
+/// hash, refusal or set of failing topics, a replica coming back after its report expired, a deletion.
 /// Plain renewals pass silently; expiries are found by the reconcile's recheck timer.
 #[derive(Default)]
 struct LeaseFilter {
@@ -359,6 +467,7 @@ impl LeaseFilter {
                     Some(before) => {
                         before.hash != report.hash
                             || before.error != report.error
+                            || before.failing_topics != report.failing_topics
                             || before.replica != report.replica
                             || !before.is_fresh(renewed)
                     }
@@ -413,8 +522,53 @@ mod tests {
             error: None,
             renew_time: Some(renewed),
             duration: SignedDuration::from_secs(10),
+            failing_topics: Vec::new(),
         }
         .to_lease("shop")
+    }
+
+    #[test]
+    fn reports_are_judged_as_of_a_lost_contact_until_a_lease_duration_after_it_returns() {
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let at = |s: i64| t0 + SignedDuration::from_secs(s);
+        let grace = SignedDuration::from_secs(10);
+        let contact = ApiContact::default();
+        let judged = contact.judgement(at(0), grace);
+        assert_eq!((judged.at, judged.until), (at(0), None));
+        contact.lost(at(1));
+        contact.lost(at(5));
+        let during = contact.judgement(at(30), grace);
+        assert_eq!((during.at, during.until), (at(1), None));
+        contact.seen(at(40));
+        let after = contact.judgement(at(45), grace);
+        assert_eq!((after.at, after.until), (at(1), Some(at(50))));
+        let later = contact.judgement(at(50), grace);
+        assert_eq!((later.at, later.until), (at(50), None));
+        // Another error soon after the restore continues the same outage.
+        contact.lost(at(55));
+        contact.seen(at(56));
+        let merged = contact.judgement(at(60), grace);
+        assert_eq!((merged.at, merged.until), (at(1), Some(at(66))));
+        // Much later, a new one.
+        contact.lost(at(200));
+        contact.seen(at(201));
+        assert_eq!(contact.judgement(at(202), grace).at, at(200));
+    }
+
+    #[test]
+    fn a_change_of_the_failing_topics_raises() {
+        let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
+        let mut filter = LeaseFilter::default();
+        assert!(filter.relevant(&watcher::Event::Apply(lease("h1", t0))));
+        let mut failing = GatewayReport::from_lease(&lease("h1", t0)).unwrap();
+        failing.failing_topics = vec![contract::FailingTopic {
+            topic: "projects/p/topics/x".into(),
+            reason: "TopicNotFound".into(),
+            error: "not found".into(),
+            since: "2026-12-01T10:00:00Z".into(),
+        }];
+        assert!(filter.relevant(&watcher::Event::Apply(failing.to_lease("shop"))));
+        assert!(!filter.relevant(&watcher::Event::Apply(failing.to_lease("shop"))));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::publication::PublicationOptions;
+use crate::topic_check::TopicCheckOptions;
 use crate::{LeaderOptions, Options};
 use anyhow::Context as _;
 use hermes_compiler::contract;
@@ -41,6 +42,14 @@ pub struct OperatorArgs {
     /// (to the emulator at $PUBSUB_EMULATOR_HOST when set).
     #[arg(long)]
     publication_topic: Option<String>,
+    /// Check with Pub/Sub's admin API that each Tag's topic exists before calling it
+    /// Ready (needs `roles/pubsub.viewer` on the topics; without it, or without Pub/Sub,
+    /// the check is skipped and blocks nothing). `--check-topics=false` turns it off.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    check_topics: bool,
+    /// How long a topic check's answer is trusted, in seconds.
+    #[arg(long, default_value_t = 60)]
+    topic_check_ttl_seconds: u64,
     /// Serve Prometheus metrics on this address (`/metrics`, `/healthz`).
     #[arg(long, default_value = "0.0.0.0:9090")]
     metrics_addr: SocketAddr,
@@ -82,6 +91,11 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
             emulator_host: std::env::var("PUBSUB_EMULATOR_HOST").ok(),
         });
     options.pubsub_emulator_host = std::env::var("PUBSUB_EMULATOR_HOST").ok();
+    if args.check_topics {
+        let mut check = TopicCheckOptions::new(options.pubsub_emulator_host.clone());
+        check.ttl = Duration::from_secs(args.topic_check_ttl_seconds.max(1));
+        options.topic_check = Some(check);
+    }
     options.metrics_addr = Some(args.metrics_addr);
     options.debounce = Duration::from_millis(args.debounce_ms);
     if !args.no_leader_election {
@@ -136,5 +150,15 @@ mod tests {
         );
         let listed = Cli::try_parse_from(["hermes-operator", "-n", "shop"]).unwrap();
         assert!(!listed.args.all_namespaces);
+    }
+
+    #[test]
+    fn topics_are_checked_unless_turned_off() {
+        let default = Cli::try_parse_from(["hermes-operator"]).unwrap();
+        assert!(default.args.check_topics);
+        let bare = Cli::try_parse_from(["hermes-operator", "--check-topics"]).unwrap();
+        assert!(bare.args.check_topics);
+        let off = Cli::try_parse_from(["hermes-operator", "--check-topics=false"]).unwrap();
+        assert!(!off.args.check_topics);
     }
 }

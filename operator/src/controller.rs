@@ -35,7 +35,8 @@ use crate::leader::{LeaderOptions, Leadership};
 use crate::lookup_feed;
 use crate::metrics::{self, Metrics};
 use crate::publication::{OutcomeSink, PubSubOutcomes, PublicationOptions};
-use crate::reconcile::{self, Context, NamespaceMemory};
+use crate::reconcile::{self, Context, NamespaceMemory, TopicCheck};
+use crate::topic_check::{PubSubTopics, TopicCheckOptions, TopicLookup};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -61,11 +62,13 @@ pub struct Options {
     pub resync: Duration,
     /// `$PUBSUB_EMULATOR_HOST` for the lookup feeds' subscriber, if set.
     pub pubsub_emulator_host: Option<String>,
+    /// Check that each Tag's topic exists (`--check-topics`); `None`: do not.
+    pub topic_check: Option<TopicCheckOptions>,
 }
 
 impl Options {
     /// Defaults for `namespaces`: the default ConfigMap, no election, no topic, no
-    /// metrics endpoint, 100 ms debounce, 5 min resync.
+    /// metrics endpoint, 100 ms debounce, 5 min resync, no topic check.
     pub fn new(namespaces: Vec<String>, identity: impl Into<String>) -> Self {
         Options {
             namespaces,
@@ -78,6 +81,25 @@ impl Options {
             debounce: Duration::from_millis(100),
             resync: Duration::from_secs(300),
             pubsub_emulator_host: None,
+            topic_check: None,
+        }
+    }
+}
+
+/// The topic check's client; without one (no credentials found) topics are not checked,
+/// which only loses the early warning: the gateways still report failing topics.
+async fn connect_topic_check(options: &TopicCheckOptions) -> Option<TopicCheck> {
+    match PubSubTopics::connect(options).await {
+        Ok(topics) => {
+            let lookup: Arc<dyn TopicLookup> = Arc::new(topics);
+            Some(TopicCheck {
+                lookup,
+                options: options.clone(),
+            })
+        }
+        Err(error) => {
+            tracing::warn!(%error, "topics are not checked (the gateways still report failing topics)");
+            None
         }
     }
 }
@@ -113,6 +135,10 @@ pub async fn run(
         )),
         None => None,
     };
+    let topic_check = match &options.topic_check {
+        Some(check) => connect_topic_check(check).await,
+        None => None,
+    };
     let leadership = Arc::new(match options.leader.clone() {
         Some(leader) => Leadership::start(client.clone(), leader).await?,
         None => Leadership::always(),
@@ -134,6 +160,7 @@ pub async fn run(
         ),
         leadership: leadership.clone(),
         outcomes,
+        topic_check,
     });
     let start_worker = {
         let (ctx, options) = (ctx.clone(), options.clone());

@@ -373,6 +373,46 @@ impl Emit for WatchFailed<'_> {
     }
 }
 
+/// Pub/Sub answered whether a Tag's topic exists (or could not be asked).
+pub struct TopicChecked<'a> {
+    /// The namespace whose Tags publish there.
+    pub namespace: &'a str,
+    /// The topic.
+    pub topic: &'a str,
+    /// The answer.
+    pub state: &'a crate::topic_check::TopicState,
+}
+
+impl Emit for TopicChecked<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        use crate::topic_check::TopicState;
+        let (namespace, topic) = (self.namespace, self.topic);
+        match self.state {
+            TopicState::Exists => tracing::debug!(namespace, topic, "topic exists"),
+            TopicState::Missing => tracing::warn!(
+                namespace,
+                topic,
+                "topic does not exist: its Tags are TopicNotFound"
+            ),
+            TopicState::Unknown { why, error } => tracing::warn!(
+                namespace,
+                topic,
+                why,
+                %error,
+                "topic check skipped (needs roles/pubsub.viewer on the topic and Pub/Sub reachable); \
+                 its Tags are not held back"
+            ),
+        }
+        metrics
+            .topic_checks
+            .get_or_create(&OutcomeLabels {
+                scope: namespace.to_string(),
+                outcome: self.state.outcome().to_string(),
+            })
+            .inc();
+    }
+}
+
 /// This replica became the leader: it writes from now on.
 pub struct LeadershipAcquired<'a> {
     /// This replica.

@@ -4,7 +4,7 @@
 //!
 //! Resource path: watch ([`cache`]) → [`reconcile`]: compile → write config → publish
 //! outcome ([`publication`]) → read liveness ([`liveness`]) → forget gone gateways →
-//! sync statuses ([`status`], pure). One writer via [`leader`]; what happens is logged
+//! check topics ([`topic_check`], then [`delivery`]) → sync statuses ([`status`], pure). One writer via [`leader`]; what happens is logged
 //! and counted by [`events`] into [`metrics`]; wiring in [`controller`].
 //! [`lookup_import`] backs `hermes lookup import`; [`lookup_feed`] applies the Pub/Sub
 //! feeds of LookupTables (leader only) through it; [`cli`] is the command line.
@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod cli;
 pub mod controller;
+pub mod delivery;
 pub mod discovery;
 pub mod error;
 pub mod events;
@@ -23,6 +24,7 @@ pub mod metrics;
 pub mod publication;
 pub mod reconcile;
 pub mod status;
+pub mod topic_check;
 
 pub use controller::{Options, run};
 pub use error::Error;

@@ -128,6 +128,7 @@ mod tests {
             error: None,
             renew_time: Some(now() - SignedDuration::from_secs(renewed_secs_ago)),
             duration: SignedDuration::from_secs(10),
+            failing_topics: Vec::new(),
         }
     }
 

@@ -47,12 +47,13 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
-/// Labels of config publication outcomes sent.
+/// Labels of config publication outcomes sent, and of topic checks.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     /// The namespace reconciled.
     pub scope: String,
-    /// `success` or `failure`.
+    /// Publications: `success` or `failure`; topic checks: `exists`, `missing`,
+    /// `forbidden` or `unreachable`.
     pub outcome: String,
 }
 
@@ -106,6 +107,7 @@ pub struct Metrics {
     pub(crate) gateway_leases_removed: Family<ScopeLabels, Counter>,
     pub(crate) gateway_lease_removal_failures: Family<ScopeLabels, Counter>,
     pub(crate) watch_errors: Family<WatchLabels, Counter>,
+    pub(crate) topic_checks: Family<OutcomeLabels, Counter>,
     pub(crate) publication_seconds: Histogram,
     pub(crate) live_seconds: Histogram,
     pub(crate) leader: Gauge,
@@ -140,6 +142,7 @@ impl Metrics {
             gateway_leases_removed: Family::default(),
             gateway_lease_removal_failures: Family::default(),
             watch_errors: Family::default(),
+            topic_checks: Family::default(),
             publication_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             live_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
             leader: Gauge::default(),
@@ -244,6 +247,11 @@ impl Metrics {
             "watch_errors",
             "Watch failures (retried with backoff)",
             metrics.watch_errors.clone(),
+        );
+        r.register(
+            "topic_checks",
+            "Answers to whether a Tag's topic exists, by outcome (exists, missing, forbidden, unreachable)",
+            metrics.topic_checks.clone(),
         );
         r.register(
             "config_publication_seconds",

@@ -1,13 +1,25 @@
 //! Status computing, pure: what a Tag, Trigger or LookupTable's status should say given
 //! the namespace's compile outcome, whether the config was written, and whether the gateways
-//! serve it. The controller patches the result only when [`differs`] says it changed, so
+//! serve it, and whether each Tag's topic takes messages. The controller patches the result only when [`differs`] says it changed, so
 //! statuses do not flap and reconciles do not loop on their own writes.
 
 use hermes_compiler::compile::{Diagnostic, Kind, ObjectKey, ObjectOutcome, reason};
 use hermes_compiler::config::GatewayConfig;
-use hermes_crds::api::{READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
+use hermes_crds::api::{DELIVERING, READY, RECONCILING, ResourceStatus, STALLED, StatusCondition};
 
+use crate::delivery::{FailingTopics, TopicFailure};
 use crate::liveness::{Behind, Liveness};
+
+/// Delivering reason: nothing reports the topic failing.
+///
+/// The `Delivering` condition (Tags only) is `True` once a gateway serves the Tag and
+/// neither a gateway nor the operator's topic check finds the topic failing; `False`
+/// (reason `TopicNotFound`, `PermissionDenied`, `Unauthenticated`) when one does, and
+/// then `Ready=False` and `Stalled=True` with the same reason: a Tag that is live but
+/// cannot deliver must not read as healthy, and only a change outside the Tag (creating
+/// the topic, granting the right) heals it. Absent while no gateway serves the Tag and
+/// nothing is known to fail.
+pub const REASON_TOPIC_AVAILABLE: &str = "TopicAvailable";
 
 /// Ready reason: the object's generation is served by every live gateway replica.
 pub const REASON_LIVE: &str = "Live";
@@ -49,6 +61,8 @@ pub struct NamespaceOutcome<'a> {
     pub written: &'a Written,
     /// Whether the gateways serve `config.hash`.
     pub liveness: &'a Liveness,
+    /// The topics that cannot take messages ([`crate::delivery::failing_topics`]).
+    pub failing_topics: &'a FailingTopics,
 }
 
 /// One object whose status is computed.
@@ -148,6 +162,15 @@ pub fn desired(object: Object<'_>, namespace: NamespaceOutcome<'_>, now: &str) -
             }
         }
     };
+    let topic = (object.key.kind == Kind::Tag)
+        .then(|| namespace.config.tags.get(&object.key.name))
+        .flatten()
+        .filter(|_| accepted && *namespace.written == Written::Yes)
+        .map(|tag| tag.topic.as_str());
+    let conditions = match topic {
+        Some(topic) => with_delivery(conditions, topic, namespace),
+        None => conditions,
+    };
     let rows = (object.key.kind == Kind::LookupTable)
         .then(|| namespace.config.lookup_tables.get(&object.key.name))
         .flatten()
@@ -212,6 +235,31 @@ pub fn transition(old: Option<&ResourceStatus>, new: &ResourceStatus) -> Option<
         reason: after.reason.clone(),
         note: after.message.clone(),
     })
+}
+
+/// The conditions of a compiled, written Tag publishing to `topic`: a failing topic
+/// replaces them (`Ready=False`, `Stalled=True`, `Delivering=False`, one reason); a live
+/// Tag whose topic is fine also gets `Delivering=True`.
+fn with_delivery(
+    conditions: Vec<StatusCondition>,
+    topic: &str,
+    namespace: NamespaceOutcome<'_>,
+) -> Vec<StatusCondition> {
+    if let Some(TopicFailure { reason, message }) = namespace.failing_topics.get(topic) {
+        let mut failing = stalled(reason, message);
+        failing.push(condition(DELIVERING, "False", reason, message));
+        return failing;
+    }
+    let mut conditions = conditions;
+    if let Liveness::Live { .. } = namespace.liveness {
+        conditions.push(condition(
+            DELIVERING,
+            "True",
+            REASON_TOPIC_AVAILABLE,
+            &format!("no gateway replica reports a failure publishing to {topic}"),
+        ));
+    }
+    conditions
 }
 
 /// The conditions of an object the compiler left out: `Stalled` with the first reason of
@@ -297,7 +345,10 @@ fn short(hash: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hermes_compiler::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
+    use crate::delivery::TopicFailure;
+    use hermes_compiler::config::{
+        CompiledLookupTable, CompiledPayload, CompiledRow, CompiledTag, CompiledVariable,
+    };
 
     const T0: &str = "2026-12-01T10:00:00Z";
     const T1: &str = "2026-12-01T10:05:00Z";
@@ -323,6 +374,7 @@ mod tests {
         diagnostics: Vec<Diagnostic>,
         written: Written,
         liveness: Liveness,
+        failing: FailingTopics,
     }
 
     impl Fixture {
@@ -332,7 +384,45 @@ mod tests {
                 diagnostics: Vec::new(),
                 written: Written::Yes,
                 liveness,
+                failing: FailingTopics::new(),
             }
+        }
+
+        /// Compile in a Tag `name` publishing to `topic`.
+        fn with_tag(mut self, name: &str, topic: &str) -> Self {
+            self.config.tags.insert(
+                name.into(),
+                CompiledTag {
+                    generation: Some(1),
+                    firing_triggers: Vec::new(),
+                    blocking_triggers: Vec::new(),
+                    topic: topic.into(),
+                    attributes: Vec::new(),
+                    ordering_key: None,
+                    payload: CompiledPayload::EventData {
+                        allow: Vec::new(),
+                        exclude: Vec::new(),
+                        add: Vec::new(),
+                    },
+                    per_item: None,
+                    require_analytics_storage: false,
+                    require_ad_storage: false,
+                    paused: false,
+                },
+            );
+            self
+        }
+
+        /// `topic` fails for `reason`.
+        fn failing(mut self, topic: &str, reason: &str) -> Self {
+            self.failing.insert(
+                topic.into(),
+                TopicFailure {
+                    reason: reason.into(),
+                    message: format!("gateway replica gw-0 cannot publish to {topic}"),
+                },
+            );
+            self
         }
 
         fn status(
@@ -354,6 +444,7 @@ mod tests {
                     objects: &[],
                     written: &self.written,
                     liveness: &self.liveness,
+                    failing_topics: &self.failing,
                 },
                 now,
             )
@@ -608,6 +699,93 @@ mod tests {
             let expected_ready = if health == "Current" { "True" } else { "False" };
             assert_eq!(ready(&status).status, expected_ready, "{case}");
         }
+    }
+
+    fn delivering(status: &ResourceStatus) -> Option<&StatusCondition> {
+        status.conditions.iter().find(|c| c.type_ == DELIVERING)
+    }
+
+    #[test]
+    fn a_live_tag_whose_topic_is_fine_is_ready_and_delivering() {
+        let fixture = Fixture::new(Liveness::Live { replicas: 1 })
+            .with_tag("low-stock", "projects/p/topics/low-stock")
+            .failing("projects/p/topics/other", "TopicNotFound");
+        let status = fixture.status(&key(Kind::Tag, "low-stock"), 1, None, T0);
+        assert_eq!(ready(&status).status, "True");
+        let delivering = delivering(&status).unwrap();
+        assert_eq!(delivering.status, "True");
+        assert_eq!(delivering.reason, REASON_TOPIC_AVAILABLE);
+        assert_eq!(kstatus(&status), "Current");
+    }
+
+    #[test]
+    fn a_live_tag_on_a_failing_topic_is_not_ready_stalled_and_not_delivering() {
+        let fixture = Fixture::new(Liveness::Live { replicas: 1 })
+            .with_tag("promo", "projects/p/topics/missing")
+            .failing("projects/p/topics/missing", "TopicNotFound");
+        let status = fixture.status(&key(Kind::Tag, "promo"), 2, None, T0);
+        let delivering = delivering(&status).unwrap();
+        assert_eq!(delivering.status, "False");
+        assert_eq!(delivering.reason, "TopicNotFound");
+        assert_eq!(
+            delivering.message,
+            "gateway replica gw-0 cannot publish to projects/p/topics/missing"
+        );
+        assert_eq!(ready(&status).status, "False");
+        assert_eq!(ready(&status).reason, "TopicNotFound");
+        assert_eq!(kstatus(&status), "Failed");
+        // It is live all the same: the gateways serve this generation.
+        assert_eq!(status.live_generation, Some(2));
+        let event = transition(None, &status).unwrap();
+        assert!(!event.normal);
+        assert_eq!(event.reason, "TopicNotFound");
+    }
+
+    #[test]
+    fn a_missing_topic_shows_even_before_a_gateway_serves_the_tag() {
+        let fixture = Fixture::new(Liveness::NoGateway)
+            .with_tag("promo", "projects/p/topics/missing")
+            .failing("projects/p/topics/missing", "TopicNotFound");
+        let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        assert_eq!(ready(&status).reason, "TopicNotFound");
+        assert_eq!(delivering(&status).unwrap().status, "False");
+        assert_eq!(status.live_generation, None);
+        // Without a failure and without a gateway, delivery is not known yet.
+        let unknown = Fixture::new(Liveness::NoGateway).with_tag("promo", "projects/p/topics/t");
+        let status = unknown.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        assert_eq!(delivering(&status), None);
+    }
+
+    #[test]
+    fn a_tag_rejected_for_its_own_error_is_not_judged_on_its_topic() {
+        let mut fixture = Fixture::new(Liveness::Live { replicas: 1 })
+            .with_tag("promo", "projects/p/topics/missing")
+            .failing("projects/p/topics/missing", "TopicNotFound");
+        fixture
+            .diagnostics
+            .push(diagnostic("InvalidRegex", "spec.x", "bad"));
+        let status = fixture.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        assert_eq!(ready(&status).reason, "InvalidRegex");
+        assert_eq!(delivering(&status), None);
+    }
+
+    #[test]
+    fn the_topic_healing_clears_the_failure() {
+        let failing = Fixture::new(Liveness::Live { replicas: 1 })
+            .with_tag("promo", "projects/p/topics/t")
+            .failing("projects/p/topics/t", "PermissionDenied");
+        let before = failing.status(&key(Kind::Tag, "promo"), 1, None, T0);
+        let healed =
+            Fixture::new(Liveness::Live { replicas: 1 }).with_tag("promo", "projects/p/topics/t");
+        let after = healed.status(&key(Kind::Tag, "promo"), 1, Some(&before), T1);
+        assert_eq!(ready(&after).status, "True");
+        assert_eq!(delivering(&after).unwrap().status, "True");
+        assert_eq!(
+            delivering(&after).unwrap().last_transition_time.as_deref(),
+            Some(T1)
+        );
+        assert!(after.conditions.iter().all(|c| c.type_ != STALLED));
+        assert!(transition(Some(&before), &after).unwrap().normal);
     }
 
     #[test]

@@ -152,12 +152,33 @@ impl TestCluster {
 
     /// The tails of the etcd and kube-apiserver logs, for failure messages.
     pub fn failure_report(&self) -> String {
-        let processes = &self.inner.launched.processes;
+        let processes = self
+            .inner
+            .launched
+            .processes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         processes
             .iter()
             .map(|p| p.report(40))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Kills the kube-apiserver (an outage: every client's connection drops, new ones are
+    /// refused); etcd and everything stored stay. Affects every user of this cluster, so
+    /// a test doing this should have the cluster to itself (its own test binary).
+    pub fn stop_api_server(&self) {
+        self.inner.launched.stop_api_server();
+    }
+
+    /// Starts the kube-apiserver again on the same port, certificates and etcd, and waits
+    /// until it serves.
+    pub async fn start_api_server(&self) -> Result<(), ClusterError> {
+        self.inner
+            .launched
+            .start_api_server(&self.inner.binaries)
+            .await
     }
 
     /// Keeps [`TestCluster::dir`] after the cluster stops (called on test failure).

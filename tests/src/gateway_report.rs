@@ -27,6 +27,7 @@ pub async fn write_gateway_lease(
         error: None,
         renew_time: Some(Timestamp::now() - SignedDuration::from_secs(renewed_secs_ago)),
         duration: SignedDuration::from_secs(duration_secs),
+        failing_topics: Vec::new(),
     }
     .to_lease(ns.name());
     let written = ns

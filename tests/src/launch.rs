@@ -23,9 +23,13 @@ const ATTEMPTS: usize = 3;
 pub(crate) struct Launched {
     pub(crate) dir: PathBuf,
     pub(crate) server: String,
-    pub(crate) processes: Vec<ServerProcess>,
-    /// Held for its drop: it cleans up after the servers.
-    pub(crate) _reaper: Reaper,
+    /// The API server first, then etcd; behind a lock so that the API server can be
+    /// stopped and started again on the same etcd.
+    pub(crate) processes: std::sync::Mutex<Vec<ServerProcess>>,
+    /// How the API server was started, to start it again.
+    pub(crate) apiserver_args: Vec<String>,
+    /// It cleans up after the servers on drop, and records restarted ones.
+    pub(crate) reaper: Reaper,
 }
 
 /// What the API server is set up for.
@@ -105,13 +109,62 @@ async fn launch_once(binaries: &Binaries, profile: Profile) -> Result<Launched, 
         error
     };
     let result = start_servers(binaries, profile, &dir, &reaper).await;
-    let (server, processes) = result.map_err(keep_on_error)?;
+    let (server, processes, apiserver_args) = result.map_err(keep_on_error)?;
     Ok(Launched {
         dir,
         server,
-        processes,
-        _reaper: reaper,
+        processes: std::sync::Mutex::new(processes),
+        apiserver_args,
+        reaper,
     })
+}
+
+impl Launched {
+    /// Kill the API server (SIGKILL to its process group); etcd keeps running.
+    pub(crate) fn stop_api_server(&self) {
+        let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(apiserver) = processes.iter_mut().find(|p| p.name == "kube-apiserver") {
+            apiserver.kill();
+        }
+    }
+
+    /// Start the API server again with its first arguments (same port, certificates and
+    /// etcd), logging to `kube-apiserver.N.log`, and wait until it serves.
+    pub(crate) async fn start_api_server(&self, binaries: &Binaries) -> Result<(), ClusterError> {
+        let restarts = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with("kube-apiserver.")
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        let mut apiserver = ServerProcess::spawn(
+            "kube-apiserver",
+            &binaries.kube_apiserver,
+            &self.apiserver_args,
+            self.dir.join(format!("kube-apiserver.{restarts}.log")),
+            &self.reaper,
+        )?;
+        let ca_file = self.dir.join("certs").join("apiserver.crt");
+        let admin = kubeconfig::path_for(&self.dir, Identity::Admin);
+        let ready = tokio::select! {
+            ready = wait_ready(&ca_file, &admin) => ready,
+            exited = apiserver.exited() => Err(exited),
+        };
+        let report = apiserver.report(40);
+        let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+        processes.retain(|p| p.name != "kube-apiserver");
+        processes.insert(0, apiserver);
+        ready.map_err(|error| match error {
+            ClusterError::Wait(source) => ClusterError::NotReady { source, report },
+            other => other,
+        })
+    }
 }
 
 async fn start_servers(
@@ -119,7 +172,7 @@ async fn start_servers(
     profile: Profile,
     dir: &Path,
     reaper: &Reaper,
-) -> Result<(String, Vec<ServerProcess>), ClusterError> {
+) -> Result<(String, Vec<ServerProcess>, Vec<String>), ClusterError> {
     let service_account_key = dir.join("service-account.key");
     generate_rsa_key(&service_account_key).await?;
     let token_file = dir.join("tokens.csv");
@@ -194,7 +247,7 @@ async fn start_servers(
             other => other,
         });
     }
-    Ok((server, vec![apiserver, etcd]))
+    Ok((server, vec![apiserver, etcd], apiserver_args))
 }
 
 async fn wait_ready(ca_file: &Path, admin_kubeconfig: &Path) -> Result<(), ClusterError> {

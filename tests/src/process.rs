@@ -143,8 +143,9 @@ impl ServerProcess {
     }
 }
 
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
+impl ServerProcess {
+    /// SIGKILL the process group and reap the process (an abrupt stop, as a crash).
+    pub(crate) fn kill(&mut self) {
         if let Ok(group) = i32::try_from(self.child.id()) {
             // SAFETY: killpg only sends a signal; the group is the one this child leads.
             unsafe {
@@ -152,6 +153,12 @@ impl Drop for ServerProcess {
             }
         }
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

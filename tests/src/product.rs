@@ -76,10 +76,25 @@ impl Process {
     /// Sends SIGTERM and returns at once (see [`exited`](Self::exited)); a process that
     /// has already been waited for is left alone.
     pub fn sigterm(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// SIGSTOP: the process freezes (timers, connections, everything) until [`Process::resume`].
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`Process::pause`].
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Send `signal` to the process (nothing once it has exited).
+    fn signal(&self, signal: libc::c_int) {
         if let Some(pid) = self.child.id().and_then(|p| i32::try_from(p).ok()) {
             // SAFETY: plain kill(2) on our own child's pid.
             unsafe {
-                libc::kill(pid, libc::SIGTERM);
+                libc::kill(pid, signal);
             }
         }
     }

@@ -68,12 +68,34 @@ pub struct Stack {
     pub operators: Vec<Process>,
     /// A client for the gateway.
     pub http: reqwest::Client,
+    /// Flags and environment every operator process gets besides the stack's own.
+    operator_args: Vec<String>,
+    operator_env: Vec<(String, String)>,
+    /// Each operator's `/metrics` URL, in [`Stack::operators`]' order.
+    operator_metrics: Vec<String>,
     logs: tempfile::TempDir,
+}
+
+/// Extra flags for a stack's processes.
+#[derive(Clone, Debug, Default)]
+pub struct StackArgs {
+    /// Given to `hermes-gateway`.
+    pub gateway: Vec<String>,
+    /// Given to each `hermes-operator`.
+    pub operator: Vec<String>,
+    /// Environment variables for each `hermes-operator` (e.g. `RUST_LOG`), over the
+    /// stack's own.
+    pub operator_env: Vec<(String, String)>,
 }
 
 impl Stack {
     /// Start with `operators` operator processes (leader election among them).
     pub async fn start(prefix: &str, operators: usize) -> Stack {
+        Self::start_with(prefix, operators, StackArgs::default()).await
+    }
+
+    /// [`Stack::start`] with extra flags for the gateway and the operators.
+    pub async fn start_with(prefix: &str, operators: usize, args: StackArgs) -> Stack {
         let cluster = cluster().await;
         let ns = cluster.namespace(prefix).await.expect("namespace");
         let emulator = PubSubEmulator::start().await.expect("emulator starts");
@@ -91,6 +113,7 @@ impl Stack {
                 "gw-0",
             ])
             .args(["--mp-secret", "G-SHOP=s3cret"])
+            .args(&args.gateway)
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Gateway))
             .pubsub(emulator.host_port())
             .buffer_dir(logs.path().join("buffer"))
@@ -105,6 +128,9 @@ impl Stack {
             gateway,
             operators: Vec::new(),
             http: reqwest::Client::new(),
+            operator_args: args.operator,
+            operator_env: args.operator_env,
+            operator_metrics: Vec::new(),
             logs,
         };
         for index in 0..operators {
@@ -117,19 +143,35 @@ impl Stack {
     pub fn spawn_operator(&mut self, identity: &str) {
         let cluster = self.ns.cluster();
         let mut operator = Command::new(binary("hermes-operator").unwrap());
+        let metrics = format!("127.0.0.1:{}", free_port().unwrap());
         operator
             .args(["--namespace", self.ns.name(), "--identity", identity])
             .args(["--leader-lease-seconds", "4", "--debounce-ms", "50"])
-            .args([
-                "--metrics-addr",
-                &format!("127.0.0.1:{}", free_port().unwrap()),
-            ])
+            .args(["--metrics-addr", &metrics])
             .args(["--publication-topic", &topic("config-publications")])
+            .args(&self.operator_args)
             .env("KUBECONFIG", cluster.kubeconfig_for(Identity::Operator))
             .env("PUBSUB_EMULATOR_HOST", self.emulator.host_port())
-            .env("RUST_LOG", "info,kube_lease_manager=warn");
+            .env("RUST_LOG", "info,kube_lease_manager=warn")
+            .envs(self.operator_env.iter().map(|(k, v)| (k, v)));
         let process = Process::spawn(identity, operator, self.logs.path()).unwrap();
         self.operators.push(process);
+        self.operator_metrics
+            .push(format!("http://{metrics}/metrics"));
+    }
+
+    /// The sum of operator `index`'s samples of metric `name` for this stack's namespace
+    /// (0 when it has none or does not answer).
+    pub async fn operator_metric(&self, index: usize, name: &str) -> f64 {
+        let Ok(response) = self.http.get(&self.operator_metrics[index]).send().await else {
+            return 0.0;
+        };
+        let text = response.text().await.unwrap_or_default();
+        let scope = format!("scope=\"{}\"", self.ns.name());
+        text.lines()
+            .filter(|line| line.starts_with(&format!("{name}{{")) && line.contains(&scope))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     /// `kubectl apply -n NS -f PATH`.
@@ -177,11 +219,42 @@ impl Stack {
 
     /// A Ready condition field, e.g. `reason`.
     pub async fn ready_field(&self, object: &str, field: &str) -> String {
+        self.condition_field(object, "Ready", field).await
+    }
+
+    /// A field of the condition `type_`, e.g. `("tag/x", "Delivering", "reason")`.
+    pub async fn condition_field(&self, object: &str, type_: &str, field: &str) -> String {
         self.field(
             object,
-            &format!(".status.conditions[?(@.type==\"Ready\")].{field}"),
+            &format!(".status.conditions[?(@.type==\"{type_}\")].{field}"),
         )
         .await
+    }
+
+    /// Wait until `object`'s condition `type_` has `status` and `reason`; returns its
+    /// message.
+    pub async fn wait_condition(
+        &self,
+        object: &str,
+        type_: &str,
+        status: &str,
+        reason: &str,
+    ) -> String {
+        wait_for(TIMEOUT, || async {
+            let got = (
+                self.condition_field(object, type_, "status").await,
+                self.condition_field(object, type_, "reason").await,
+            );
+            if got.0 == status && got.1 == reason {
+                Ok(self.condition_field(object, type_, "message").await)
+            } else {
+                Err(format!(
+                    "{object}: {type_}={got:?}, want ({status}, {reason})"
+                ))
+            }
+        })
+        .await
+        .expect("condition reached")
     }
 
     /// Wait until `object`'s Ready condition has `status`; returns its message.

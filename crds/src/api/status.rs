@@ -10,6 +10,9 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// Condition type (kstatus): progress needs a change to the spec or a referenced object.
 pub const STALLED: &str = "Stalled";
+/// Condition type, Tags only: whether the Tag's messages reach its topic (`False` with
+/// `TopicNotFound`, `PermissionDenied` or `Unauthenticated` when they cannot).
+pub const DELIVERING: &str = "Delivering";
 
 /// Observed state of a Tag, Trigger or LookupTable.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
@@ -18,7 +21,8 @@ pub struct ResourceStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// kstatus conditions: `Ready`, and `Reconciling` or `Stalled` when they apply.
+    /// kstatus conditions: `Ready`, and `Reconciling` or `Stalled` when they apply; on
+    /// Tags also `Delivering`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<StatusCondition>,
     /// The generation of this object that every ready gateway replica serves now.
@@ -40,7 +44,7 @@ pub struct ResourceStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCondition {
-    /// Condition type: `Ready`, `Reconciling` or `Stalled`.
+    /// Condition type: `Ready`, `Reconciling`, `Stalled` or (Tags) `Delivering`.
     #[serde(rename = "type")]
     pub type_: String,
     /// `True`, `False` or `Unknown`.

@@ -11,9 +11,15 @@
 //! pod discovery and network reachability (and fails for gateways run as local
 //! processes), and replicas writing into one shared status object would contend.
 //!
+//! The same Lease carries the topics this replica cannot publish to (missing, forbidden),
+//! so that the operator can mark the Tags publishing there `Delivering=False`. It is
+//! written at once when that set changes (a topic starts failing, changes reason, heals),
+//! otherwise with the regular renewals: no extra writes while nothing changes.
+//!
 //! Nothing here is fatal: watch errors back off and retry, report errors are logged and
 //! retried at the next renewal, and the last good config keeps serving throughout.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,9 +31,13 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::ConfigSink;
+use crate::publish::FailingTopic;
+
+/// The publisher's failing topics, by full name, as it updates them.
+pub type FailingTopicsWatch = watch::Receiver<BTreeMap<String, FailingTopic>>;
 
 /// Where this replica finds its config and how it reports.
 #[derive(Clone, Debug)]
@@ -40,6 +50,8 @@ pub struct ClusterOptions {
     pub replica_id: String,
     /// How long a report stays valid; renewed every third of it.
     pub lease_duration: Duration,
+    /// The publisher's failing topics, reported in the Lease (`None`: never any).
+    pub failing_topics: Option<FailingTopicsWatch>,
 }
 
 impl ClusterOptions {
@@ -50,6 +62,7 @@ impl ClusterOptions {
             config_map: contract::DEFAULT_CONFIG_MAP.to_string(),
             replica_id: replica_id.into(),
             lease_duration: Duration::from_secs(10),
+            failing_topics: None,
         }
     }
 }
@@ -175,8 +188,9 @@ impl Replica {
         }
     }
 
-    /// Renew this replica's Lease (what it serves, the latest refusal) every third of
-    /// the lease duration, and at once after each load attempt.
+    /// Renew this replica's Lease (what it serves, the latest refusal, the failing
+    /// topics) every third of the lease duration, at once after each load attempt, and at
+    /// once when the failing topics change.
     async fn report(&self) {
         let (options, sink, state) = (&self.options, &self.sink, &self.state);
         let leases: Api<Lease> = Api::namespaced(self.client.clone(), &options.namespace);
@@ -185,6 +199,7 @@ impl Replica {
         let duration = options.lease_duration.max(Duration::from_secs(1));
         let renew_every = duration / 3;
         let mut failing = false;
+        let mut failing_topics = options.failing_topics.clone();
         loop {
             let lease = GatewayReport {
                 replica: options.replica_id.clone(),
@@ -192,6 +207,10 @@ impl Replica {
                 error: state.error(),
                 renew_time: Some(Timestamp::now()),
                 duration: SignedDuration::from_secs(duration.as_secs().try_into().unwrap_or(10)),
+                failing_topics: failing_topics
+                    .as_mut()
+                    .map(|topics| reported(&topics.borrow_and_update()))
+                    .unwrap_or_default(),
             }
             .to_lease(&options.namespace);
             // A renewal that hangs (a black-holed connection) must not hold back the next.
@@ -214,9 +233,31 @@ impl Replica {
             tokio::select! {
                 _ = tokio::time::sleep(renew_every) => {}
                 _ = state.changed.notified() => {}
+                Some(()) = topics_changed(failing_topics.as_mut()) => {}
             }
         }
     }
+}
+
+/// Resolves with `Some` when the failing topics change; `None` at once when there is
+/// nothing to follow (no publisher report, or its sender is gone): the select ignores it.
+async fn topics_changed(topics: Option<&mut FailingTopicsWatch>) -> Option<()> {
+    topics?.changed().await.ok()
+}
+
+/// The failing topics as the contract reports them.
+fn reported(topics: &BTreeMap<String, FailingTopic>) -> Vec<contract::FailingTopic> {
+    topics
+        .iter()
+        .map(|(topic, failing)| contract::FailingTopic {
+            topic: topic.clone(),
+            reason: failing.reason.to_string(),
+            error: failing.error.clone(),
+            since: Timestamp::try_from(failing.since)
+                .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn renewal_timed_out(after: Duration) -> kube::Error {
@@ -310,6 +351,51 @@ mod tests {
             load(&cm, &sink),
             Load::Refused(format!("{hash}: config cannot be prepared: regex too big"))
         );
+    }
+
+    #[test]
+    fn failing_topics_are_reported_with_reason_error_and_since() {
+        let since = std::time::UNIX_EPOCH + Duration::from_secs(1_796_119_200);
+        let topics = BTreeMap::from([(
+            "projects/p/topics/missing".to_string(),
+            FailingTopic {
+                reason: "TopicNotFound",
+                error: "Resource not found".into(),
+                since,
+            },
+        )]);
+        assert_eq!(
+            reported(&topics),
+            [contract::FailingTopic {
+                topic: "projects/p/topics/missing".into(),
+                reason: "TopicNotFound".into(),
+                error: "Resource not found".into(),
+                since: "2026-12-01T10:00:00Z".into(),
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_of_the_failing_topics_wakes_the_reporter_and_nothing_else_does() {
+        let (sender, mut receiver) = watch::channel(BTreeMap::new());
+        let quiet = tokio::time::timeout(
+            Duration::from_millis(50),
+            topics_changed(Some(&mut receiver)),
+        )
+        .await;
+        assert!(quiet.is_err(), "woke without a change");
+        sender.send_modify(|topics| {
+            topics.insert(
+                "projects/p/topics/t".to_string(),
+                FailingTopic {
+                    reason: "PermissionDenied",
+                    error: String::new(),
+                    since: std::time::SystemTime::now(),
+                },
+            );
+        });
+        assert_eq!(topics_changed(Some(&mut receiver)).await, Some(()));
+        assert_eq!(topics_changed(None).await, None);
     }
 
     #[test]

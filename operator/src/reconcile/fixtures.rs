@@ -233,6 +233,7 @@ impl World {
             ),
             leadership: Arc::new(leadership),
             outcomes: Some(outcomes.clone()),
+            topic_check: None,
         };
         let (cache, mut writers) =
             NamespaceCache::unwatched(NAMESPACE, contract::DEFAULT_CONFIG_MAP);

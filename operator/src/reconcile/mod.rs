@@ -1,13 +1,19 @@
 //! One namespace reconcile, as named steps, each a file with a typed outcome:
 //!
 //! [`compile`] → [`write_config`] (only when the hash changed) → [`publish_outcome`] →
-//! [`read_liveness`] → [`forget_gone_gateways`] → [`sync_statuses`] (only the statuses
-//! that changed, with Kubernetes Events on Ready transitions).
+//! [`read_liveness`] → [`forget_gone_gateways`] → [`check_topics`] (with the gateways'
+//! failing topics: [`crate::delivery`]) → [`sync_statuses`] (only the statuses that
+//! changed, with Kubernetes Events on Ready transitions).
+//!
+//! Gateway reports are judged as of the time the watches lost the API server, until one
+//! lease duration after it returned ([`crate::cache::ApiContact`]), so that an API server
+//! outage does not flap every status.
 //!
 //! Runs only on the leader; each step that writes confirms the leader Lease first. A step
 //! that fails stops the reconcile with its own [`ReconcileError`] variant, except that a
 //! failed config write is still published as an outcome before it stops.
 
+mod check_topics;
 mod compile;
 mod forget_gone_gateways;
 mod publish_outcome;
@@ -22,7 +28,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use k8s_openapi::jiff::Timestamp;
+use hermes_compiler::contract::GatewayReport;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::runtime::events::Recorder;
 use tokio::time::Instant;
@@ -33,7 +40,9 @@ use crate::leader::Leadership;
 use crate::metrics::Metrics;
 use crate::publication::{LastPublished, OutcomeSink};
 use crate::status::NamespaceOutcome;
+use crate::topic_check::{TopicCheckOptions, TopicChecks, TopicLookup};
 
+pub use check_topics::{CheckedTopics, check_topics};
 pub use compile::{Compiled, Fit, compile};
 pub use forget_gone_gateways::forget_gone_gateways;
 pub use publish_outcome::{OutcomePublication, publish_outcome};
@@ -53,6 +62,16 @@ pub struct Context {
     pub leadership: Arc<Leadership>,
     /// Where publication outcomes go, if anywhere.
     pub outcomes: Option<Arc<dyn OutcomeSink>>,
+    /// How Tags' topics are checked, if they are.
+    pub topic_check: Option<TopicCheck>,
+}
+
+/// The topic check's client and settings.
+pub struct TopicCheck {
+    /// Asks Pub/Sub.
+    pub lookup: Arc<dyn TopicLookup>,
+    /// TTL and wait.
+    pub options: TopicCheckOptions,
 }
 
 /// What a namespace's worker remembers between reconciles, each step its part.
@@ -61,6 +80,7 @@ pub struct NamespaceMemory {
     write: write_config::WriteMemory,
     last_published: LastPublished,
     patched: sync_statuses::Patched,
+    topic_checks: TopicChecks,
 }
 
 /// What a reconcile that ran every step found.
@@ -100,15 +120,36 @@ pub async fn reconcile(
 
     let now = Timestamp::now();
     let reports = cache.gateway_leases();
+    let judgement = cache.contact.judgement(now, report_duration(&reports));
     let verdict = read_liveness(
         namespace,
         &reports,
         compiled.hash(),
         &mut memory.write.awaiting_live,
-        now,
+        judgement.at,
         &ctx.metrics,
     );
-    forget_gone_gateways(ctx, namespace, &reports, now).await;
+    forget_gone_gateways(ctx, namespace, &reports, judgement.at).await;
+    let checked = check_topics(
+        ctx,
+        namespace,
+        &compiled.output.config,
+        &mut memory.topic_checks,
+        &cache.signal,
+    )
+    .await;
+    let gateway_reports: Vec<GatewayReport> = reports.iter().map(|(_, r)| r.clone()).collect();
+    let failing_topics =
+        crate::delivery::failing_topics(&gateway_reports, &checked.states, judgement.at);
+    let recheck_at = if judgement.at == now {
+        earliest([
+            verdict.recheck_at,
+            checked.recheck_at,
+            failing_report_expiry(&gateway_reports, now),
+        ])
+    } else {
+        earliest([judgement.until, checked.recheck_at])
+    };
     let written = write.written();
     let outcome = NamespaceOutcome {
         config: &compiled.output.config,
@@ -116,6 +157,7 @@ pub async fn reconcile(
         objects: &compiled.output.objects,
         written: &written,
         liveness: &verdict.liveness,
+        failing_topics: &failing_topics,
     };
     let confirmed = write == ConfigWrite::Written;
     let statuses = sync_statuses(
@@ -132,6 +174,29 @@ pub async fn reconcile(
         write,
         publication,
         statuses,
-        recheck_at: verdict.recheck_at,
+        recheck_at,
     })
+}
+
+/// The longest lease duration among `reports` (10 s without any): how long a live
+/// replica may take to renew.
+fn report_duration(reports: &[(String, GatewayReport)]) -> SignedDuration {
+    reports
+        .iter()
+        .map(|(_, r)| r.duration)
+        .max()
+        .unwrap_or(SignedDuration::from_secs(10))
+}
+
+/// When the first fresh report listing failing topics expires (its Tags heal then).
+fn failing_report_expiry(reports: &[GatewayReport], now: Timestamp) -> Option<Timestamp> {
+    reports
+        .iter()
+        .filter(|r| !r.failing_topics.is_empty() && r.is_fresh(now))
+        .filter_map(GatewayReport::expires_at)
+        .min()
+}
+
+fn earliest(times: impl IntoIterator<Item = Option<Timestamp>>) -> Option<Timestamp> {
+    times.into_iter().flatten().min()
 }

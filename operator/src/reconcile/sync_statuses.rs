@@ -11,6 +11,7 @@ use std::fmt::Debug;
 
 use hermes_compiler::compile::{Kind, ObjectKey, Resources};
 use hermes_compiler::contract;
+use hermes_compiler::text::truncate;
 use hermes_crds::api::ResourceStatus;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Patch, PatchParams};
@@ -215,15 +216,4 @@ impl StatusWriter<'_> {
             .emit(&self.ctx.metrics);
         }
     }
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }

@@ -139,6 +139,12 @@ impl DurablePublisher {
         self.context.failing.snapshot()
     }
 
+    /// The same, as a channel that changes when a topic starts failing, changes reason
+    /// or heals (what the gateway's report to the operator follows).
+    pub fn watch_failing_topics(&self) -> watch::Receiver<BTreeMap<String, FailingTopic>> {
+        self.context.failing.subscribe()
+    }
+
     fn ensure_lane(&self, topic: &str) {
         let mut lanes = self.lanes.lock().unwrap_or_else(PoisonError::into_inner);
         if lanes.topics.contains(topic) {
