@@ -58,6 +58,9 @@ pub async fn consume(
         let error = loop {
             let next = tokio::select! {
                 _ = &mut stop => {
+                    // Close the stream first (nothing more arrives on it), then hand
+                    // back what it delivered and this feed has not settled.
+                    drop(stream);
                     shutdown.shutdown().await;
                     return;
                 }
@@ -107,13 +110,7 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
     match apply::apply(ctx, &target, &message.data, &message.attributes).await {
         Ok((Applied::Rows(rows), before)) => {
             let version = version_attribute(&message).or_else(|| previous(&before).version);
-            let status = LookupFeedStatus {
-                last_applied_message_id: Some(id.to_string()),
-                last_applied_time: Some(Timestamp::now().to_string()),
-                version,
-                last_error: None,
-            };
-            report_status(ctx, &target, &status).await;
+            report_applied(ctx, &target, id, version).await;
             FeedMessageApplied {
                 namespace,
                 table,
@@ -123,7 +120,13 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
             .emit(&ctx.metrics);
             handler.ack();
         }
-        Ok((Applied::Stale { version, applied }, _)) => {
+        Ok((Applied::Stale { version, applied }, stored)) => {
+            // The replay of the message that set the table's version, after a crash
+            // between storing its rows and writing the status: write the status now, so
+            // that it names the last message applied.
+            if version == applied && previous(&stored).version != Some(applied) {
+                report_applied(ctx, &target, id, Some(version)).await;
+            }
             FeedMessageStale {
                 namespace,
                 table,
@@ -201,6 +204,17 @@ async fn record_rejection(ctx: &Context, target: &Target<'_>, table: &LookupTabl
         }
         .emit(&ctx.metrics);
     }
+}
+
+/// `status.feed` after message `id` (of `version`) was applied; clears the last error.
+async fn report_applied(ctx: &Context, target: &Target<'_>, id: &str, version: Option<i64>) {
+    let status = LookupFeedStatus {
+        last_applied_message_id: Some(id.to_string()),
+        last_applied_time: Some(Timestamp::now().to_string()),
+        version,
+        last_error: None,
+    };
+    report_status(ctx, target, &status).await;
 }
 
 async fn report_status(ctx: &Context, target: &Target<'_>, status: &LookupFeedStatus) {
