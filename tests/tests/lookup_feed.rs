@@ -635,3 +635,57 @@ async fn on_a_clean_leader_handover_with_ordering_keys_the_new_leader_applies_th
     assert!(successor.log().contains("lookup feed started"));
     assert_stream_applied(&stack, 200, &ids[199]).await;
 }
+
+#[tokio::test]
+async fn a_message_that_fails_transiently_is_applied_before_the_ones_published_after_it() {
+    let stack = fed_stack("feed-retry", 1, true).await;
+    // An immutable ConfigMap where a table of over 500 rows goes: until it is deleted,
+    // the API server refuses to store the rows (a failure that may pass: retried).
+    let in_the_way = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "low-stock-skus-rows"},
+        "immutable": true,
+        "data": {"rows.csv": "key,value\n"},
+    });
+    stack.apply(&[&in_the_way]).await;
+    let mut snapshot = String::from("key,value\n");
+    for i in 1..=600 {
+        snapshot.push_str(&format!("K{i:04},{}\n", i % 10));
+    }
+    publish(&stack, &snapshot, &[("format", "csv"), ("version", "1")]).await;
+    // Published after the snapshot; each alone would fit inline and store.
+    for version in 2..=5 {
+        let upsert = json!({"upsert": [{"key": format!("NEW-{version}"), "value": "1"}]});
+        publish(
+            &stack,
+            &upsert.to_string(),
+            &[("version", &version.to_string())],
+        )
+        .await;
+    }
+    wait_for(Duration::from_secs(30), || async {
+        let log = stack.operators[0].log();
+        if log.contains("lookup feed message not applied") {
+            Ok(())
+        } else {
+            Err("no retried message yet".to_string())
+        }
+    })
+    .await
+    .expect("the snapshot is retried");
+    assert_eq!(feed_version(&stack).await, 0, "applied past the snapshot");
+
+    stack
+        .kubectl(&["delete", "configmap", "low-stock-skus-rows"])
+        .await;
+    wait_version(&stack, 5, Duration::from_secs(90)).await;
+    stack.wait_ready(&["lookuptable/low-stock-skus"]).await;
+    stack.wait_gateway_current().await;
+    assert_eq!(
+        stack
+            .field("lookuptable/low-stock-skus", ".status.rows")
+            .await,
+        "604"
+    );
+}

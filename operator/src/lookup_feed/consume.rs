@@ -1,8 +1,9 @@
 //! One table's feed: receive from its subscription (streaming pull) one message at a time,
 //! apply it, and settle it: acknowledged once applied (or skipped as stale, or rejected and
 //! reported), negatively acknowledged when a transient failure may pass, so Pub/Sub
-//! redelivers it. Messages are applied in the order received; with ordering keys on the
-//! subscription that is the order published.
+//! redelivers it (and the messages received after it with it, keeping their order).
+//! Messages are applied in the order received; with ordering keys on the subscription
+//! that is the order published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::apply::{self, Applied, ApplyError, Target};
 use crate::events::{
@@ -40,7 +42,23 @@ pub struct Feed {
     pub subscription: String,
 }
 
+/// How long a feed waits for a message it negatively acknowledged to come back before
+/// it applies others again (Pub/Sub redelivers it at once).
+const REDELIVERY_WAIT: Duration = LEASE_EXTENSION;
+
+/// A message that failed transiently: until it comes back (or `until`), the messages
+/// received after it are handed back unapplied too.
+struct AwaitedRedelivery {
+    id: String,
+    until: Instant,
+}
+
 /// Receive and apply until `stop` fires (or its sender is dropped).
+///
+/// A message that fails transiently is negatively acknowledged, and so is every message
+/// received after it until it comes back, after a backoff: Pub/Sub then delivers them
+/// again in their order (on a subscription with message ordering), instead of the later
+/// ones being applied first and the version check refusing the earlier one after them.
 pub async fn consume(
     ctx: Arc<Context>,
     subscriber: Subscriber,
@@ -48,6 +66,7 @@ pub async fn consume(
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut backoff = stream_backoff();
+    let mut awaited: Option<AwaitedRedelivery> = None;
     loop {
         let mut stream = subscriber
             .subscribe(feed.subscription.as_str())
@@ -57,23 +76,43 @@ pub async fn consume(
         let shutdown = stream.shutdown_token();
         let error = loop {
             let next = tokio::select! {
-                _ = &mut stop => {
-                    // Close the stream first (nothing more arrives on it), then hand
-                    // back what it delivered and this feed has not settled.
-                    drop(stream);
-                    shutdown.shutdown().await;
-                    return;
-                }
+                _ = &mut stop => break None,
                 next = stream.next() => next,
             };
-            match next {
-                Some(Ok((message, handler))) => {
-                    backoff = stream_backoff();
-                    settle(&ctx, &feed, message, handler).await;
+            let (message, handler) = match next {
+                Some(Ok(received)) => received,
+                Some(Err(error)) => break Some(error.to_string()),
+                None => break Some("the stream ended".to_string()),
+            };
+            if let Some(redelivery) = &awaited {
+                if message.message_id != redelivery.id && Instant::now() < redelivery.until {
+                    handler.nack();
+                    continue;
                 }
-                Some(Err(error)) => break error.to_string(),
-                None => break "the stream ended".to_string(),
+                awaited = None;
             }
+            let id = message.message_id.clone();
+            match settle(&ctx, &feed, message, handler).await {
+                Settled::Done => backoff = stream_backoff(),
+                Settled::Retry => {
+                    let retry_in = backoff.next().unwrap_or(Duration::from_secs(30));
+                    awaited = Some(AwaitedRedelivery {
+                        id,
+                        until: Instant::now() + retry_in + REDELIVERY_WAIT,
+                    });
+                    tokio::select! {
+                        _ = &mut stop => break None,
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            }
+        };
+        // Close the stream first (nothing more arrives on it), then hand back what it
+        // delivered and this feed has not settled.
+        drop(stream);
+        shutdown.shutdown().await;
+        let Some(error) = error else {
+            return;
         };
         let retry_in = backoff.next().unwrap_or(Duration::from_secs(30));
         FeedStreamFailed {
@@ -99,8 +138,16 @@ fn stream_backoff() -> impl Iterator<Item = Duration> {
         .build()
 }
 
+/// What became of a message.
+enum Settled {
+    /// Acknowledged: applied, stale, or rejected and reported.
+    Done,
+    /// Negatively acknowledged after a transient failure, to be delivered again.
+    Retry,
+}
+
 /// Apply `message`, report what happened, and ack or nack it.
-async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) {
+async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) -> Settled {
     let target = Target {
         namespace: &feed.namespace,
         table: &feed.table,
@@ -119,6 +166,7 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
             }
             .emit(&ctx.metrics);
             handler.ack();
+            Settled::Done
         }
         Ok((Applied::Stale { version, applied }, stored)) => {
             // The replay of the message that set the table's version, after a crash
@@ -136,10 +184,12 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
             }
             .emit(&ctx.metrics);
             handler.ack();
+            Settled::Done
         }
         Err((error, table_read)) if error.is_rejection() => {
             reject(ctx, &target, id, &error, table_read.as_ref()).await;
             handler.ack();
+            Settled::Done
         }
         Err((error, _)) => {
             FeedMessageRetried {
@@ -150,6 +200,7 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
             }
             .emit(&ctx.metrics);
             handler.nack();
+            Settled::Retry
         }
     }
 }
