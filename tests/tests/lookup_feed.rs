@@ -174,7 +174,7 @@ fn stream_message(version: u32) -> (String, bool) {
             csv.push_str(&format!("{},{version}\n", stream_sku(n)));
         }
         (csv, true)
-    } else if version % 25 == 0 {
+    } else if version.is_multiple_of(25) {
         (
             format!(r#"{{"delete": ["{}"]}}"#, stream_sku(version / 25)),
             false,
@@ -194,7 +194,7 @@ fn stream_model(last: u32) -> BTreeMap<String, String> {
             rows = (0..10)
                 .map(|n| (stream_sku(n), version.to_string()))
                 .collect();
-        } else if version % 25 == 0 {
+        } else if version.is_multiple_of(25) {
             rows.remove(&stream_sku(version / 25));
         } else {
             rows.insert(stream_sku(version), version.to_string());
@@ -331,7 +331,7 @@ async fn assert_stream_applied(stack: &Stack, last: u32, last_id: &str) {
         [json!({"sku": sku, "threshold": threshold, "quantity": 2, "transaction_id": "T-kept"})]
     );
     // The last version, a multiple of 25, deleted this SKU.
-    assert_eq!(last % 25, 0);
+    assert!(last.is_multiple_of(25));
     let deleted = stream_sku(last / 25);
     assert!(!model.contains_key(&deleted), "{deleted} is in the model");
     assert_eq!(
