@@ -1,9 +1,8 @@
 //! One table's feed: receive from its subscription (streaming pull) one message at a time,
 //! apply it, and settle it: acknowledged once applied (or skipped as stale, or rejected and
-//! reported), negatively acknowledged when a transient failure may pass, so Pub/Sub
-//! redelivers it (and the messages received after it with it, keeping their order).
-//! Messages are applied in the order received; with ordering keys on the subscription
-//! that is the order published.
+//! reported); applied again after a backoff when a transient failure may pass, the
+//! messages after it waiting. Messages are applied in the order received; with ordering
+//! keys on the subscription that is the order published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +11,11 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::ShutdownBehavior;
-use google_cloud_pubsub::subscriber::handler::Handler;
 use hermes_crds::api::{LookupFeedStatus, LookupTable};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use super::apply::{self, Applied, ApplyError, Target};
 use crate::events::{
@@ -42,31 +39,20 @@ pub struct Feed {
     pub subscription: String,
 }
 
-/// How long a feed waits for a message it negatively acknowledged to come back before
-/// it applies others again (Pub/Sub redelivers it at once).
-const REDELIVERY_WAIT: Duration = LEASE_EXTENSION;
-
-/// A message that failed transiently: until it comes back (or `until`), the messages
-/// received after it are handed back unapplied too.
-struct AwaitedRedelivery {
-    id: String,
-    until: Instant,
-}
-
 /// Receive and apply until `stop` fires (or its sender is dropped).
 ///
-/// A message that fails transiently is negatively acknowledged, and so is every message
-/// received after it until it comes back, after a backoff: Pub/Sub then delivers them
-/// again in their order (on a subscription with message ordering), instead of the later
-/// ones being applied first and the version check refusing the earlier one after them.
+/// A message that fails transiently is applied again after a backoff, in place: it stays
+/// leased (the subscriber extends its lease) and the messages after it wait, so they are
+/// never applied before it (after which the version check would refuse it). Relying on
+/// a redelivery instead would not keep the order: the emulator, for one, redelivered
+/// negatively acknowledged messages of one ordering key out of order.
 pub async fn consume(
     ctx: Arc<Context>,
     subscriber: Subscriber,
     feed: Feed,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let mut backoff = stream_backoff();
-    let mut awaited: Option<AwaitedRedelivery> = None;
+    let mut stream_retries = backoff();
     loop {
         let mut stream = subscriber
             .subscribe(feed.subscription.as_str())
@@ -74,7 +60,7 @@ pub async fn consume(
             .set_max_lease_extension(LEASE_EXTENSION)
             .build();
         let shutdown = stream.shutdown_token();
-        let error = loop {
+        let error = 'stream: loop {
             let next = tokio::select! {
                 _ = &mut stop => break None,
                 next = stream.next() => next,
@@ -84,28 +70,19 @@ pub async fn consume(
                 Some(Err(error)) => break Some(error.to_string()),
                 None => break Some("the stream ended".to_string()),
             };
-            if let Some(redelivery) = &awaited {
-                if message.message_id != redelivery.id && Instant::now() < redelivery.until {
-                    handler.nack();
-                    continue;
-                }
-                awaited = None;
-            }
-            let id = message.message_id.clone();
-            match settle(&ctx, &feed, message, handler).await {
-                Settled::Done => backoff = stream_backoff(),
-                Settled::Retry => {
-                    let retry_in = backoff.next().unwrap_or(Duration::from_secs(30));
-                    awaited = Some(AwaitedRedelivery {
-                        id,
-                        until: Instant::now() + retry_in + REDELIVERY_WAIT,
-                    });
-                    tokio::select! {
-                        _ = &mut stop => break None,
-                        () = tokio::time::sleep(retry_in) => {}
+            stream_retries = backoff();
+            let mut retries = backoff();
+            while let Settled::Retry = settle(&ctx, &feed, &message).await {
+                let retry_in = retries.next().unwrap_or(Duration::from_secs(30));
+                tokio::select! {
+                    _ = &mut stop => {
+                        handler.nack();
+                        break 'stream None;
                     }
+                    () = tokio::time::sleep(retry_in) => {}
                 }
             }
+            handler.ack();
         };
         // Close the stream first (nothing more arrives on it), then hand back what it
         // delivered and this feed has not settled.
@@ -114,7 +91,7 @@ pub async fn consume(
         let Some(error) = error else {
             return;
         };
-        let retry_in = backoff.next().unwrap_or(Duration::from_secs(30));
+        let retry_in = stream_retries.next().unwrap_or(Duration::from_secs(30));
         FeedStreamFailed {
             namespace: &feed.namespace,
             table: &feed.table,
@@ -130,7 +107,9 @@ pub async fn consume(
     }
 }
 
-fn stream_backoff() -> impl Iterator<Item = Duration> {
+/// Delays between attempts (a stream reopened, a message applied again): 0.5 s doubling
+/// to 30 s, for as long as it takes.
+fn backoff() -> impl Iterator<Item = Duration> {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
         .with_max_delay(Duration::from_secs(30))
@@ -140,14 +119,14 @@ fn stream_backoff() -> impl Iterator<Item = Duration> {
 
 /// What became of a message.
 enum Settled {
-    /// Acknowledged: applied, stale, or rejected and reported.
+    /// To acknowledge: applied, stale, or rejected and reported.
     Done,
-    /// Negatively acknowledged after a transient failure, to be delivered again.
+    /// A transient failure: to apply again.
     Retry,
 }
 
-/// Apply `message`, report what happened, and ack or nack it.
-async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) -> Settled {
+/// Apply `message` and report what happened.
+async fn settle(ctx: &Context, feed: &Feed, message: &Message) -> Settled {
     let target = Target {
         namespace: &feed.namespace,
         table: &feed.table,
@@ -156,7 +135,7 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
     let (namespace, table) = (target.namespace, target.table);
     match apply::apply(ctx, &target, &message.data, &message.attributes).await {
         Ok((Applied::Rows(rows), before)) => {
-            let version = version_attribute(&message).or_else(|| previous(&before).version);
+            let version = version_attribute(message).or_else(|| previous(&before).version);
             report_applied(ctx, &target, id, version).await;
             FeedMessageApplied {
                 namespace,
@@ -165,7 +144,6 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 rows,
             }
             .emit(&ctx.metrics);
-            handler.ack();
             Settled::Done
         }
         Ok((Applied::Stale { version, applied }, stored)) => {
@@ -183,12 +161,10 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 applied,
             }
             .emit(&ctx.metrics);
-            handler.ack();
             Settled::Done
         }
         Err((error, table_read)) if error.is_rejection() => {
             reject(ctx, &target, id, &error, table_read.as_ref()).await;
-            handler.ack();
             Settled::Done
         }
         Err((error, _)) => {
@@ -199,7 +175,6 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 error: &error,
             }
             .emit(&ctx.metrics);
-            handler.nack();
             Settled::Retry
         }
     }
