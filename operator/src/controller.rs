@@ -21,6 +21,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client, CustomResourceExt};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -177,12 +178,12 @@ pub async fn run(
             )
         }
     };
-    // Lookup feeds run for the namespaces named at start (`--namespace`); a namespace
-    // found by `--all-namespaces` discovery is reconciled but its tables are not fed.
-    let mut tables = Vec::new();
+    // Lookup feeds run for every reconciled namespace's tables: the named ones, and with
+    // `--all-namespaces` each namespace as it is discovered.
+    let (tables, table_stores) = watch::channel(Vec::new());
     for namespace in &options.namespaces {
         let (namespace_tables, worker) = start_worker(namespace);
-        tables.push(namespace_tables);
+        tables.send_modify(|stores| stores.push(namespace_tables));
         tasks.spawn(worker);
     }
     if options.all_namespaces {
@@ -195,15 +196,24 @@ pub async fn run(
             while let Some(namespace) = discovered.next().await {
                 if !known.contains(&namespace) {
                     tracing::info!(namespace, "reconciling a discovered namespace");
-                    workers.spawn(start_worker(&namespace).1);
+                    let (namespace_tables, worker) = start_worker(&namespace);
+                    tables.send_modify(|stores| stores.push(namespace_tables));
+                    workers.spawn(worker);
                 }
             }
         });
     }
-    tasks.spawn(lookup_feed::run(
+    // Apart from `tasks`: on shutdown the feeds stop first, handing back what they hold
+    // while this replica still leads. Aborted when dropped, as `tasks`.
+    let (stop_feeds, feeds_stopped) = oneshot::channel::<()>();
+    let mut feeds = JoinSet::new();
+    feeds.spawn(lookup_feed::run(
         ctx.clone(),
-        tables,
+        table_stores,
         options.pubsub_emulator_host.clone(),
+        async move {
+            let _ = feeds_stopped.await;
+        },
     ));
     tracing::info!(
         namespaces = ?options.namespaces,
@@ -213,6 +223,8 @@ pub async fn run(
     );
     shutdown.await;
     tracing::info!("shutting down");
+    let _ = stop_feeds.send(());
+    feeds.join_all().await;
     tasks.shutdown().await;
     leadership.release().await;
     Ok(())

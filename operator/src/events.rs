@@ -589,7 +589,7 @@ impl Emit for FeedMessageRejected<'_> {
     }
 }
 
-/// A feed message hit a transient failure: negatively acknowledged, to be redelivered.
+/// A feed message hit a transient failure: applied again after a backoff (it stays leased).
 pub struct FeedMessageRetried<'a> {
     /// The namespace.
     pub namespace: &'a str,
@@ -604,7 +604,7 @@ pub struct FeedMessageRetried<'a> {
 impl Emit for FeedMessageRetried<'_> {
     fn emit(&self, metrics: &Metrics) {
         let (error, reason) = (self.error, self.error.reason());
-        tracing::warn!(namespace = self.namespace, table = self.table, message_id = self.message_id, reason, %error, "lookup feed message not applied; redelivery");
+        tracing::warn!(namespace = self.namespace, table = self.table, message_id = self.message_id, reason, %error, "lookup feed message not applied; retrying");
         count_feed(metrics, self.namespace, self.table, "retried", reason);
     }
 }

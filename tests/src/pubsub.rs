@@ -62,6 +62,17 @@ pub struct SubscriptionOptions {
     pub ack_deadline_seconds: Option<u32>,
 }
 
+/// A message for [`PubSubEmulator::publish`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutgoingMessage<'a> {
+    /// The payload.
+    pub data: &'a [u8],
+    /// The attributes.
+    pub attributes: &'a [(&'a str, &'a str)],
+    /// The ordering key, if any.
+    pub ordering_key: Option<&'a str>,
+}
+
 /// A message read back through a subscription.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedMessage {
@@ -262,6 +273,49 @@ impl PubSubEmulator {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Publish `messages` to `topic` (full name) in one request; their message ids, in
+    /// order.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        messages: &[OutgoingMessage<'_>],
+    ) -> Result<Vec<String>, EmulatorError> {
+        let messages: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|message| {
+                let mut wire = json!({
+                    "data": BASE64.encode(message.data),
+                    "attributes": message.attributes.iter().copied().collect::<BTreeMap<_, _>>(),
+                });
+                if let Some(key) = message.ordering_key {
+                    wire["orderingKey"] = json!(key);
+                }
+                wire
+            })
+            .collect();
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{topic}:publish"),
+                json!({ "messages": messages }),
+                "publish",
+            )
+            .await?;
+        let ids: Option<Vec<String>> = answer["messageIds"].as_array().map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str().map(str::to_string))
+                .collect()
+        });
+        match ids {
+            Some(ids) if ids.len() == messages.len() => Ok(ids),
+            _ => Err(EmulatorError::Api {
+                what: format!("publish {topic}"),
+                status: 200,
+                body: format!("unexpected publish answer: {answer}"),
+            }),
+        }
     }
 
     /// One pull of at most `max` messages that returns at once, acking what it got.

@@ -1,8 +1,8 @@
 //! One table's feed: receive from its subscription (streaming pull) one message at a time,
 //! apply it, and settle it: acknowledged once applied (or skipped as stale, or rejected and
-//! reported), negatively acknowledged when a transient failure may pass, so Pub/Sub
-//! redelivers it. Messages are applied in the order received; with ordering keys on the
-//! subscription that is the order published.
+//! reported); applied again after a backoff when a transient failure may pass, the
+//! messages after it waiting. Messages are applied in the order received; with ordering
+//! keys on the subscription that is the order published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,6 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use google_cloud_pubsub::client::Subscriber;
 use google_cloud_pubsub::model::Message;
 use google_cloud_pubsub::subscriber::ShutdownBehavior;
-use google_cloud_pubsub::subscriber::handler::Handler;
 use hermes_crds::api::{LookupFeedStatus, LookupTable};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
@@ -41,13 +40,19 @@ pub struct Feed {
 }
 
 /// Receive and apply until `stop` fires (or its sender is dropped).
+///
+/// A message that fails transiently is applied again after a backoff, in place: it stays
+/// leased (the subscriber extends its lease) and the messages after it wait, so they are
+/// never applied before it (after which the version check would refuse it). Relying on
+/// a redelivery instead would not keep the order: the emulator, for one, redelivered
+/// negatively acknowledged messages of one ordering key out of order.
 pub async fn consume(
     ctx: Arc<Context>,
     subscriber: Subscriber,
     feed: Feed,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let mut backoff = stream_backoff();
+    let mut stream_retries = backoff();
     loop {
         let mut stream = subscriber
             .subscribe(feed.subscription.as_str())
@@ -55,24 +60,38 @@ pub async fn consume(
             .set_max_lease_extension(LEASE_EXTENSION)
             .build();
         let shutdown = stream.shutdown_token();
-        let error = loop {
+        let error = 'stream: loop {
             let next = tokio::select! {
-                _ = &mut stop => {
-                    shutdown.shutdown().await;
-                    return;
-                }
+                _ = &mut stop => break None,
                 next = stream.next() => next,
             };
-            match next {
-                Some(Ok((message, handler))) => {
-                    backoff = stream_backoff();
-                    settle(&ctx, &feed, message, handler).await;
+            let (message, handler) = match next {
+                Some(Ok(received)) => received,
+                Some(Err(error)) => break Some(error.to_string()),
+                None => break Some("the stream ended".to_string()),
+            };
+            stream_retries = backoff();
+            let mut retries = backoff();
+            while let Settled::Retry = settle(&ctx, &feed, &message).await {
+                let retry_in = retries.next().unwrap_or(Duration::from_secs(30));
+                tokio::select! {
+                    _ = &mut stop => {
+                        handler.nack();
+                        break 'stream None;
+                    }
+                    () = tokio::time::sleep(retry_in) => {}
                 }
-                Some(Err(error)) => break error.to_string(),
-                None => break "the stream ended".to_string(),
             }
+            handler.ack();
         };
-        let retry_in = backoff.next().unwrap_or(Duration::from_secs(30));
+        // Close the stream first (nothing more arrives on it), then hand back what it
+        // delivered and this feed has not settled.
+        drop(stream);
+        shutdown.shutdown().await;
+        let Some(error) = error else {
+            return;
+        };
+        let retry_in = stream_retries.next().unwrap_or(Duration::from_secs(30));
         FeedStreamFailed {
             namespace: &feed.namespace,
             table: &feed.table,
@@ -88,7 +107,9 @@ pub async fn consume(
     }
 }
 
-fn stream_backoff() -> impl Iterator<Item = Duration> {
+/// Delays between attempts (a stream reopened, a message applied again): 0.5 s doubling
+/// to 30 s, for as long as it takes.
+fn backoff() -> impl Iterator<Item = Duration> {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(500))
         .with_max_delay(Duration::from_secs(30))
@@ -96,8 +117,16 @@ fn stream_backoff() -> impl Iterator<Item = Duration> {
         .build()
 }
 
-/// Apply `message`, report what happened, and ack or nack it.
-async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) {
+/// What became of a message.
+enum Settled {
+    /// To acknowledge: applied, stale, or rejected and reported.
+    Done,
+    /// A transient failure: to apply again.
+    Retry,
+}
+
+/// Apply `message` and report what happened.
+async fn settle(ctx: &Context, feed: &Feed, message: &Message) -> Settled {
     let target = Target {
         namespace: &feed.namespace,
         table: &feed.table,
@@ -106,14 +135,8 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
     let (namespace, table) = (target.namespace, target.table);
     match apply::apply(ctx, &target, &message.data, &message.attributes).await {
         Ok((Applied::Rows(rows), before)) => {
-            let version = version_attribute(&message).or_else(|| previous(&before).version);
-            let status = LookupFeedStatus {
-                last_applied_message_id: Some(id.to_string()),
-                last_applied_time: Some(Timestamp::now().to_string()),
-                version,
-                last_error: None,
-            };
-            report_status(ctx, &target, &status).await;
+            let version = version_attribute(message).or_else(|| previous(&before).version);
+            report_applied(ctx, &target, id, version).await;
             FeedMessageApplied {
                 namespace,
                 table,
@@ -121,9 +144,15 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 rows,
             }
             .emit(&ctx.metrics);
-            handler.ack();
+            Settled::Done
         }
-        Ok((Applied::Stale { version, applied }, _)) => {
+        Ok((Applied::Stale { version, applied }, stored)) => {
+            // The replay of the message that set the table's version, after a crash
+            // between storing its rows and writing the status: write the status now, so
+            // that it names the last message applied.
+            if version == applied && previous(&stored).version != Some(applied) {
+                report_applied(ctx, &target, id, Some(version)).await;
+            }
             FeedMessageStale {
                 namespace,
                 table,
@@ -132,11 +161,11 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 applied,
             }
             .emit(&ctx.metrics);
-            handler.ack();
+            Settled::Done
         }
         Err((error, table_read)) if error.is_rejection() => {
             reject(ctx, &target, id, &error, table_read.as_ref()).await;
-            handler.ack();
+            Settled::Done
         }
         Err((error, _)) => {
             FeedMessageRetried {
@@ -146,7 +175,7 @@ async fn settle(ctx: &Context, feed: &Feed, message: Message, handler: Handler) 
                 error: &error,
             }
             .emit(&ctx.metrics);
-            handler.nack();
+            Settled::Retry
         }
     }
 }
@@ -201,6 +230,17 @@ async fn record_rejection(ctx: &Context, target: &Target<'_>, table: &LookupTabl
         }
         .emit(&ctx.metrics);
     }
+}
+
+/// `status.feed` after message `id` (of `version`) was applied; clears the last error.
+async fn report_applied(ctx: &Context, target: &Target<'_>, id: &str, version: Option<i64>) {
+    let status = LookupFeedStatus {
+        last_applied_message_id: Some(id.to_string()),
+        last_applied_time: Some(Timestamp::now().to_string()),
+        version,
+        last_error: None,
+    };
+    report_status(ctx, target, &status).await;
 }
 
 async fn report_status(ctx: &Context, target: &Target<'_>, status: &LookupFeedStatus) {

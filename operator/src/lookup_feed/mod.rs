@@ -13,13 +13,14 @@ pub mod message;
 pub mod rows;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use google_cloud_pubsub::client::Subscriber;
 use hermes_crds::api::LookupTable;
 use kube::runtime::reflector::Store;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::events::{Emit, FeedStarted, FeedStopped, SubscriberNotBuilt};
@@ -28,38 +29,44 @@ use consume::Feed;
 
 /// How often the fed tables are compared with the running feeds.
 const RESCAN: Duration = Duration::from_secs(1);
+/// How long a stopping feed may take to finish its message and hand back the rest.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Run the feeds of `tables` (each namespace's LookupTable store) while this replica
-/// leads, until dropped. `emulator_host` is `$PUBSUB_EMULATOR_HOST`.
+/// The LookupTable stores of the reconciled namespaces: the named ones at start, and
+/// with `--all-namespaces` each namespace as discovery finds it. The controller adds,
+/// [`run`] reads at every scan.
+pub type TableStores = watch::Receiver<Vec<Store<LookupTable>>>;
+
+/// Run the feeds of the tables in `tables` while this replica leads, until `shutdown`
+/// completes; then stop them cleanly (each hands back, negatively acknowledged, what
+/// it has not applied, and closes its stream) before returning, so that the next leader
+/// receives those messages at once. `emulator_host` is `$PUBSUB_EMULATOR_HOST`.
 pub async fn run(
     ctx: Arc<Context>,
-    tables: Vec<Store<LookupTable>>,
+    tables: TableStores,
     emulator_host: Option<String>,
+    shutdown: impl Future<Output = ()>,
 ) {
+    let mut shutdown = std::pin::pin!(shutdown);
     let mut leader = ctx.leadership.subscribe();
     let mut subscriber: Option<Subscriber> = None;
     let mut running: HashMap<(String, String), (String, oneshot::Sender<()>)> = HashMap::new();
-    // Dropping the set (operator shutdown) aborts the feeds; an unacknowledged message
-    // is then redelivered, and applying it again changes nothing.
+    // Dropping the set (a crash, as in tests dropping the operator) aborts the feeds; an
+    // unacknowledged message is then redelivered, and applying it again changes nothing.
     let mut feeds = JoinSet::new();
     loop {
         while feeds.try_join_next().is_some() {}
         let wanted: HashMap<(String, String), String> = if *leader.borrow_and_update() {
-            fed_tables(&tables)
+            fed_tables(&tables.borrow())
         } else {
             HashMap::new()
         };
+        // Dropping a feed's sender stops it after its current message.
         running.retain(|key, (subscription, _)| {
             let keep = wanted.get(key) == Some(subscription);
             if !keep {
-                FeedStopped {
-                    namespace: &key.0,
-                    table: &key.1,
-                    subscription,
-                }
-                .emit(&ctx.metrics);
+                stopped(&ctx, key, subscription);
             }
-            // Dropping the sender stops the feed after its current message.
             keep
         });
         for (key, subscription) in wanted {
@@ -93,13 +100,30 @@ pub async fn run(
         }
         tokio::select! {
             () = tokio::time::sleep(RESCAN) => {}
+            () = &mut shutdown => break,
             changed = leader.changed() => {
                 if changed.is_err() {
-                    return;
+                    break;
                 }
             }
         }
     }
+    for (key, (subscription, _)) in running.drain() {
+        stopped(&ctx, &key, &subscription);
+    }
+    let drained = async { while feeds.join_next().await.is_some() {} };
+    if tokio::time::timeout(STOP_TIMEOUT, drained).await.is_err() {
+        tracing::warn!(after = ?STOP_TIMEOUT, "lookup feeds did not stop in time; aborted");
+    }
+}
+
+fn stopped(ctx: &Context, (namespace, table): &(String, String), subscription: &str) {
+    FeedStopped {
+        namespace,
+        table,
+        subscription,
+    }
+    .emit(&ctx.metrics);
 }
 
 /// `(namespace, table)` → subscription of every table with a feed.
