@@ -141,7 +141,7 @@ fn first_deliveries(messages: &[ReceivedMessage]) -> Vec<String> {
         .collect()
 }
 
-async fn wait_until_drained(publisher: &PubSubPublisher) {
+async fn wait_until_drained(publisher: &dyn Publisher) {
     wait_for(DELIVERY, || async {
         match publisher.queue_depth() {
             0 => Ok(()),
@@ -508,17 +508,6 @@ fn durable_publisher(
     (DurablePublisher::start(buffer, config, metrics), registry)
 }
 
-async fn wait_until_published(publisher: &DurablePublisher) {
-    wait_for(DELIVERY, || async {
-        match publisher.queue_depth() {
-            0 => Ok(()),
-            depth => Err(format!("{depth} messages in the buffer")),
-        }
-    })
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn durable_lanes_send_at_most_1000_messages_per_request_and_count_each_request() {
     let emulator = emulator_with_topic("requests", false).await;
@@ -528,7 +517,7 @@ async fn durable_lanes_send_at_most_1000_messages_per_request_and_count_each_req
     let messages: Vec<OutgoingMessage> = (0..2_500).map(|n| message("requests", n)).collect();
     let accepted = publisher.accept(messages).await.unwrap();
     assert_eq!(accepted.queued, 2_500);
-    wait_until_published(&publisher).await;
+    wait_until_drained(&publisher).await;
 
     let requests = sample(&registry, "hermes_publish_request_messages_count");
     let sent = sample(&registry, "hermes_publish_request_messages_sum");
@@ -574,7 +563,7 @@ async fn durable_lanes_cut_requests_at_the_byte_limit() {
         })
         .collect();
     publisher.accept(messages).await.unwrap();
-    wait_until_published(&publisher).await;
+    wait_until_drained(&publisher).await;
 
     let requests = sample(&registry, "hermes_publish_request_messages_count");
     let bytes = sample(&registry, "hermes_publish_request_size_bytes_sum");
