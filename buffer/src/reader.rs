@@ -107,32 +107,43 @@ impl TopicReader {
     /// there are some. `None` once the buffer is closed and everything committed was
     /// read. Cancel-safe: records read for a cancelled call come with the next one.
     pub async fn next_batch(&mut self, max: usize) -> Result<Option<Vec<Delivery>>, ReadError> {
-        let max = max.max(1);
+        let topic = Arc::clone(&self.topic);
         loop {
-            let notified = self.topic.notify.notified();
+            let notified = topic.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let core = Arc::clone(&self.core);
-            let filled = tokio::task::spawn_blocking(move || lock(&core).fill(max))
-                .await
-                .map_err(ReadError::ReadTask)?;
-            let batch: Vec<Delivery> = {
-                let mut core = lock(&self.core);
-                let n = core.ready.len().min(max);
-                core.ready
-                    .drain(..n)
-                    .map(|(_, delivery)| delivery)
-                    .collect()
-            };
+            let batch = self.try_next_batch(max).await?;
             if !batch.is_empty() {
                 return Ok(Some(batch));
             }
-            filled?;
-            if self.topic.is_closed() {
+            if topic.is_closed() {
                 return Ok(None);
             }
             notified.await;
         }
+    }
+
+    /// The records committed now, in append order, at most `max` (at least one); empty
+    /// when there are none, without waiting for more. For a lane that lingers to fill a
+    /// publish request. Cancel-safe like [`next_batch`](Self::next_batch).
+    pub async fn try_next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, ReadError> {
+        let max = max.max(1);
+        let core = Arc::clone(&self.core);
+        let filled = tokio::task::spawn_blocking(move || lock(&core).fill(max))
+            .await
+            .map_err(ReadError::ReadTask)?;
+        let batch: Vec<Delivery> = {
+            let mut core = lock(&self.core);
+            let n = core.ready.len().min(max);
+            core.ready
+                .drain(..n)
+                .map(|(_, delivery)| delivery)
+                .collect()
+        };
+        if batch.is_empty() {
+            filled?;
+        }
+        Ok(batch)
     }
 }
 

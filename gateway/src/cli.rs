@@ -15,7 +15,8 @@ use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::preview::{PreviewRegistry, PreviewSettings};
 use crate::publish::{
-    self, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy, Publisher,
+    self, CountingPublisher, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy,
+    PubSubPublisher, PublishMetrics, Publisher, SinkKind,
 };
 use crate::server::{self, AppState, Draining, app, drain_after};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
@@ -87,6 +88,18 @@ pub struct GatewayArgs {
     /// Longest time a client may take to send its request body (then 408).
     #[arg(long, value_parser = parse_seconds, default_value = "10")]
     pub body_read_timeout_secs: Duration,
+    /// Where messages go: `pubsub` (Pub/Sub, or the emulator named by
+    /// `PUBSUB_EMULATOR_HOST`), or `counting` (counted in
+    /// `hermes_publish_counted_messages_total` and acknowledged, nothing sent: for
+    /// benchmarks of the gateway alone).
+    #[arg(long, env = "HERMES_PUBLISHER", value_enum, default_value_t = SinkKind::Pubsub)]
+    pub publisher: SinkKind,
+    /// What keeps accepted messages until they are published: `disk` (the durable
+    /// buffer in `--buffer-dir`: a 2xx means the hit survives a crash) or `memory` (a
+    /// queue in the process: accepted hits are lost if it crashes or is killed; for
+    /// measuring what the buffer costs, or where losing them is acceptable).
+    #[arg(long, env = "HERMES_BUFFER", value_enum, default_value_t = BufferKind::Disk)]
+    pub buffer: BufferKind,
     /// Where accepted messages are kept until Pub/Sub acknowledges them (one directory
     /// per topic). Give it a volume: what is in it survives restarts.
     #[arg(long, env = "HERMES_BUFFER_DIR", default_value = DEFAULT_BUFFER_DIR)]
@@ -141,6 +154,15 @@ pub struct GatewayArgs {
 
 /// The default buffer directory: a volume in the container images and the chart.
 pub const DEFAULT_BUFFER_DIR: &str = "/var/lib/hermes/buffer";
+
+/// `--buffer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BufferKind {
+    /// The durable buffer on disk (at-least-once across crashes and restarts).
+    Disk,
+    /// An in-process queue: at-least-once only while the process lives.
+    Memory,
+}
 
 /// `--buffer-fsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -226,17 +248,13 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{text:?} is not a number of seconds"))
 }
 
-/// Run the gateway until SIGTERM or Ctrl-C; then, after the shutdown delay, finish the
-/// requests in flight and flush pending messages (the rest stays in the buffer).
-pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    hermes_runtime::install_crypto_provider();
-    if args.manifests.is_empty() && !args.cluster {
-        bail!("give --manifests PATH (standalone) or --cluster");
-    }
-    let settings = args.settings()?;
-    let mut registry = Registry::default();
-    let metrics = Arc::new(Metrics::register(&mut registry));
-    let buffer_metrics = BufferMetrics::register(&mut registry);
+/// The publisher behind the durable buffer (`--buffer disk`): opens (and replays) the
+/// buffer, lanes publish to `--publisher`.
+async fn durable_publisher(
+    args: &GatewayArgs,
+    registry: &mut Registry,
+) -> anyhow::Result<DurablePublisher> {
+    let buffer_metrics = BufferMetrics::register(registry);
     let buffer_config = args.buffer_config();
     let buffer = tokio::task::spawn_blocking(move || {
         Buffer::open_with_metrics(buffer_config, buffer_metrics)
@@ -257,13 +275,51 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     durable.full_policy = args.buffer_full_policy;
     durable.dead_letter_topic = args.dead_letter_topic.clone();
     durable.probe_interval = Duration::from_secs(args.dead_letter_probe_seconds.max(1));
-    let durable_publisher = DurablePublisher::start(
+    durable.sink = args.publisher;
+    Ok(DurablePublisher::start(
         buffer,
         durable,
-        publish::PublishMetrics::register(&mut registry),
-    );
-    let failing_topics = durable_publisher.watch_failing_topics();
-    let publisher: Arc<dyn Publisher> = Arc::new(durable_publisher);
+        PublishMetrics::register(registry),
+    ))
+}
+
+/// The publisher of `--buffer memory`: the in-memory queue of [`PubSubPublisher`], or for
+/// `--publisher counting` the count at acceptance.
+fn memory_publisher(args: &GatewayArgs, registry: &mut Registry) -> Arc<dyn Publisher> {
+    tracing::warn!("--buffer memory: accepted hits not yet published are lost if the process ends");
+    let metrics = PublishMetrics::register(registry);
+    match args.publisher {
+        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(
+            publish::PubSubConfig {
+                shutdown_timeout: args.shutdown_flush_timeout,
+                ..publish::PubSubConfig::from_env()
+            },
+            metrics,
+        )),
+        SinkKind::Counting => Arc::new(CountingPublisher::new(metrics)),
+    }
+}
+
+/// Run the gateway until SIGTERM or Ctrl-C; then, after the shutdown delay, finish the
+/// requests in flight and flush pending messages (the rest stays in the buffer).
+pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    hermes_runtime::install_crypto_provider();
+    if args.manifests.is_empty() && !args.cluster {
+        bail!("give --manifests PATH (standalone) or --cluster");
+    }
+    let settings = args.settings()?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    // The failing topics go into this replica's report (cluster mode); only the durable
+    // publisher's lanes tell them apart.
+    let (publisher, failing_topics): (Arc<dyn Publisher>, _) = match args.buffer {
+        BufferKind::Disk => {
+            let durable = durable_publisher(&args, &mut registry).await?;
+            let failing_topics = durable.watch_failing_topics();
+            (Arc::new(durable), Some(failing_topics))
+        }
+        BufferKind::Memory => (memory_publisher(&args, &mut registry), None),
+    };
     let store = Arc::new(ConfigStore::new(metrics.clone()));
     let sink: Arc<dyn ConfigSink> = store.clone();
     // In cluster mode, what to retire at shutdown: this replica's report Lease.
@@ -277,7 +333,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             config_map: args.config_map.clone(),
             replica_id: args.replica_id.clone(),
             lease_duration: Duration::from_secs(10),
-            failing_topics: Some(failing_topics),
+            failing_topics,
         };
         cluster_replica = Some((client.clone(), options.clone()));
         tokio::spawn(config_source::cluster::run(client, options, sink))

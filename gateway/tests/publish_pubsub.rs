@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use hermes_buffer::{Buffer, BufferConfig, BufferMetrics};
 use hermes_gateway::metrics::TagLabels;
 use hermes_gateway::publish::{
-    BatchSettings, EnqueueError, InvalidMessage, OutgoingMessage, PubSubConfig, PubSubPublisher,
-    PublishMetrics, Publisher, Record,
+    BatchSettings, DurableConfig, DurablePublisher, EnqueueError, InvalidMessage, OutgoingMessage,
+    PubSubConfig, PubSubPublisher, PublishMetrics, Publisher, Record,
 };
 use hermes_tests::pubsub::{PubSubEmulator, ReceivedMessage, SubscriptionOptions};
 use hermes_tests::{free_port, wait_for};
@@ -143,7 +144,7 @@ fn first_deliveries(messages: &[ReceivedMessage]) -> Vec<String> {
         .collect()
 }
 
-async fn wait_until_drained(publisher: &PubSubPublisher) {
+async fn wait_until_drained(publisher: &dyn Publisher) {
     wait_for(DELIVERY, || async {
         match publisher.queue_depth() {
             0 => Ok(()),
@@ -493,5 +494,105 @@ async fn many_ordering_keys_keep_their_order_and_do_not_pile_up_client_tasks() {
     })
     .await
     .unwrap();
+    publisher.shutdown().await;
+}
+
+/// A durable publisher (disk buffer in `dir`, lanes publishing to the emulator at
+/// `host_port`) and its metrics in a registry.
+fn durable_publisher(
+    dir: &std::path::Path,
+    host_port: String,
+    batching: BatchSettings,
+) -> (DurablePublisher, Registry) {
+    hermes_runtime::install_crypto_provider();
+    let mut registry = Registry::default();
+    let buffer = Buffer::open_with_metrics(
+        BufferConfig::new(dir.join("buffer")),
+        BufferMetrics::register(&mut registry),
+    )
+    .unwrap();
+    let mut pubsub = PubSubConfig::emulator(host_port);
+    pubsub.batching = batching;
+    let config = DurableConfig::new(pubsub, dir.join("dead-letter"));
+    let metrics = PublishMetrics::register(&mut registry);
+    (DurablePublisher::start(buffer, config, metrics), registry)
+}
+
+#[tokio::test]
+async fn durable_lanes_send_at_most_1000_messages_per_request_and_count_each_request() {
+    let emulator = emulator_with_topic("requests", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (publisher, registry) =
+        durable_publisher(dir.path(), emulator.host_port(), BatchSettings::default());
+    let messages: Vec<OutgoingMessage> = (0..2_500).map(|n| message("requests", n)).collect();
+    let accepted = publisher.accept(messages).await.unwrap();
+    assert_eq!(accepted.queued, 2_500);
+    wait_until_drained(&publisher).await;
+
+    let requests = sample(&registry, "hermes_publish_request_messages_count");
+    let sent = sample(&registry, "hermes_publish_request_messages_sum");
+    assert_eq!(sent, 2_500.0, "every message went out in a counted request");
+    assert!(
+        requests >= 3.0,
+        "2,500 messages need at least three requests, counted {requests}"
+    );
+    assert_eq!(
+        sample(
+            &registry,
+            "hermes_publish_request_messages_bucket{le=\"1024.0\"}"
+        ),
+        requests,
+        "no request above 1,024 messages"
+    );
+    assert!(
+        sent / requests >= 100.0,
+        "a backlog fills requests: {sent} messages in {requests} requests"
+    );
+    let got = pull(&emulator, "requests", 2_500).await;
+    let distinct: BTreeSet<String> = got.iter().map(ReceivedMessage::text).collect();
+    assert_eq!(distinct.len(), 2_500);
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn durable_lanes_cut_requests_at_the_byte_limit() {
+    let emulator = emulator_with_topic("large", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let limits = BatchSettings {
+        max_bytes: 100_000,
+        ..BatchSettings::default()
+    };
+    let (publisher, registry) = durable_publisher(dir.path(), emulator.host_port(), limits);
+    // 50 messages of 10,000 bytes of data (plus a 4-byte attribute): 9 fit in 100,000
+    // bytes with the topic name, the 10th would not.
+    let payload = "x".repeat(9_990);
+    let messages: Vec<OutgoingMessage> = (0..50)
+        .map(|n| {
+            OutgoingMessage::new(
+                TAG,
+                Record::new(topic("large"), format!("{n:09}:{payload}")).with_attribute("n", "1"),
+            )
+        })
+        .collect();
+    publisher.accept(messages).await.unwrap();
+    wait_until_drained(&publisher).await;
+
+    let requests = sample(&registry, "hermes_publish_request_messages_count");
+    let bytes = sample(&registry, "hermes_publish_request_size_bytes_sum");
+    assert_eq!(
+        sample(&registry, "hermes_publish_request_messages_sum"),
+        50.0
+    );
+    assert!(
+        requests >= 6.0,
+        "50 messages of 10 kB need six requests of 100 kB, counted {requests}"
+    );
+    assert!(
+        bytes <= requests * 100_000.0,
+        "{bytes} bytes in {requests} requests"
+    );
+    let got = pull(&emulator, "large", 50).await;
+    let distinct: BTreeSet<String> = got.iter().map(ReceivedMessage::text).collect();
+    assert_eq!(distinct.len(), 50);
     publisher.shutdown().await;
 }

@@ -29,5 +29,5 @@ pub use hit::HitOutcome;
 pub(crate) use mp::MpPartDropped;
 pub(crate) use publish::{
     BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
-    MessagesAbandoned, PublishAttemptFailed,
+    MessagesAbandoned, MessagesCounted, PublishAttemptFailed, PublishRequestSent,
 };

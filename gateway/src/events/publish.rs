@@ -19,6 +19,36 @@ impl BatchTaken {
     }
 }
 
+/// The durable publisher sent one publish request of `messages` messages and `bytes`
+/// bytes (as the client counts them).
+pub(crate) struct PublishRequestSent {
+    pub messages: usize,
+    pub bytes: usize,
+}
+
+impl PublishRequestSent {
+    pub(crate) fn emit(self, metrics: &PublishMetrics) {
+        tracing::trace!(
+            messages = self.messages,
+            bytes = self.bytes,
+            "publish request sent"
+        );
+        metrics.request_messages.observe(self.messages as f64);
+        metrics.request_bytes.observe(self.bytes as f64);
+    }
+}
+
+/// The counting sink took `messages` messages (nothing is sent).
+pub(crate) struct MessagesCounted {
+    pub messages: usize,
+}
+
+impl MessagesCounted {
+    pub(crate) fn emit(self, metrics: &PublishMetrics) {
+        metrics.counted.inc_by(self.messages as u64);
+    }
+}
+
 /// Pub/Sub acknowledged a message, `waited` after it was accepted.
 pub(crate) struct MessagePublished<'a> {
     pub tag: &'a str,

@@ -9,10 +9,10 @@ mod trace;
 mod variable;
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 
 use serde_json::Value;
 
+use prepare::FastMap;
 pub use prepare::{PrepareError, PreparedConfig};
 pub use render::{
     EVENT_ID_ATTRIBUTE, EVENT_NAME_ATTRIBUTE, ITEM_INDEX_ATTRIBUTE, RenderedMessage, TAG_ATTRIBUTE,
@@ -58,7 +58,7 @@ pub fn evaluate(
         traced,
         index_in_request,
         event_id: OnceCell::new(),
-        fired: HashMap::new(),
+        fired: FastMap::default(),
         trigger_traces: Vec::new(),
     };
     let candidates: Vec<usize> = if traced {
@@ -106,7 +106,7 @@ pub fn evaluate(
         .fired
         .iter()
         .filter(|(_, fired)| **fired)
-        .map(|(name, _)| name.clone())
+        .map(|(name, _)| (*name).to_owned())
         .collect();
     triggers_fired.sort();
     outcome.triggers_fired = triggers_fired;
@@ -141,7 +141,8 @@ struct Run<'a> {
     index_in_request: usize,
     /// Hashing the event data costs more than most evaluations: done once, on demand.
     event_id: OnceCell<String>,
-    fired: HashMap<String, bool>,
+    /// Trigger results by name, borrowed from the config: no string copied per event.
+    fired: FastMap<&'a str, bool>,
     trigger_traces: Vec<TriggerTrace>,
 }
 
@@ -219,7 +220,7 @@ impl<'a> Run<'a> {
     }
 
     /// Whether the trigger fires, computed once per event.
-    fn trigger(&mut self, name: &str) -> bool {
+    fn trigger(&mut self, name: &'a str) -> bool {
         if let Some(fired) = self.fired.get(name) {
             return *fired;
         }
@@ -227,7 +228,7 @@ impl<'a> Run<'a> {
             Some(trigger) => self.evaluate_trigger(name, trigger),
             None => false,
         };
-        self.fired.insert(name.to_string(), fired);
+        self.fired.insert(name, fired);
         fired
     }
 

@@ -47,6 +47,15 @@ pub struct PublishMetrics {
     /// Messages dropped because the buffer was full under the `drop` policy
     /// (`hermes_publish_buffer_full_dropped_total`).
     pub buffer_full_dropped: Counter,
+    /// Messages in one Pub/Sub publish request the durable publisher sent
+    /// (`hermes_publish_request_messages`).
+    pub request_messages: Histogram,
+    /// Bytes of one publish request as the client counts them: topic name, data,
+    /// attributes, ordering keys (`hermes_publish_request_size_bytes`).
+    pub request_bytes: Histogram,
+    /// Messages the counting sink accepted instead of publishing (`--publisher
+    /// counting`; `hermes_publish_counted_messages_total`).
+    pub counted: Counter,
 }
 
 /// Labels of a dead-lettered message.
@@ -103,6 +112,24 @@ impl PublishMetrics {
             buffer_full_dropped: r.add(
                 "buffer_full_dropped",
                 "Messages dropped because the buffer was full (drop policy)",
+            ),
+            // 1 … 1024.
+            request_messages: r.histogram(
+                "request_messages",
+                "Messages in one Pub/Sub publish request",
+                None,
+                exponential_buckets(1.0, 2.0, 11),
+            ),
+            // 256 B … 16 MiB.
+            request_bytes: r.histogram(
+                "request_size",
+                "Bytes of one Pub/Sub publish request (topic, data, attributes, ordering keys)",
+                Some(Unit::Bytes),
+                exponential_buckets(256.0, 4.0, 9),
+            ),
+            counted: r.add(
+                "counted_messages",
+                "Messages the counting sink accepted instead of publishing",
             ),
         }
     }

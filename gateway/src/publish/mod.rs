@@ -10,6 +10,7 @@
 //! uses [`Publisher::accept`], which answers only once the hit's messages are kept.
 
 mod config;
+mod counting;
 mod durable;
 mod lanes;
 pub mod limits;
@@ -22,7 +23,10 @@ use futures::future::BoxFuture;
 pub use hermes_buffer::Record;
 
 pub use config::{BatchSettings, PubSubConfig, PubSubTarget};
-pub use durable::{DeadLetterTopicName, DurableConfig, DurablePublisher, FailingTopic, FullPolicy};
+pub use counting::{CountingPublisher, CountingSink};
+pub use durable::{
+    DeadLetterTopicName, DurableConfig, DurablePublisher, FailingTopic, FullPolicy, SinkKind,
+};
 pub use limits::InvalidMessage;
 pub use metrics::{DeadLetterLabels, PublishMetrics};
 pub use pubsub::PubSubPublisher;

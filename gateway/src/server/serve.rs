@@ -59,6 +59,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // As `axum::serve` does: without it, Nagle's algorithm holds a response's last
+        // segment until the client's delayed ACK (tens of ms): a profile under wrk showed
+        // the gateway at 10 % CPU and 3,400 page views/s, each waiting ~30 ms.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
         let service = app
             .clone()
             .map_request(move |mut request: hyper::Request<Incoming>| {

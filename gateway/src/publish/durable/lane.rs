@@ -1,7 +1,8 @@
 //! A publisher lane: the one task that publishes one topic's records from the buffer, in
 //! append order, and acknowledges each once Pub/Sub did (or once it was dead-lettered).
 //!
-//! A batch is handed to the client's batcher at once. Transient failures keep the failed
+//! A batch is what the buffer holds when the lane asks, topped up for up to the linger
+//! (`BatchSettings::max_delay`) when it is not full, then handed to the sink at once. Transient failures keep the failed
 //! records and retry them after a backoff; the lane waits meanwhile, so a topic in trouble
 //! only delays itself. A missing or forbidden topic makes the lane *failing*: its records
 //! are dead-lettered and acknowledged without publishing, and every `probe_interval` one
@@ -12,20 +13,19 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use google_cloud_pubsub::client::Publisher as TopicPublisher;
-use hermes_buffer::{Acker, Delivery, Record, TopicReader};
+use hermes_buffer::{Acker, Delivery, ReadError, Record, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
 use super::dead_letter_topic::{DeadLetterTopic, DeadLetterTopicName};
 use super::failure::{DestinationFailure, FailureClass, classify};
 use super::health::FailingTopics;
+use super::sink::TopicSink;
 use crate::events::{
     DeadLetterTopicFailed, LaneReadFailed, LogThrottle, MessagePublished, MessageRetried,
     MessagesDeadLettered, PublishAttemptFailed,
 };
 use crate::fire::TAG_ATTRIBUTE;
 use crate::publish::PublishMetrics;
-use crate::publish::worker::pubsub_message;
 
 /// What every lane shares.
 #[derive(Debug)]
@@ -38,13 +38,16 @@ pub(super) struct LaneContext {
     pub probe_interval: Duration,
     pub failing: FailingTopics,
     pub max_batch: usize,
+    /// How long a batch that is not full waits for more records (fuller publish
+    /// requests under load, at most this much latency at light load).
+    pub linger: Duration,
 }
 
 /// The lane's view of its topic.
 struct Lane<'a> {
     context: &'a LaneContext,
     topic: String,
-    publisher: TopicPublisher,
+    sink: Box<dyn TopicSink>,
     acker: Acker,
     dead_letters: DeadLetterFile,
     dead_letter_topic: Option<DeadLetterTopic>,
@@ -58,7 +61,7 @@ struct Lane<'a> {
 pub(super) async fn run(
     context: &LaneContext,
     mut reader: TopicReader,
-    publisher: TopicPublisher,
+    sink: Box<dyn TopicSink>,
     dead_letter_topic: Option<DeadLetterTopic>,
 ) {
     let topic = reader.topic().to_owned();
@@ -68,12 +71,12 @@ pub(super) async fn run(
         dead_letter_topic,
         acker: reader.acker(),
         topic,
-        publisher,
+        sink,
         next_probe: None,
         failure_log: LogThrottle::default(),
     };
     loop {
-        match reader.next_batch(context.max_batch).await {
+        match next_batch(context, &mut reader).await {
             Ok(Some(batch)) => lane.deliver(batch).await,
             Ok(None) => return,
             Err(error) => {
@@ -95,6 +98,32 @@ fn tag_of(record: &Record) -> &str {
         .map_or("", String::as_str)
 }
 
+/// The next batch: what the buffer holds now, and if that is not a full batch, what
+/// arrives until its first record is `linger` old.
+async fn next_batch(
+    context: &LaneContext,
+    reader: &mut TopicReader,
+) -> Result<Option<Vec<Delivery>>, ReadError> {
+    let Some(mut batch) = reader.next_batch(context.max_batch).await? else {
+        return Ok(None);
+    };
+    let age = batch.first().map_or(Duration::ZERO, |first| {
+        SystemTime::now()
+            .duration_since(first.appended_at)
+            .unwrap_or_default()
+    });
+    let wait = context.linger.saturating_sub(age);
+    if batch.len() < context.max_batch && !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+        batch.extend(
+            reader
+                .try_next_batch(context.max_batch - batch.len())
+                .await?,
+        );
+    }
+    Ok(Some(batch))
+}
+
 impl Lane<'_> {
     /// Publish `batch` until every record is acknowledged or dead-lettered.
     async fn deliver(&mut self, batch: Vec<Delivery>) {
@@ -111,11 +140,7 @@ impl Lane<'_> {
                 self.dead_letter(pending, error.0, error.1).await;
                 return;
             }
-            let futures: Vec<_> = pending
-                .iter()
-                .map(|d| self.publisher.publish(pubsub_message(&d.record)))
-                .collect();
-            let results = futures::future::join_all(futures).await;
+            let results = self.sink.publish(&pending).await;
             let mut retry = Vec::new();
             let mut destination = Vec::new();
             let mut refused = Vec::new();
@@ -158,7 +183,7 @@ impl Lane<'_> {
                 return;
             }
             for key in retry.iter().filter_map(|d| d.record.ordering_key()) {
-                self.publisher.resume_publish(key);
+                self.sink.resume(key);
             }
             failures += 1;
             let step = failures.saturating_sub(1).min(32) as usize;

@@ -7,6 +7,8 @@ mod dead_letter_topic;
 mod failure;
 mod health;
 mod lane;
+mod pubsub_sink;
+mod sink;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -14,25 +16,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use backon::Retryable;
 use futures::future::BoxFuture;
-use google_cloud_pubsub::client::BasePublisher;
 use hermes_buffer::{AppendError, Buffer};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use dead_letter_topic::DeadLetterTopicName;
 pub use health::FailingTopic;
+pub use sink::SinkKind;
+pub(crate) use sink::TopicSink;
 
-use self::dead_letter_topic::DeadLetterTopic;
 use self::health::FailingTopics;
 use self::lane::LaneContext;
-use super::worker::{build_client, retry_delays, topic_publisher};
+use self::sink::Destination;
+use super::worker::retry_delays;
 use super::{
     Accepted, EnqueueError, NotAccepted, OutgoingMessage, PubSubConfig, PublishMetrics, Publisher,
     limits,
 };
-use crate::events::{ClientConnectFailed, MessagesDroppedBufferFull};
+use crate::events::MessagesDroppedBufferFull;
 
 /// What the gateway does with a hit whose messages the buffer cannot take (a topic at its
 /// byte bound).
@@ -49,6 +51,8 @@ pub enum FullPolicy {
 #[derive(Debug, Clone)]
 pub struct DurableConfig {
     pub pubsub: PubSubConfig,
+    /// Where the lanes publish: Pub/Sub, or the counting sink (benchmarks).
+    pub sink: SinkKind,
     pub full_policy: FullPolicy,
     /// Where the per-topic dead-letter files go.
     pub dead_letter_dir: PathBuf,
@@ -63,6 +67,7 @@ impl DurableConfig {
     pub fn new(pubsub: PubSubConfig, dead_letter_dir: impl Into<PathBuf>) -> Self {
         DurableConfig {
             pubsub,
+            sink: SinkKind::Pubsub,
             full_policy: FullPolicy::Reject,
             dead_letter_dir: dead_letter_dir.into(),
             dead_letter_topic: None,
@@ -79,8 +84,7 @@ pub struct DurablePublisher {
     full_policy: FullPolicy,
     shutdown_timeout: Duration,
     context: Arc<LaneContext>,
-    client: watch::Receiver<Option<BasePublisher>>,
-    batching: super::BatchSettings,
+    destination: Destination,
     lanes: Mutex<LaneSet>,
     closed: AtomicBool,
 }
@@ -95,25 +99,11 @@ impl DurablePublisher {
     /// Start connecting, and a lane for every topic found in `buffer` (replay after a
     /// restart). Must be called within a Tokio runtime.
     pub fn start(buffer: Buffer, config: DurableConfig, metrics: PublishMetrics) -> Self {
-        let (client_tx, client) = watch::channel(None);
-        let pubsub = config.pubsub.clone();
-        let connect_metrics = metrics.clone();
-        tokio::spawn(async move {
-            let connected = (|| build_client(&pubsub))
-                .retry(retry_delays(&pubsub))
-                .sleep(tokio::time::sleep)
-                .notify(|error, retry_in| {
-                    ClientConnectFailed { error, retry_in }.emit(&connect_metrics)
-                })
-                .await;
-            if let Ok(client) = connected {
-                let _ = client_tx.send(Some(client));
-            }
-        });
+        let destination = Destination::start(config.sink, &config.pubsub, &metrics);
+        let batching = config.pubsub.batching.clamped();
         let publisher = DurablePublisher {
             full_policy: config.full_policy,
             shutdown_timeout: config.pubsub.shutdown_timeout,
-            batching: config.pubsub.batching,
             context: Arc::new(LaneContext {
                 metrics,
                 delays: retry_delays(&config.pubsub),
@@ -121,9 +111,10 @@ impl DurablePublisher {
                 dead_letter_topic: config.dead_letter_topic,
                 probe_interval: config.probe_interval,
                 failing: FailingTopics::default(),
-                max_batch: config.pubsub.batching.clamped().max_messages as usize,
+                max_batch: batching.max_messages as usize,
+                linger: batching.max_delay,
             }),
-            client,
+            destination,
             buffer,
             lanes: Mutex::new(LaneSet::default()),
             closed: AtomicBool::new(false),
@@ -159,24 +150,19 @@ impl DurablePublisher {
         };
         lanes.topics.insert(topic.to_owned());
         let context = Arc::clone(&self.context);
-        let mut client = self.client.clone();
-        let batching = self.batching;
-        let topic = topic.to_owned();
+        let sink = self.destination.sink_for(topic);
+        let dead_letter_topic = self.context.dead_letter_topic.as_ref().map(|name| {
+            self.destination
+                .dead_letter_topic_for(name.for_topic(topic))
+        });
         lanes.tasks.spawn(async move {
-            let base = match client.wait_for(Option::is_some).await {
-                Ok(client) => client.clone(),
-                Err(_) => return,
+            let dead_letter_topic = match dead_letter_topic {
+                Some(publisher) => publisher.await,
+                None => None,
             };
-            let Some(base) = base else {
-                return;
-            };
-            let publisher = topic_publisher(&base, &topic, batching);
-            let dead_letter_topic = context.dead_letter_topic.as_ref().map(|name| {
-                let name = name.for_topic(&topic);
-                let publisher = topic_publisher(&base, &name, batching);
-                DeadLetterTopic::new(name, publisher)
-            });
-            lane::run(&context, reader, publisher, dead_letter_topic).await;
+            if let Some(sink) = sink.await {
+                lane::run(&context, reader, sink, dead_letter_topic).await;
+            }
         });
     }
 
@@ -247,7 +233,7 @@ impl Publisher for DurablePublisher {
     /// Ready once the client exists and until shutdown; a failing topic does not make
     /// the gateway unready (its messages are dead-lettered, the others flow).
     fn is_ready(&self) -> bool {
-        self.client.borrow().is_some() && !self.closed.load(Ordering::SeqCst)
+        self.destination.is_ready() && !self.closed.load(Ordering::SeqCst)
     }
 
     fn queue_depth(&self) -> usize {
