@@ -1,6 +1,7 @@
 //! One namespace reconcile, as named steps, each a file with a typed outcome:
 //!
-//! [`compile`] → [`write_config`] (only when the hash changed) → [`publish_outcome`] →
+//! [`compile`] → [`write_config`] (only when the hash changed) → [`forget_stale_shards`]
+//! → [`publish_outcome`] →
 //! [`read_liveness`] → [`forget_gone_gateways`] → [`sync_statuses`] (only the statuses
 //! that changed, with Kubernetes Events on Ready transitions).
 //!
@@ -10,6 +11,7 @@
 
 mod compile;
 mod forget_gone_gateways;
+mod forget_stale_shards;
 mod publish_outcome;
 mod read_liveness;
 mod sync_statuses;
@@ -36,6 +38,7 @@ use crate::status::NamespaceOutcome;
 
 pub use compile::{Compiled, Fit, compile};
 pub use forget_gone_gateways::forget_gone_gateways;
+pub use forget_stale_shards::forget_stale_shards;
 pub use publish_outcome::{OutcomePublication, publish_outcome};
 pub use read_liveness::read_liveness;
 pub use sync_statuses::{StatusSync, sync_statuses};
@@ -97,6 +100,7 @@ pub async fn reconcile(
         &mut memory.last_published,
     );
     let write = write?;
+    forget_stale_shards(ctx, cache, &compiled, &write).await;
 
     let now = Timestamp::now();
     let reports = cache.gateway_leases();
