@@ -137,8 +137,8 @@ pub enum EncodeError {
     /// Even compressed and split into [`MAX_SHARDS`] ConfigMaps, the config does not fit.
     #[error(
         "compiled config is {json_bytes} bytes ({stored_bytes} gzip-compressed), over the \
-         {limit}-byte limit of its ConfigMaps; move large lookup tables' rows out or split \
-         the scope"
+         {limit}-byte ConfigMap limit (all its shards together); move large lookup tables' \
+         rows out or split the scope"
     )]
     TooLarge {
         /// Size of the JSON.

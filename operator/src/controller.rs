@@ -61,6 +61,8 @@ pub struct Options {
     pub resync: Duration,
     /// `$PUBSUB_EMULATOR_HOST` for the lookup feeds' subscriber, if set.
     pub pubsub_emulator_host: Option<String>,
+    /// The most shard ConfigMaps a config is split into ([`contract::MAX_SHARDS`]).
+    pub max_config_shards: usize,
 }
 
 impl Options {
@@ -78,6 +80,7 @@ impl Options {
             debounce: Duration::from_millis(100),
             resync: Duration::from_secs(300),
             pubsub_emulator_host: None,
+            max_config_shards: contract::MAX_SHARDS,
         }
     }
 }
@@ -134,6 +137,7 @@ pub async fn run(
         ),
         leadership: leadership.clone(),
         outcomes,
+        max_config_shards: options.max_config_shards,
     });
     let start_worker = {
         let (ctx, options) = (ctx.clone(), options.clone());

@@ -36,13 +36,17 @@ impl Compiled {
     }
 }
 
-/// Compile what `cache` holds now. Fails only when the config cannot be encoded at all
+/// Compile what `cache` holds now, to be stored in at most `max_shards` ConfigMaps. Fails only when the config cannot be encoded at all
 /// (a bug); a config too large is an outcome ([`Fit::TooLarge`]), reported on statuses.
-pub fn compile(cache: &NamespaceCache, metrics: &Metrics) -> Result<Compiled, ReconcileError> {
+pub fn compile(
+    cache: &NamespaceCache,
+    max_shards: usize,
+    metrics: &Metrics,
+) -> Result<Compiled, ReconcileError> {
     let resources = cache.resources();
     let started = Instant::now();
     let output = compile_resources(&cache.namespace, &resources);
-    let fit = match contract::encode(&output.config) {
+    let fit = match contract::encode_within(&output.config, max_shards) {
         Ok(encoded) => {
             ConfigEncoded {
                 namespace: &cache.namespace,

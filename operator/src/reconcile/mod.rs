@@ -56,6 +56,8 @@ pub struct Context {
     pub leadership: Arc<Leadership>,
     /// Where publication outcomes go, if anywhere.
     pub outcomes: Option<Arc<dyn OutcomeSink>>,
+    /// The most shard ConfigMaps a config is split into.
+    pub max_config_shards: usize,
 }
 
 /// What a namespace's worker remembers between reconciles, each step its part.
@@ -90,7 +92,7 @@ pub async fn reconcile(
     changed_since: Option<Instant>,
 ) -> Result<Reconciled, ReconcileError> {
     let namespace = cache.namespace.as_str();
-    let compiled = compile(cache, &ctx.metrics)?;
+    let compiled = compile(cache, ctx.max_config_shards, &ctx.metrics)?;
     let write = write_config(ctx, cache, &compiled, &mut memory.write, changed_since).await;
     let publication = publish_outcome(
         ctx,
