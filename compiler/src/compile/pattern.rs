@@ -6,6 +6,13 @@
 //! the pattern parsed with its syntax options, and the forward and reverse NFAs with its
 //! size limit (`regex::RegexBuilder::size_limit`'s default). A pattern it accepts is one
 //! `Regex::new` accepts, and its error message is the one `Regex::new` would give.
+//!
+//! Verdicts are remembered per pattern, process-wide ([`VERDICTS`]): whether a pattern
+//! compiles never changes, and the operator compiles the whole namespace again on every
+//! change, so a namespace of thousands of regexes pays for each once, not per change.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use regex_automata::MatchKind;
 use regex_automata::meta::{self, BuildError};
@@ -13,6 +20,14 @@ use regex_automata::util::syntax;
 
 /// `regex::RegexBuilder::size_limit`'s default: compiled patterns above it are refused.
 const SIZE_LIMIT: usize = 10 * (1 << 20);
+
+/// Patterns remembered at most; past it the memory starts over (a bound, not an LRU:
+/// a namespace holds far fewer distinct patterns).
+const VERDICTS_LIMIT: usize = 100_000;
+
+/// What [`build`] said of each pattern seen.
+static VERDICTS: LazyLock<Mutex<HashMap<String, Result<(), String>>>> =
+    LazyLock::new(Mutex::default);
 
 /// `^(?:pattern)$`: the whole input must match.
 pub(crate) fn anchored(pattern: &str) -> String {
@@ -58,9 +73,28 @@ fn does_not_compile(pattern: &str, error: &str) -> String {
     format!("regex {pattern:?} does not compile: {}", cause(error))
 }
 
+/// [`build_uncached`], remembered in [`VERDICTS`].
+fn build(pattern: &str) -> Result<(), String> {
+    let remembered = VERDICTS
+        .lock()
+        .ok()
+        .and_then(|verdicts| verdicts.get(pattern).cloned());
+    if let Some(verdict) = remembered {
+        return verdict;
+    }
+    let verdict = build_uncached(pattern);
+    if let Ok(mut verdicts) = VERDICTS.lock() {
+        if verdicts.len() >= VERDICTS_LIMIT {
+            verdicts.clear();
+        }
+        verdicts.insert(pattern.to_string(), verdict.clone());
+    }
+    verdict
+}
+
 /// Build what `regex::Regex::new` builds that can fail; the error as `regex::Error`
 /// displays it.
-fn build(pattern: &str) -> Result<(), String> {
+fn build_uncached(pattern: &str) -> Result<(), String> {
     let config = meta::Config::new()
         .match_kind(MatchKind::LeftmostFirst)
         .utf8_empty(true)
@@ -137,7 +171,9 @@ mod tests {
             "(?x)a # note",
         ];
         for pattern in patterns {
-            let ours = build(pattern);
+            let ours = build_uncached(pattern);
+            assert_eq!(build(pattern), ours, "remembered verdict of {pattern}");
+            assert_eq!(build(pattern), ours, "remembered verdict of {pattern}");
             let theirs = regex::Regex::new(pattern)
                 .map(drop)
                 .map_err(|e| e.to_string());
