@@ -118,7 +118,7 @@ struct Change<'o, K> {
 /// What became of one patch.
 enum PatchOutcome<'o, K> {
     /// Patched: remember what was sent.
-    Done(Change<'o, K>),
+    Done(Box<Change<'o, K>>),
     /// The object was deleted meanwhile.
     Gone,
     Failed(ReconcileError),
@@ -163,8 +163,13 @@ impl StatusWriter<'_> {
             match result {
                 PatchOutcome::Done(change) => {
                     self.counts.patched += 1;
-                    self.patched
-                        .insert(change.key, (change.version, change.desired));
+                    let Change {
+                        key,
+                        version,
+                        desired,
+                        ..
+                    } = *change;
+                    self.patched.insert(key, (version, desired));
                 }
                 PatchOutcome::Gone => self.counts.gone += 1,
                 PatchOutcome::Failed(error) => {
@@ -255,7 +260,7 @@ impl StatusWriter<'_> {
         if let Some(transition) = status::transition(change.previous.as_ref(), &change.desired) {
             self.record(change.object, key, &transition).await;
         }
-        PatchOutcome::Done(change)
+        PatchOutcome::Done(Box::new(change))
     }
 
     /// Record a Kubernetes Event for a Ready transition; best effort.
