@@ -111,27 +111,18 @@ struct Unhashed<'a> {
 }
 
 impl<'a> Unhashed<'a> {
+    /// Every field of `config` but its hash (a field left out here changes the hash, which
+    /// `content_hash_is_the_sha256_of_the_json_with_hash_cleared` catches).
     fn of(config: &'a GatewayConfig) -> Self {
-        // Destructured so that a field added to the config cannot be left out here.
-        let GatewayConfig {
-            version,
-            hash: _,
-            scope,
-            triggers,
-            tags,
-            lookup_tables,
-            tags_by_event,
-            tags_for_any_event,
-        } = config;
         Unhashed {
-            version: *version,
+            version: config.version,
             hash: "",
-            scope,
-            triggers,
-            tags,
-            lookup_tables,
-            tags_by_event,
-            tags_for_any_event,
+            scope: &config.scope,
+            triggers: &config.triggers,
+            tags: &config.tags,
+            lookup_tables: &config.lookup_tables,
+            tags_by_event: &config.tags_by_event,
+            tags_for_any_event: &config.tags_for_any_event,
         }
     }
 }
