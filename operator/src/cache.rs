@@ -52,6 +52,14 @@ impl ChangeSignal {
         self.notify.notify_one();
     }
 
+    /// Whether a change arrived that no reconcile has taken yet.
+    pub fn is_raised(&self) -> bool {
+        self.since
+            .lock()
+            .map(|since| since.is_some())
+            .unwrap_or(false)
+    }
+
     /// Wait until raised (returns at once if raised since the last wait).
     pub async fn raised(&self) {
         self.notify.notified().await;

@@ -131,6 +131,7 @@ pub async fn reconcile(
         outcome,
         confirmed,
         &mut memory.patched,
+        &cache.signal,
     )
     .await?;
     Ok(Reconciled {

@@ -3,7 +3,10 @@
 //! Leadership is confirmed before the first patch unless the write step just did.
 //!
 //! Patches run [`PATCH_CONCURRENCY`] at a time: at 10,000 objects one after the other
-//! would take minutes.
+//! would take minutes. A change arriving meanwhile stops the step after the patches in
+//! flight (and at least one round of them): every status carries the config hash, so the
+//! next reconcile rewrites them all anyway, and the new config should not wait behind
+//! thousands of statuses of the old one.
 //!
 //! A status patched is remembered until its watch event reaches the cache, so that the
 //! next reconcile compares with what was sent, not with the stale cached status (which
@@ -12,7 +15,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 
-use futures::{StreamExt, stream};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use hermes_compiler::compile::{Kind, ObjectKey, Resources};
 use hermes_compiler::contract;
 use hermes_crds::api::ResourceStatus;
@@ -25,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::Context;
+use crate::cache::ChangeSignal;
 use crate::error::ReconcileError;
 use crate::events::{Emit, StatusObjectGone, StatusPatched, TransitionEventFailed};
 use crate::status::{self, NamespaceOutcome, Object, Transition};
@@ -40,6 +45,8 @@ pub struct StatusSync {
     pub patched: usize,
     /// Objects deleted before their patch.
     pub gone: usize,
+    /// Statuses left for the next reconcile because a change arrived.
+    pub deferred: usize,
 }
 
 /// Status patches in flight at once: a namespace of 10,000 Tags and their Triggers gets
@@ -47,8 +54,8 @@ pub struct StatusSync {
 /// in-flight limit is 400 mutating requests) is never flooded by one namespace.
 pub const PATCH_CONCURRENCY: usize = 32;
 
-/// Patch the statuses of `resources` that differ from what `outcome` makes them.
-/// `confirmed`: leadership was confirmed in this reconcile already.
+/// Patch the statuses of `resources` that differ from what `outcome` makes them, until
+/// `changes` is raised. `confirmed`: leadership was confirmed in this reconcile already.
 pub async fn sync_statuses(
     ctx: &Context,
     namespace: &str,
@@ -56,12 +63,14 @@ pub async fn sync_statuses(
     outcome: NamespaceOutcome<'_>,
     confirmed: bool,
     patched: &mut Patched,
+    changes: &ChangeSignal,
 ) -> Result<StatusSync, ReconcileError> {
     let mut writer = StatusWriter {
         ctx,
         namespace,
         patched,
         outcome,
+        changes,
         now: k8s_openapi::jiff::Timestamp::now()
             .strftime("%Y-%m-%dT%H:%M:%SZ")
             .to_string(),
@@ -100,6 +109,7 @@ struct StatusWriter<'a> {
     namespace: &'a str,
     patched: &'a mut Patched,
     outcome: NamespaceOutcome<'a>,
+    changes: &'a ChangeSignal,
     now: String,
     confirmed: bool,
     counts: StatusSync,
@@ -154,10 +164,26 @@ impl StatusWriter<'_> {
         // The futures are made up front: a stream `map` closure over borrowed changes
         // defeats the compiler's `Send` proof for the worker task.
         let patches: Vec<_> = changes.into_iter().map(|c| self.patch(c)).collect();
-        let results: Vec<PatchOutcome<'_, K>> = stream::iter(patches)
-            .buffer_unordered(PATCH_CONCURRENCY)
-            .collect()
-            .await;
+        let total = patches.len();
+        let mut waiting = patches.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut results: Vec<PatchOutcome<'_, K>> = Vec::with_capacity(total);
+        let mut started = 0;
+        loop {
+            while running.len() < PATCH_CONCURRENCY
+                && (started < PATCH_CONCURRENCY || !self.changes.is_raised())
+            {
+                let Some(patch) = waiting.next() else { break };
+                running.push(patch);
+                started += 1;
+            }
+            match running.next().await {
+                Some(result) => results.push(result),
+                None => break,
+            }
+        }
+        drop((waiting, running));
+        self.counts.deferred += total - started;
         let mut first_error = None;
         for result in results {
             match result {
