@@ -161,11 +161,11 @@ impl StatusWriter<'_> {
                 .map_err(ReconcileError::LeadershipBeforePatch)?;
             self.confirmed = true;
         }
-        // The futures are made up front: a stream `map` closure over borrowed changes
-        // defeats the compiler's `Send` proof for the worker task.
-        let patches: Vec<_> = changes.into_iter().map(|c| self.patch(c)).collect();
-        let total = patches.len();
-        let mut waiting = patches.into_iter();
+        // A plain loop over `FuturesUnordered`: stream combinators' closures over borrowed
+        // changes defeat the compiler's `Send` proof for the worker task. Each patch's
+        // future is made only when it starts (20,000 made up front weigh 100s of MB).
+        let total = changes.len();
+        let mut waiting = changes.into_iter();
         let mut running = FuturesUnordered::new();
         let mut results: Vec<PatchOutcome<'_, K>> = Vec::with_capacity(total);
         let mut started = 0;
@@ -173,8 +173,8 @@ impl StatusWriter<'_> {
             while running.len() < PATCH_CONCURRENCY
                 && (started < PATCH_CONCURRENCY || !self.changes.is_raised())
             {
-                let Some(patch) = waiting.next() else { break };
-                running.push(patch);
+                let Some(change) = waiting.next() else { break };
+                running.push(self.patch(change));
                 started += 1;
             }
             match running.next().await {
