@@ -17,7 +17,8 @@ OPERATOR_RULES = [
         "resources": ["tags/status", "triggers/status", "lookuptables/status"],
         "verbs": ["get", "patch"],
     },
-    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "patch"]},
+    # Config shards are deleted once stale.
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
     {
         "apiGroups": ["coordination.k8s.io"],
         "resources": ["leases"],

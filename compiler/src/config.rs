@@ -56,19 +56,25 @@ impl GatewayConfig {
         config
     }
 
-    /// The hash this config's content should carry (`hash` itself is ignored).
+    /// The hash this config's content should carry (`hash` itself is ignored): the
+    /// SHA-256 of its compact JSON with `hash` empty, streamed into the digest (no copy of
+    /// the config, no buffer of its JSON).
     pub fn content_hash(&self) -> String {
-        let mut unhashed = self.clone();
-        unhashed.hash = String::new();
+        let mut digest = DigestWriter(Sha256::new());
         // Serializing plain data with ordered maps cannot fail; an empty digest input
         // would still give a stable (if useless) hash rather than a panic.
-        let bytes = serde_json::to_vec(&unhashed).unwrap_or_default();
-        format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+        let _ = serde_json::to_writer(&mut digest, &Unhashed::of(self));
+        format!("sha256:{}", hex::encode(digest.0.finalize()))
     }
 
-    /// Canonical JSON bytes (what the operator writes and the CLI prints).
+    /// Canonical JSON bytes, indented (what the CLI prints).
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string_pretty(self)
+    }
+
+    /// The same JSON without indentation (what the operator stores: a third smaller).
+    pub fn to_compact_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
 
     /// Parse and check a config: version known and hash matching content.
@@ -85,6 +91,53 @@ impl GatewayConfig {
             });
         }
         Ok(config)
+    }
+}
+
+/// A config's fields, borrowed, with `hash` empty: serializes exactly as the config
+/// with its hash cleared (same fields, same order), which is what [`GatewayConfig::hash`]
+/// covers.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Unhashed<'a> {
+    version: u32,
+    hash: &'static str,
+    scope: &'a str,
+    triggers: &'a BTreeMap<String, CompiledTrigger>,
+    tags: &'a BTreeMap<String, CompiledTag>,
+    lookup_tables: &'a BTreeMap<String, CompiledLookupTable>,
+    tags_by_event: &'a BTreeMap<String, Vec<String>>,
+    tags_for_any_event: &'a [String],
+}
+
+impl<'a> Unhashed<'a> {
+    /// Every field of `config` but its hash (a field left out here changes the hash, which
+    /// `content_hash_is_the_sha256_of_the_json_with_hash_cleared` catches).
+    fn of(config: &'a GatewayConfig) -> Self {
+        Unhashed {
+            version: config.version,
+            hash: "",
+            scope: &config.scope,
+            triggers: &config.triggers,
+            tags: &config.tags,
+            lookup_tables: &config.lookup_tables,
+            tags_by_event: &config.tags_by_event,
+            tags_for_any_event: &config.tags_for_any_event,
+        }
+    }
+}
+
+/// Feeds what is written into a digest.
+struct DigestWriter(Sha256);
+
+impl std::io::Write for DigestWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -312,4 +365,33 @@ pub struct CompiledField {
     /// The JSON type it is converted to.
     #[serde(rename = "type")]
     pub type_: FieldType,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_hash_is_the_sha256_of_the_json_with_hash_cleared() {
+        let resources = crate::synthetic::pairs(8, "hermes-local").unwrap();
+        let config = crate::compile::compile("shop", &resources).config;
+        let mut cleared = config.clone();
+        cleared.hash = String::new();
+        let bytes = serde_json::to_vec(&cleared).unwrap();
+        let expected = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        assert_eq!(config.content_hash(), expected);
+        assert_eq!(config.hash, expected);
+    }
+
+    #[test]
+    fn compact_and_indented_json_read_back_as_the_same_config() {
+        let resources = crate::synthetic::pairs(4, "hermes-local").unwrap();
+        let config = crate::compile::compile("shop", &resources).config;
+        assert_eq!(config.tags.len(), 4);
+        let compact = config.to_compact_json().unwrap();
+        let indented = config.to_json().unwrap();
+        assert!(compact.len() < indented.len());
+        assert_eq!(GatewayConfig::from_json(&compact).unwrap(), config);
+        assert_eq!(GatewayConfig::from_json(&indented).unwrap(), config);
+    }
 }

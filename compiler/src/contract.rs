@@ -5,14 +5,25 @@
 //! - The operator writes one ConfigMap per scope (namespace), default
 //!   [`DEFAULT_CONFIG_MAP`], by server-side apply as [`OPERATOR_FIELD_MANAGER`]: key
 //!   [`CONFIG_JSON_KEY`] while the JSON is at most [`PLAIN_LIMIT_BYTES`], else gzip in
-//!   `binaryData` [`CONFIG_GZIP_KEY`]; a config that does not fit even then is not written
-//!   ([`EncodeError::TooLarge`]). Annotation [`CONFIG_HASH_ANNOTATION`] carries its hash.
+//!   `binaryData` [`CONFIG_GZIP_KEY`]; a gzip too large for one ConfigMap is split into
+//!   shards ([`ConfigEncoding::GzipShards`], see below); a config that needs more than
+//!   [`MAX_SHARDS`] is not written ([`EncodeError::TooLarge`]). Annotation
+//!   [`CONFIG_HASH_ANNOTATION`] carries its hash.
+//! - Sharded: the gzip stream is cut into parts of at most [`SHARD_LIMIT_BYTES`], each in
+//!   its own ConfigMap ([`shard_name`]: the config ConfigMap's name, the hash's first hex
+//!   digits, the part's number) labelled [`CONFIG_SHARD_LABEL`]`=true` and annotated with
+//!   the same hash. The shards are written first, then the config ConfigMap, which names
+//!   them in [`CONFIG_SHARDS_ANNOTATION`]: a gateway assembles a config only when every
+//!   shard it names carries its hash ([`decode_with_shards`]), so it swaps whole configs
+//!   or nothing. Shards of other hashes are stale once the config ConfigMap moved on
+//!   ([`stale_shards`]); the operator deletes them.
 //! - Each gateway replica keeps a Lease [`gateway_lease_name`] labelled
 //!   [`GATEWAY_LABEL`]`=true`, annotated with the hash it serves, renewed every few
 //!   seconds. The operator counts a replica while its Lease is fresh
 //!   ([`GatewayReport::is_fresh`]). The Lease also lists the topics the replica cannot
 //!   publish to ([`FAILING_TOPICS_ANNOTATION`], see [`crate::failing_topics`]).
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
@@ -56,10 +67,25 @@ pub const GATEWAY_LABEL: &str = "hermes.io/gateway";
 pub const GATEWAY_LABEL_SELECTOR: &str = "hermes.io/gateway=true";
 /// Prefix of gateway Lease names.
 pub const GATEWAY_LEASE_PREFIX: &str = "hermes-gateway-";
+/// Annotation on a sharded config ConfigMap: its shards' names, in order, comma-separated.
+pub const CONFIG_SHARDS_ANNOTATION: &str = "hermes.io/config-shards";
+/// Label (value `true`) that marks config shard ConfigMaps; gateways watch shards by it.
+pub const CONFIG_SHARD_LABEL: &str = "hermes.io/config-shard";
+/// Label selector of config shard ConfigMaps.
+pub const CONFIG_SHARD_LABEL_SELECTOR: &str = "hermes.io/config-shard=true";
+/// Annotation on a shard: the config ConfigMap it belongs to.
+pub const CONFIG_SHARD_OF_ANNOTATION: &str = "hermes.io/config-shard-of";
+/// `binaryData` key of a shard's part of the gzip stream.
+pub const CONFIG_GZIP_PART_KEY: &str = "config.json.gz.part";
 /// JSON above this size is stored gzip-compressed.
 pub const PLAIN_LIMIT_BYTES: usize = 900 * 1024;
 /// The API server refuses ConfigMaps whose data exceeds 1 MiB; keep room for the key.
 pub const STORED_LIMIT_BYTES: usize = 1024 * 1024 - 1024;
+/// The most gzip bytes one shard holds.
+pub const SHARD_LIMIT_BYTES: usize = STORED_LIMIT_BYTES;
+/// The most shards a config is split into (about 32 MiB of gzip, several hundred MB of
+/// JSON); beyond that the config is [`EncodeError::TooLarge`].
+pub const MAX_SHARDS: usize = 32;
 /// Decompressed configs larger than this are refused (defends against gzip bombs).
 pub const DECOMPRESSED_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -70,6 +96,8 @@ pub enum ConfigEncoding {
     Json,
     /// `binaryData["config.json.gz"]`
     Gzip,
+    /// Gzip cut into shard ConfigMaps named by [`CONFIG_SHARDS_ANNOTATION`].
+    GzipShards,
 }
 
 impl ConfigEncoding {
@@ -78,6 +106,7 @@ impl ConfigEncoding {
         match self {
             ConfigEncoding::Json => "json",
             ConfigEncoding::Gzip => "gzip",
+            ConfigEncoding::GzipShards => "gzip-shards",
         }
     }
 }
@@ -100,15 +129,18 @@ pub struct EncodedConfig {
 enum Body {
     Json(String),
     Gzip(Vec<u8>),
+    /// The gzip stream, cut into shard-sized parts.
+    Shards(Vec<Vec<u8>>),
 }
 
 /// Why a config cannot be written.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    /// Even compressed, the config exceeds what a ConfigMap holds.
+    /// Even compressed and split into [`MAX_SHARDS`] ConfigMaps, the config does not fit.
     #[error(
         "compiled config is {json_bytes} bytes ({stored_bytes} gzip-compressed), over the \
-         {limit}-byte ConfigMap limit; move large lookup tables' rows out or split the scope"
+         {limit}-byte ConfigMap limit (all its shards together); move large lookup tables' \
+         rows out or split the scope"
     )]
     TooLarge {
         /// Size of the JSON.
@@ -135,38 +167,145 @@ pub enum DecodeError {
     /// The JSON is refused (parse, version, hash).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A sharded config ConfigMap declares no hash to match its shards against.
+    #[error("ConfigMap names shards but declares no {CONFIG_HASH_ANNOTATION}")]
+    ShardsWithoutHash,
+    /// A shard the config ConfigMap names is not there (yet).
+    #[error("config shard {name} is missing")]
+    ShardMissing {
+        /// The shard's name.
+        name: String,
+    },
+    /// A shard holds part of another config (the new one not written yet, or an old one).
+    #[error("config shard {name} holds config {found:?}, not {expected}")]
+    ShardOfOtherConfig {
+        /// The shard's name.
+        name: String,
+        /// The config ConfigMap's hash.
+        expected: String,
+        /// The shard's.
+        found: Option<String>,
+    },
+    /// A shard of the right config without its part.
+    #[error("config shard {name} has no binaryData[{CONFIG_GZIP_PART_KEY}]")]
+    ShardEmpty {
+        /// The shard's name.
+        name: String,
+    },
 }
 
-/// Serialize `config` and pick its encoding by size.
+impl DecodeError {
+    /// Whether the config may still load once more shards arrive: a shard is missing or
+    /// still holds another config. Not a refusal of the config.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::ShardMissing { .. } | DecodeError::ShardOfOtherConfig { .. }
+        )
+    }
+}
+
+/// Serialize `config` and pick its encoding by size: plain, gzip, or gzip in up to
+/// [`MAX_SHARDS`] shards.
 pub fn encode(config: &GatewayConfig) -> Result<EncodedConfig, EncodeError> {
+    encode_within(config, MAX_SHARDS)
+}
+
+/// [`encode`] with at most `max_shards` shards.
+pub fn encode_within(
+    config: &GatewayConfig,
+    max_shards: usize,
+) -> Result<EncodedConfig, EncodeError> {
     let json = config
-        .to_json()
+        .to_compact_json()
         .map_err(|e| EncodeError::Encode(e.to_string()))?;
     let json_bytes = json.len();
+    let encoded = |encoding, stored_bytes, body| EncodedConfig {
+        hash: config.hash.clone(),
+        encoding,
+        json_bytes,
+        stored_bytes,
+        body,
+    };
     if json_bytes <= PLAIN_LIMIT_BYTES {
-        return Ok(EncodedConfig {
-            hash: config.hash.clone(),
-            encoding: ConfigEncoding::Json,
-            json_bytes,
-            stored_bytes: json_bytes,
-            body: Body::Json(json),
-        });
+        return Ok(encoded(ConfigEncoding::Json, json_bytes, Body::Json(json)));
     }
     let gzip = gzip(json.as_bytes()).map_err(|e| EncodeError::Encode(e.to_string()))?;
-    if gzip.len() > STORED_LIMIT_BYTES {
+    let stored_bytes = gzip.len();
+    if stored_bytes <= STORED_LIMIT_BYTES {
+        return Ok(encoded(
+            ConfigEncoding::Gzip,
+            stored_bytes,
+            Body::Gzip(gzip),
+        ));
+    }
+    if stored_bytes > SHARD_LIMIT_BYTES.saturating_mul(max_shards) {
         return Err(EncodeError::TooLarge {
             json_bytes,
-            stored_bytes: gzip.len(),
-            limit: STORED_LIMIT_BYTES,
+            stored_bytes,
+            limit: SHARD_LIMIT_BYTES.saturating_mul(max_shards),
         });
     }
-    Ok(EncodedConfig {
-        hash: config.hash.clone(),
-        encoding: ConfigEncoding::Gzip,
-        json_bytes,
-        stored_bytes: gzip.len(),
-        body: Body::Gzip(gzip),
-    })
+    let parts = gzip.chunks(SHARD_LIMIT_BYTES).map(<[u8]>::to_vec).collect();
+    Ok(encoded(
+        ConfigEncoding::GzipShards,
+        stored_bytes,
+        Body::Shards(parts),
+    ))
+}
+
+/// The name of part `index` of the config with `hash` stored for config ConfigMap
+/// `config_map`: unique per config, so writing a new config never touches the shards a
+/// gateway may be reading.
+pub fn shard_name(config_map: &str, hash: &str, index: usize) -> String {
+    let digits = hash.strip_prefix("sha256:").unwrap_or(hash);
+    let short: String = digits
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("{config_map}-{short}-{index}")
+}
+
+/// The shards a sharded config ConfigMap names, in order; `None` for a config held
+/// whole.
+pub fn shard_names(config_map: &ConfigMap) -> Option<Vec<&str>> {
+    let names = annotation(&config_map.metadata, CONFIG_SHARDS_ANNOTATION)?;
+    Some(names.split(',').filter(|name| !name.is_empty()).collect())
+}
+
+/// Whether `candidate` is a shard ConfigMap of config ConfigMap `config_map`.
+pub fn is_shard_of(candidate: &ConfigMap, config_map: &str) -> bool {
+    let meta = &candidate.metadata;
+    let is_shard = meta
+        .labels
+        .as_ref()
+        .and_then(|labels| labels.get(CONFIG_SHARD_LABEL))
+        .is_some_and(|value| value == "true");
+    is_shard && annotation(meta, CONFIG_SHARD_OF_ANNOTATION) == Some(config_map)
+}
+
+/// Whether `candidate` is a shard of config ConfigMap `config_map` that the config it
+/// holds now (`current`) does not name: safe to delete.
+pub fn is_stale_shard(candidate: &ConfigMap, config_map: &str, current: &[String]) -> bool {
+    let named = (candidate.metadata.name.as_ref()).is_some_and(|name| current.contains(name));
+    is_shard_of(candidate, config_map) && !named
+}
+
+/// The names of the shards of `config_map` among `config_maps` that `current` (the
+/// shards of the config it holds now) does not name.
+pub fn stale_shards<'a, C: Borrow<ConfigMap> + 'a>(
+    config_maps: impl IntoIterator<Item = &'a C>,
+    config_map: &str,
+    current: &[String],
+) -> Vec<String> {
+    config_maps
+        .into_iter()
+        .map(Borrow::borrow)
+        .filter(|cm| is_stale_shard(cm, config_map, current))
+        .filter_map(|cm| cm.metadata.name.clone())
+        .collect()
 }
 
 fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -176,11 +315,23 @@ fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 impl EncodedConfig {
-    /// The whole ConfigMap to server-side apply: exactly one of the two keys, plus the
-    /// hash, encoding and size annotations. Applying it as [`OPERATOR_FIELD_MANAGER`]
-    /// also removes the other key when the encoding changes.
+    /// The names of its shards for config ConfigMap `config_map`, in order; empty unless
+    /// sharded.
+    pub fn shard_names(&self, config_map: &str) -> Vec<String> {
+        match &self.body {
+            Body::Shards(parts) => (0..parts.len())
+                .map(|index| shard_name(config_map, &self.hash, index))
+                .collect(),
+            Body::Json(_) | Body::Gzip(_) => Vec::new(),
+        }
+    }
+
+    /// The whole config ConfigMap to server-side apply: exactly one of the two keys, or
+    /// (sharded) neither and the shards' names, plus the hash, encoding and size
+    /// annotations. Applying it as [`OPERATOR_FIELD_MANAGER`] also removes what the
+    /// previous encoding had and this one has not.
     pub fn to_config_map(&self, name: &str, namespace: &str) -> ConfigMap {
-        let annotations = BTreeMap::from([
+        let mut annotations = BTreeMap::from([
             (CONFIG_HASH_ANNOTATION.to_string(), self.hash.clone()),
             (
                 CONFIG_ENCODING_ANNOTATION.to_string(),
@@ -191,10 +342,6 @@ impl EncodedConfig {
                 self.json_bytes.to_string(),
             ),
         ]);
-        let labels = BTreeMap::from([(
-            "app.kubernetes.io/managed-by".to_string(),
-            OPERATOR_FIELD_MANAGER.to_string(),
-        )]);
         let (data, binary_data) = match &self.body {
             Body::Json(json) => (
                 Some(BTreeMap::from([(
@@ -210,19 +357,71 @@ impl EncodedConfig {
                     ByteString(bytes.clone()),
                 )])),
             ),
+            Body::Shards(_) => {
+                annotations.insert(
+                    CONFIG_SHARDS_ANNOTATION.to_string(),
+                    self.shard_names(name).join(","),
+                );
+                (None, None)
+            }
         };
         ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.to_string()),
-                namespace: Some(namespace.to_string()),
-                annotations: Some(annotations),
-                labels: Some(labels),
-                ..ObjectMeta::default()
-            },
+            metadata: operator_metadata(name, namespace, annotations, BTreeMap::new()),
             data,
             binary_data,
             ..ConfigMap::default()
         }
+    }
+
+    /// The shard ConfigMaps to server-side apply before [`Self::to_config_map`], in
+    /// order; empty unless sharded.
+    pub fn shard_config_maps(&self, config_map: &str, namespace: &str) -> Vec<ConfigMap> {
+        let Body::Shards(parts) = &self.body else {
+            return Vec::new();
+        };
+        let names = self.shard_names(config_map);
+        names
+            .into_iter()
+            .zip(parts)
+            .map(|(name, part)| {
+                let annotations = BTreeMap::from([
+                    (CONFIG_HASH_ANNOTATION.to_string(), self.hash.clone()),
+                    (
+                        CONFIG_SHARD_OF_ANNOTATION.to_string(),
+                        config_map.to_string(),
+                    ),
+                ]);
+                let labels = BTreeMap::from([(CONFIG_SHARD_LABEL.to_string(), "true".to_string())]);
+                ConfigMap {
+                    metadata: operator_metadata(&name, namespace, annotations, labels),
+                    binary_data: Some(BTreeMap::from([(
+                        CONFIG_GZIP_PART_KEY.to_string(),
+                        ByteString(part.clone()),
+                    )])),
+                    ..ConfigMap::default()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Metadata of a ConfigMap the operator writes: labelled as managed by it.
+fn operator_metadata(
+    name: &str,
+    namespace: &str,
+    annotations: BTreeMap<String, String>,
+    mut labels: BTreeMap<String, String>,
+) -> ObjectMeta {
+    labels.insert(
+        "app.kubernetes.io/managed-by".to_string(),
+        OPERATOR_FIELD_MANAGER.to_string(),
+    );
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(namespace.to_string()),
+        annotations: Some(annotations),
+        labels: Some(labels),
+        ..ObjectMeta::default()
     }
 }
 
@@ -232,8 +431,19 @@ pub fn declared_hash(config_map: &ConfigMap) -> Option<&str> {
 }
 
 /// Decode and check the config a ConfigMap holds (version and hash, see
-/// [`GatewayConfig::from_json`]). A plain key wins over a gzip one.
+/// [`GatewayConfig::from_json`]). A plain key wins over a gzip one. A sharded config is
+/// [`DecodeError::ShardMissing`]: use [`decode_with_shards`].
 pub fn decode(config_map: &ConfigMap) -> Result<GatewayConfig, DecodeError> {
+    decode_with_shards(config_map, |_| None::<&ConfigMap>)
+}
+
+/// [`decode`], reading the shards of a sharded config through `shard` (by name): every
+/// shard must carry the config ConfigMap's hash, else the config is incomplete
+/// ([`DecodeError::is_incomplete`]); the parts, joined in order, are one gzip stream.
+pub fn decode_with_shards<C: Borrow<ConfigMap>>(
+    config_map: &ConfigMap,
+    mut shard: impl FnMut(&str) -> Option<C>,
+) -> Result<GatewayConfig, DecodeError> {
     if let Some(json) = config_map
         .data
         .as_ref()
@@ -241,15 +451,47 @@ pub fn decode(config_map: &ConfigMap) -> Result<GatewayConfig, DecodeError> {
     {
         return Ok(GatewayConfig::from_json(json)?);
     }
-    let Some(bytes) = config_map
+    if let Some(bytes) = config_map
         .binary_data
         .as_ref()
         .and_then(|data| data.get(CONFIG_GZIP_KEY))
-    else {
+    {
+        return gunzip_config(&bytes.0);
+    }
+    let Some(names) = shard_names(config_map) else {
         return Err(DecodeError::Missing);
     };
+    let expected = declared_hash(config_map).ok_or(DecodeError::ShardsWithoutHash)?;
+    let mut gzip = Vec::new();
+    for name in names {
+        let found = shard(name).ok_or_else(|| DecodeError::ShardMissing {
+            name: name.to_string(),
+        })?;
+        let found = found.borrow();
+        let hash = declared_hash(found);
+        if hash != Some(expected) {
+            return Err(DecodeError::ShardOfOtherConfig {
+                name: name.to_string(),
+                expected: expected.to_string(),
+                found: hash.map(str::to_string),
+            });
+        }
+        let part = found
+            .binary_data
+            .as_ref()
+            .and_then(|data| data.get(CONFIG_GZIP_PART_KEY))
+            .ok_or_else(|| DecodeError::ShardEmpty {
+                name: name.to_string(),
+            })?;
+        gzip.extend_from_slice(&part.0);
+    }
+    gunzip_config(&gzip)
+}
+
+/// Decompress (at most [`DECOMPRESSED_LIMIT_BYTES`]) and check a gzip-compressed config.
+fn gunzip_config(bytes: &[u8]) -> Result<GatewayConfig, DecodeError> {
     let mut json = String::new();
-    GzDecoder::new(bytes.0.as_slice())
+    GzDecoder::new(bytes)
         .take(DECOMPRESSED_LIMIT_BYTES + 1)
         .read_to_string(&mut json)
         .map_err(|e| DecodeError::Gzip(e.to_string()))?;
@@ -426,7 +668,7 @@ mod tests {
 
     #[test]
     fn config_over_900_kib_is_gzipped_and_round_trips() {
-        let config = config_with_rows(20_000, 8);
+        let config = config_with_rows(30_000, 8);
         let encoded = encode(&config).unwrap();
         assert!(encoded.json_bytes > PLAIN_LIMIT_BYTES);
         assert_eq!(encoded.encoding, ConfigEncoding::Gzip);
@@ -442,9 +684,9 @@ mod tests {
         assert_eq!(decode(&cm).unwrap(), config);
     }
 
-    #[test]
-    fn config_too_large_even_gzipped_is_refused() {
-        // Random-looking 32-hex values compress poorly: ~1.6 MiB gzip.
+    /// Random-looking 32-hex values compress poorly: ~1.6 MiB gzip, more than one
+    /// ConfigMap holds.
+    fn config_over_one_config_map() -> GatewayConfig {
         let rows = (0..60_000u64)
             .map(|i| CompiledRow {
                 key: format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -455,8 +697,13 @@ mod tests {
                 )),
             })
             .collect();
-        let config = config_with_table("big", rows);
-        match encode(&config) {
+        config_with_table("big", rows)
+    }
+
+    #[test]
+    fn config_too_large_for_its_shards_is_refused() {
+        let config = config_over_one_config_map();
+        match encode_within(&config, 1) {
             Err(EncodeError::TooLarge {
                 stored_bytes,
                 limit,
@@ -464,6 +711,93 @@ mod tests {
             }) => assert!(stored_bytes > limit),
             other => panic!("expected TooLarge, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn config_over_one_config_map_is_sharded_and_assembles_from_its_shards() {
+        let config = config_over_one_config_map();
+        let encoded = encode(&config).unwrap();
+        assert_eq!(encoded.encoding, ConfigEncoding::GzipShards);
+        let index = encoded.to_config_map("cfg", "shop");
+        assert!(index.data.is_none() && index.binary_data.is_none());
+        let shards = encoded.shard_config_maps("cfg", "shop");
+        assert_eq!(shards.len(), 2);
+        for shard in &shards {
+            let part = &shard.binary_data.as_ref().unwrap()[CONFIG_GZIP_PART_KEY];
+            assert!(part.0.len() <= SHARD_LIMIT_BYTES);
+            assert_eq!(declared_hash(shard), Some(config.hash.as_str()));
+        }
+        let names: Vec<String> = shards
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap())
+            .collect();
+        assert_eq!(shard_names(&index).unwrap(), names);
+        assert_eq!(names, encoded.shard_names("cfg"));
+        assert!(names[0].starts_with("cfg-") && names[0].ends_with("-0"));
+        let by_name = |name: &str| {
+            shards
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        };
+        assert_eq!(decode_with_shards(&index, by_name).unwrap(), config);
+    }
+
+    #[test]
+    fn a_sharded_config_with_a_shard_missing_or_of_another_config_is_incomplete() {
+        let encoded = encode(&config_over_one_config_map()).unwrap();
+        let index = encoded.to_config_map("cfg", "shop");
+        let mut shards = encoded.shard_config_maps("cfg", "shop");
+        let missing = decode_with_shards(&index, |name| {
+            shards[..1]
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(missing, DecodeError::ShardMissing { .. }),
+            "{missing}"
+        );
+        assert!(missing.is_incomplete());
+        assert!(decode(&index).unwrap_err().is_incomplete());
+        let annotations = shards[1].metadata.annotations.as_mut().unwrap();
+        annotations.insert(CONFIG_HASH_ANNOTATION.into(), "sha256:older".into());
+        let other = decode_with_shards(&index, |name| {
+            shards
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        })
+        .unwrap_err();
+        assert!(
+            matches!(other, DecodeError::ShardOfOtherConfig { .. }),
+            "{other}"
+        );
+        assert!(other.is_incomplete());
+    }
+
+    #[test]
+    fn only_shards_of_this_config_map_that_its_config_does_not_name_are_stale() {
+        let encoded = encode(&config_over_one_config_map()).unwrap();
+        let current = encoded.shard_names("cfg");
+        let mut config_maps = encoded.shard_config_maps("cfg", "shop");
+        let mut old = encoded.shard_config_maps("cfg", "shop")[0].clone();
+        old.metadata.name = Some("cfg-000000000000-0".into());
+        let mut other_scope = old.clone();
+        other_scope.metadata.name = Some("other-000000000000-0".into());
+        let annotations = other_scope.metadata.annotations.as_mut().unwrap();
+        annotations.insert(CONFIG_SHARD_OF_ANNOTATION.into(), "other".into());
+        let lookup_source = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some("cfg-rows".into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        };
+        config_maps.extend([old, other_scope, lookup_source]);
+        assert_eq!(
+            stale_shards(&config_maps, "cfg", &current),
+            ["cfg-000000000000-0"]
+        );
+        assert_eq!(stale_shards(&config_maps, "cfg", &[]).len(), 3);
     }
 
     #[test]

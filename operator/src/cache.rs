@@ -10,7 +10,7 @@
 //! ConfigMap. Here a burst of changes (a `kubectl apply -f examples/`) raises one signal,
 //! and one worker per namespace reconciles it serially. Changes that cannot matter are filtered out: status
 //! writes (no generation change), gateway Lease renewals that report the same hash, and
-//! ConfigMaps no LookupTable names.
+//! ConfigMaps no LookupTable names (but for the config's own shards being deleted).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -50,6 +50,14 @@ impl ChangeSignal {
             since.get_or_insert_with(Instant::now);
         }
         self.notify.notify_one();
+    }
+
+    /// Whether a change arrived that no reconcile has taken yet.
+    pub fn is_raised(&self) -> bool {
+        self.since
+            .lock()
+            .map(|since| since.is_some())
+            .unwrap_or(false)
     }
 
     /// Wait until raised (returns at once if raised since the last wait).
@@ -199,6 +207,7 @@ impl NamespaceCache {
                     || names_config_map(&tables, name)
             }
         };
+        let own_config = config_map.to_string();
         let watch = Watch {
             client,
             namespace,
@@ -223,8 +232,10 @@ impl NamespaceCache {
             all(),
             writers.config_maps,
             move |event: &watcher::Event<ConfigMap>| match event {
-                watcher::Event::Apply(cm) | watcher::Event::Delete(cm) => {
-                    referenced(&cm.name_any())
+                watcher::Event::Apply(cm) => referenced(&cm.name_any()),
+                // A shard deleted under the config: write it again.
+                watcher::Event::Delete(cm) => {
+                    referenced(&cm.name_any()) || contract::is_shard_of(cm, &own_config)
                 }
                 watcher::Event::InitDone => true,
                 _ => false,
@@ -325,6 +336,11 @@ impl NamespaceCache {
             .get(&ObjectRef::new(name).within(&self.namespace))
     }
 
+    /// Every ConfigMap of the namespace (the config, its shards, lookup sources, ...).
+    pub fn config_maps(&self) -> Vec<Arc<ConfigMap>> {
+        self.config_maps.state()
+    }
+
     /// Gateway Leases by name, with their reports.
     pub fn gateway_leases(&self) -> Vec<(String, GatewayReport)> {
         self.leases
@@ -381,7 +397,12 @@ impl Watch<'_> {
         let metrics = self.metrics.clone();
         async move {
             let resource = K::kind(&()).to_string();
-            let events = watcher(api, config).default_backoff().reflect(writer);
+            // managedFields are what most of a small object weighs, and nothing here reads
+            // them: the stores (and each reconcile's copy) hold 10,000s of objects.
+            let events = watcher(api, config)
+                .default_backoff()
+                .modify(|object: &mut K| object.managed_fields_mut().clear())
+                .reflect(writer);
             let mut events = std::pin::pin!(events);
             while let Some(event) = events.next().await {
                 match event {

@@ -56,6 +56,10 @@ pub struct OperatorArgs {
     /// Wait this long after a change for more changes before reconciling.
     #[arg(long, default_value_t = 100)]
     debounce_ms: u64,
+    /// Split a config too large for one ConfigMap into at most this many shard
+    /// ConfigMaps; a config needing more is not written (`ConfigTooLarge`).
+    #[arg(long, default_value_t = contract::MAX_SHARDS)]
+    max_config_shards: usize,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -98,6 +102,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     }
     options.metrics_addr = Some(args.metrics_addr);
     options.debounce = Duration::from_millis(args.debounce_ms);
+    options.max_config_shards = args.max_config_shards;
     if !args.no_leader_election {
         options.leader = Some(LeaderOptions {
             namespace: args

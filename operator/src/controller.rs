@@ -65,6 +65,8 @@ pub struct Options {
     pub pubsub_emulator_host: Option<String>,
     /// Check that each Tag's topic exists (`--check-topics`); `None`: do not.
     pub topic_check: Option<TopicCheckOptions>,
+    /// The most shard ConfigMaps a config is split into ([`contract::MAX_SHARDS`]).
+    pub max_config_shards: usize,
 }
 
 impl Options {
@@ -83,6 +85,7 @@ impl Options {
             resync: Duration::from_secs(300),
             pubsub_emulator_host: None,
             topic_check: None,
+            max_config_shards: contract::MAX_SHARDS,
         }
     }
 }
@@ -162,6 +165,7 @@ pub async fn run(
         leadership: leadership.clone(),
         outcomes,
         topic_check,
+        max_config_shards: options.max_config_shards,
     });
     let start_worker = {
         let (ctx, options) = (ctx.clone(), options.clone());

@@ -104,6 +104,8 @@ pub struct ConfigEncoded<'a> {
     pub json_bytes: usize,
     /// Size as stored (JSON or gzip).
     pub stored_bytes: usize,
+    /// ConfigMaps it takes (1 unless sharded).
+    pub config_maps: usize,
 }
 
 impl Emit for ConfigEncoded<'_> {
@@ -112,6 +114,7 @@ impl Emit for ConfigEncoded<'_> {
             namespace = self.namespace,
             json_bytes = self.json_bytes,
             stored_bytes = self.stored_bytes,
+            config_maps = self.config_maps,
             "config encoded"
         );
         let labels = ScopeLabels::of(self.namespace);
@@ -124,6 +127,70 @@ impl Emit for ConfigEncoded<'_> {
             .config_stored_bytes
             .get_or_create(&labels)
             .set(bytes(self.stored_bytes));
+        metrics
+            .config_shards
+            .get_or_create(&labels)
+            .set(bytes(self.config_maps));
+    }
+}
+
+/// A namespace's resources were compiled and encoded (the compile step).
+pub struct ScopeCompiled<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// Tags, Triggers and LookupTables compiled.
+    pub objects: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Emit for ScopeCompiled<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let seconds = self.elapsed.as_secs_f64();
+        tracing::debug!(
+            namespace = self.namespace,
+            objects = self.objects,
+            seconds,
+            "compiled"
+        );
+        metrics.compile_seconds.observe(seconds);
+    }
+}
+
+/// A shard ConfigMap of a config no longer in the config ConfigMap was deleted.
+pub struct StaleShardRemoved<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The shard ConfigMap.
+    pub shard: &'a str,
+}
+
+impl Emit for StaleShardRemoved<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        tracing::debug!(
+            namespace = self.namespace,
+            shard = self.shard,
+            "removed a stale config shard"
+        );
+        count(&metrics.stale_shards_removed, self.namespace);
+    }
+}
+
+/// A stale shard ConfigMap could not be deleted (retried next reconcile).
+pub struct StaleShardNotRemoved<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The shard ConfigMap.
+    pub shard: &'a str,
+    /// The API error.
+    pub error: &'a kube::Error,
+}
+
+impl Emit for StaleShardNotRemoved<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let error = self.error;
+        tracing::warn!(namespace = self.namespace, shard = self.shard, %error, "stale config shard not removed; retrying next reconcile");
+        count(&metrics.stale_shard_removal_failures, self.namespace);
     }
 }
 
@@ -671,6 +738,18 @@ mod tests {
             namespace: "shop",
             json_bytes: 1234,
             stored_bytes: 1234,
+            config_maps: 3,
+        }
+        .emit(&metrics);
+        ScopeCompiled {
+            namespace: "shop",
+            objects: 20,
+            elapsed: Duration::from_millis(12),
+        }
+        .emit(&metrics);
+        StaleShardRemoved {
+            namespace: "shop",
+            shard: "hermes-gateway-config-0123456789ab-0",
         }
         .emit(&metrics);
         ConfigWritten {
@@ -687,6 +766,9 @@ mod tests {
         for line in [
             "hermes_operator_reconciles_total{scope=\"shop\"} 1",
             "hermes_operator_config_json_bytes{scope=\"shop\"} 1234",
+            "hermes_operator_config_shards{scope=\"shop\"} 3",
+            "hermes_operator_compile_seconds_count 1",
+            "hermes_operator_stale_shards_removed_total{scope=\"shop\"} 1",
             "hermes_operator_configs_written_total{scope=\"shop\"} 1",
             "hermes_operator_config_publication_seconds_count 1",
             "hermes_operator_leader 1",

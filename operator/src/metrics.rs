@@ -99,6 +99,10 @@ pub struct Metrics {
     pub(crate) configs_too_large: Family<ScopeLabels, Counter>,
     pub(crate) config_json_bytes: Family<ScopeLabels, Gauge>,
     pub(crate) config_stored_bytes: Family<ScopeLabels, Gauge>,
+    pub(crate) config_shards: Family<ScopeLabels, Gauge>,
+    pub(crate) compile_seconds: Histogram,
+    pub(crate) stale_shards_removed: Family<ScopeLabels, Counter>,
+    pub(crate) stale_shard_removal_failures: Family<ScopeLabels, Counter>,
     pub(crate) status_patches: Family<ScopeLabels, Counter>,
     pub(crate) status_objects_gone: Family<ScopeLabels, Counter>,
     pub(crate) transition_events_failed: Family<ScopeLabels, Counter>,
@@ -134,6 +138,10 @@ impl Metrics {
             configs_too_large: Family::default(),
             config_json_bytes: Family::default(),
             config_stored_bytes: Family::default(),
+            config_shards: Family::default(),
+            compile_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 14)),
+            stale_shards_removed: Family::default(),
+            stale_shard_removal_failures: Family::default(),
             status_patches: Family::default(),
             status_objects_gone: Family::default(),
             transition_events_failed: Family::default(),
@@ -242,6 +250,26 @@ impl Metrics {
             "gateway_lease_removal_failures",
             "Leases of gone gateway replicas that could not be deleted",
             metrics.gateway_lease_removal_failures.clone(),
+        );
+        r.register(
+            "config_shards",
+            "ConfigMaps the last compiled config that fits is stored in (1 unless sharded)",
+            metrics.config_shards.clone(),
+        );
+        r.register(
+            "compile_seconds",
+            "Seconds the compile step takes (compile and encode a namespace's config)",
+            metrics.compile_seconds.clone(),
+        );
+        r.register(
+            "stale_shards_removed",
+            "Shard ConfigMaps of configs no longer served, deleted",
+            metrics.stale_shards_removed.clone(),
+        );
+        r.register(
+            "stale_shard_removal_failures",
+            "Shard ConfigMaps of configs no longer served that could not be deleted",
+            metrics.stale_shard_removal_failures.clone(),
         );
         r.register(
             "watch_errors",

@@ -53,9 +53,10 @@ pub enum Written {
 pub struct NamespaceOutcome<'a> {
     /// The compiled config.
     pub config: &'a GatewayConfig,
-    /// The compiler's diagnostics.
+    /// The compiler's diagnostics, sorted by object (as the compiler returns them).
     pub diagnostics: &'a [Diagnostic],
-    /// The compiler's per-object outcomes.
+    /// The compiler's per-object outcomes, sorted by object (as the compiler returns
+    /// them).
     pub objects: &'a [ObjectOutcome],
     /// Whether the config is in the ConfigMap.
     pub written: &'a Written,
@@ -76,17 +77,26 @@ pub struct Object<'a> {
     pub previous: Option<&'a ResourceStatus>,
 }
 
+/// The entries of `sorted` (sorted by object, as the compiler returns diagnostics and
+/// outcomes) about `key`: a binary search, so a namespace of 20,000 objects costs
+/// 20,000 searches rather than 400 million comparisons.
+fn of_object<'a, T>(
+    sorted: &'a [T],
+    key: &ObjectKey,
+    object: impl Fn(&T) -> &ObjectKey,
+) -> &'a [T] {
+    let start = sorted.partition_point(|entry| object(entry) < key);
+    let len = sorted[start..].partition_point(|entry| object(entry) == key);
+    &sorted[start..start + len]
+}
+
 /// The status `object` should have. `now` (RFC 3339) stamps conditions that changed.
 pub fn desired(object: Object<'_>, namespace: NamespaceOutcome<'_>, now: &str) -> ResourceStatus {
-    let diagnostics: Vec<&Diagnostic> = namespace
-        .diagnostics
+    let diagnostics: Vec<&Diagnostic> = of_object(namespace.diagnostics, object.key, |d| &d.object)
         .iter()
-        .filter(|d| &d.object == object.key)
         .collect();
-    let accepted = namespace
-        .objects
-        .iter()
-        .find(|o| &o.object == object.key)
+    let accepted = of_object(namespace.objects, object.key, |o| &o.object)
+        .first()
         .map_or(diagnostics.is_empty(), |o| o.accepted);
     let hash = namespace.config.hash.as_str();
     let previous_live = object

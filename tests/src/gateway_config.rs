@@ -4,6 +4,7 @@
 use hermes_compiler::config::GatewayConfig;
 use hermes_compiler::contract;
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::ListParams;
 
 use crate::TIMEOUT;
 use crate::namespace::TestNamespace;
@@ -34,7 +35,19 @@ pub async fn wait_config(
             .await
             .map_err(|e| e.to_string())?
             .ok_or("no config ConfigMap yet")?;
-        let config = contract::decode(&cm).map_err(|e| e.to_string())?;
+        let shards = match contract::shard_names(&cm) {
+            Some(_) => {
+                let selector = ListParams::default().labels(contract::CONFIG_SHARD_LABEL_SELECTOR);
+                api.list(&selector).await.map_err(|e| e.to_string())?.items
+            }
+            None => Vec::new(),
+        };
+        let shard = |name: &str| {
+            shards
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        };
+        let config = contract::decode_with_shards(&cm, shard).map_err(|e| e.to_string())?;
         check(&config)?;
         Ok::<_, String>(config)
     })

@@ -43,6 +43,7 @@ pub mod ports;
 mod process;
 pub mod product;
 pub mod pubsub;
+pub mod scale;
 pub mod stack;
 pub mod status;
 pub mod wait;

@@ -14,14 +14,14 @@ use crate::process::log_tail;
 const TERMINATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A built binary of the workspace, found next to the running test executable
-/// (`target/debug/deps/..`); `cargo build --workspace --bins` builds them (scripts/test
-/// does).
+/// (`target/debug/deps/..`), or beside a binary of this crate (`operator-scale`, in
+/// `target/release/`); `cargo build --workspace --bins` builds them (scripts/test does).
 pub fn binary(name: &str) -> Result<PathBuf, ClusterError> {
     let exe = std::env::current_exe().map_err(ClusterError::io("finding the test executable"))?;
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join(name))
+    let dir = exe.parent();
+    let beside = dir.map(|dir| dir.join(name)).filter(|path| path.exists());
+    let path = beside
+        .or_else(|| dir.and_then(Path::parent).map(|dir| dir.join(name)))
         .unwrap_or_else(|| PathBuf::from(name));
     if path.exists() {
         Ok(path)
@@ -112,6 +112,11 @@ impl Process {
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Its process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Everything it has logged so far.

@@ -1,6 +1,7 @@
-//! The config the operator writes as tables grow: plain JSON, then gzip, then refused
-//! with every object saying why (the previous config staying); and `hermes lookup import`
-//! of a 5,000-row feed reaching a gateway.
+//! The config the operator writes as tables grow: plain JSON, then gzip, then (over the
+//! operator's shard limit) refused with every object saying why (the previous config
+//! staying), or split into shard ConfigMaps the gateway assembles; and `hermes lookup
+//! import` of a 5,000-row feed reaching a gateway.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +13,10 @@ use hermes_tests::gateway_config::{config_map, wait_config};
 use hermes_tests::gateway_watcher::GatewayWatcher;
 use hermes_tests::operator::{Operator, options};
 use hermes_tests::status::{condition, live_with, ready, wait_ready, wait_status};
-use hermes_tests::{TestNamespace, namespace_with_crds};
+use hermes_tests::{TIMEOUT, TestNamespace, namespace_with_crds, wait_for};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::{DeleteParams, ListParams, PostParams};
 
 /// Create LookupTable `name` whose rows (`rows` keys with `value_hex`-digit pseudo-random
 /// values, which gzip cannot shrink much) live in ConfigMap `name-src`. The ConfigMap is
@@ -62,7 +63,10 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
         .fired_by("any-event")
         .topic(&fixtures::topic("all"));
     ns.apply(&[&any_event, &everything]).await.unwrap();
-    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    // At most one ConfigMap: what a config too large for it gets.
+    let mut one_config_map = options(&ns, "op");
+    one_config_map.max_config_shards = 1;
+    let operator = Operator::start(ns.client(), one_config_map);
     let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
     let small = wait_config(&ns, |c| {
         c.tags
@@ -118,7 +122,29 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
     assert_eq!(contract::declared_hash(&cm), Some(gzipped.hash.as_str()));
     assert_eq!(gateway.serving().as_deref(), Some(gzipped.hash.as_str()));
 
-    // Removing the tables brings back a small, plain config.
+    // With the default shard limit, the same config is split into shards that the gateway
+    // assembles, and every object goes live with it.
+    operator.stop().await.unwrap();
+    let _operator = Operator::start(ns.client(), options(&ns, "op"));
+    let sharded = wait_config(&ns, |c| match c.lookup_tables.len() {
+        3 => Ok(()),
+        n => Err(format!("{n} tables in config")),
+    })
+    .await;
+    let cm = config_map(&ns).await;
+    assert_eq!(encoding(&cm), "gzip-shards");
+    assert!(cm.data.is_none() && cm.binary_data.is_none());
+    let shards = contract::shard_names(&cm).unwrap();
+    assert_eq!(shards.len(), 2, "{shards:?}");
+    for shard in &shards {
+        let shard = ns.api::<ConfigMap>().get(shard).await.unwrap();
+        assert_eq!(contract::declared_hash(&shard), Some(sharded.hash.as_str()));
+    }
+    gateway.wait_serving(&sharded.hash).await;
+    wait_status::<LookupTable>(&ns, "big-3", live_with(&sharded.hash)).await;
+    wait_status::<Tag>(&ns, "everything", live_with(&sharded.hash)).await;
+
+    // Removing the tables brings back a small, plain config, and the shards go.
     for name in ["big-1", "big-2", "big-3"] {
         ns.api::<LookupTable>()
             .delete(name, &DeleteParams::default())
@@ -135,6 +161,16 @@ async fn config_is_gzipped_as_tables_grow_refused_when_too_large_and_plain_again
     assert_eq!(encoding(&cm), "json");
     assert!(cm.binary_data.is_none(), "gzip key left behind");
     wait_ready::<Tag>(&ns, "everything", "True", "Live").await;
+    let shard_list = ListParams::default().labels(contract::CONFIG_SHARD_LABEL_SELECTOR);
+    wait_for(TIMEOUT, || async {
+        let left = ns.api::<ConfigMap>().list(&shard_list).await;
+        match left.map(|list| list.items.len()) {
+            Ok(0) => Ok(()),
+            other => Err(format!("shards left: {other:?}")),
+        }
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -37,10 +37,11 @@ const OPERATOR_RULES: &[Rule] = &[
         resources: &["tags/status", "triggers/status", "lookuptables/status"],
         verbs: &["get", "patch"],
     },
+    // The config, its shards when it needs several ConfigMaps (deleted once stale).
     Rule {
         api_groups: &[""],
         resources: &["configmaps"],
-        verbs: &["get", "list", "watch", "create", "patch"],
+        verbs: &["get", "list", "watch", "create", "patch", "delete"],
     },
     Rule {
         api_groups: &["coordination.k8s.io"],

@@ -1,5 +1,6 @@
-//! Cluster mode: watch the config ConfigMap the operator writes, swap each new config in,
-//! and report what this replica serves through its own Lease.
+//! Cluster mode: watch the config ConfigMap the operator writes (and, for a config too
+//! large for one ConfigMap, its shards), swap each new config in once complete, and report
+//! what this replica serves through its own Lease.
 //!
 //! Why a Lease per replica: the operator must know which config every live replica
 //! serves before it calls an object `Ready`. A `coordination.k8s.io` Lease is the
@@ -19,16 +20,18 @@
 //! Nothing here is fatal: watch errors back off and retry, report errors are logged and
 //! retried at the next renewal, and the last good config keeps serving throughout.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, stream};
 use hermes_compiler::contract::{self, GatewayReport};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use tokio::sync::{Notify, watch};
@@ -119,19 +122,30 @@ enum Load {
     Unchanged,
     /// It was swapped in.
     Loaded,
+    /// It names shards not all here (yet) with its hash: try again when shards arrive.
+    Incomplete,
     /// It was refused: `<hash>: <reason>`; the previous config keeps serving.
     Refused(String),
 }
 
-fn load(config_map: &ConfigMap, sink: &dyn ConfigSink) -> Load {
+/// Load the config `config_map` holds, reading its shards (if sharded) through `shard`.
+fn load<C: Borrow<ConfigMap>>(
+    config_map: &ConfigMap,
+    shard: impl FnMut(&str) -> Option<C>,
+    sink: &dyn ConfigSink,
+) -> Load {
     let declared = contract::declared_hash(config_map).map(str::to_string);
     let current = sink.current_hash();
     if declared.is_some() && declared == current {
         return Load::Unchanged;
     }
     let label = declared.unwrap_or_else(|| "unknown".to_string());
-    let config = match contract::decode(config_map) {
+    let config = match contract::decode_with_shards(config_map, shard) {
         Ok(config) => config,
+        Err(error) if error.is_incomplete() => {
+            tracing::debug!(config_hash = %label, %error, "config incomplete; waiting for its shards");
+            return Load::Incomplete;
+        }
         Err(error) => {
             tracing::warn!(config_hash = %label, %error, "config refused; previous config keeps serving");
             return Load::Refused(format!("{label}: {error}"));
@@ -147,6 +161,12 @@ fn load(config_map: &ConfigMap, sink: &dyn ConfigSink) -> Load {
     }
 }
 
+/// An event of either watch: the config ConfigMap's, or the shards'.
+enum Seen {
+    Config(Result<watcher::Event<ConfigMap>, watcher::Error>),
+    Shard(Result<watcher::Event<ConfigMap>, watcher::Error>),
+}
+
 /// One replica's cluster work: its two halves (watch the config, report it) share the
 /// client, the options, the sink and the latest refusal.
 struct Replica {
@@ -158,34 +178,66 @@ struct Replica {
 
 impl Replica {
     /// Offer each new version of the config ConfigMap to the sink; remember a refusal.
+    /// A sharded config whose shards have not all arrived waits for them: each shard event
+    /// offers it again, and it swaps in only complete.
     async fn watch_config(&self) {
-        let (options, sink, state) = (&self.options, &self.sink, &self.state);
+        let options = &self.options;
         let config_maps: Api<ConfigMap> = Api::namespaced(self.client.clone(), &options.namespace);
         let selector = format!("metadata.name={}", options.config_map);
-        let events = watcher(config_maps, watcher::Config::default().fields(&selector))
-            .backoff(reconnect_backoff());
-        let mut events = std::pin::pin!(events);
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(watcher::Event::Apply(config_map) | watcher::Event::InitApply(config_map)) => {
-                    match load(&config_map, sink.as_ref()) {
-                        Load::Unchanged if state.error().is_some() => state.set_error(None),
-                        Load::Unchanged => {}
-                        Load::Loaded => state.set_error(None),
-                        Load::Refused(error) => state.set_error(Some(error)),
+        let configs = watcher(
+            config_maps.clone(),
+            watcher::Config::default().fields(&selector),
+        )
+        .backoff(reconnect_backoff())
+        .map(Seen::Config);
+        let (shards, writer) = reflector::store();
+        let shard_events = reflector(
+            writer,
+            watcher(
+                config_maps,
+                watcher::Config::default().labels(contract::CONFIG_SHARD_LABEL_SELECTOR),
+            )
+            .backoff(reconnect_backoff()),
+        )
+        .map(Seen::Shard);
+        let mut events = std::pin::pin!(stream::select(configs, shard_events));
+        let mut waiting: Option<ConfigMap> = None;
+        while let Some(seen) = events.next().await {
+            match seen {
+                Seen::Config(Ok(
+                    watcher::Event::Apply(config_map) | watcher::Event::InitApply(config_map),
+                )) => waiting = self.offer(config_map, &shards),
+                Seen::Shard(Ok(watcher::Event::Apply(_) | watcher::Event::InitDone)) => {
+                    if let Some(config_map) = waiting.take() {
+                        waiting = self.offer(config_map, &shards);
                     }
                 }
-                Ok(watcher::Event::Delete(_)) => tracing::warn!(
+                Seen::Config(Ok(watcher::Event::Delete(_))) => tracing::warn!(
                     config_map = %options.config_map,
                     "config ConfigMap deleted; the last config keeps serving"
                 ),
-                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
-                Err(error) => tracing::warn!(
+                Seen::Config(Ok(_)) | Seen::Shard(Ok(_)) => {}
+                Seen::Config(Err(error)) | Seen::Shard(Err(error)) => tracing::warn!(
                     %error,
                     "config watch failed; retrying, the last config keeps serving"
                 ),
             }
         }
+    }
+
+    /// Offer the config `config_map` holds; hand it back while its shards are incomplete.
+    fn offer(&self, config_map: ConfigMap, shards: &Store<ConfigMap>) -> Option<ConfigMap> {
+        let namespace = &self.options.namespace;
+        let shard = |name: &str| shards.get(&ObjectRef::new(name).within(namespace));
+        let state = &self.state;
+        match load(&config_map, shard, self.sink.as_ref()) {
+            Load::Incomplete => return Some(config_map),
+            Load::Unchanged if state.error().is_some() => state.set_error(None),
+            Load::Unchanged => {}
+            Load::Loaded => state.set_error(None),
+            Load::Refused(error) => state.set_error(Some(error)),
+        }
+        None
     }
 
     /// Renew this replica's Lease (what it serves, the latest refusal, the failing
@@ -304,6 +356,10 @@ mod tests {
         }
     }
 
+    fn no_shards(_: &str) -> Option<&'static ConfigMap> {
+        None
+    }
+
     fn config_map(scope: &str) -> (ConfigMap, String) {
         let config = GatewayConfig::empty(scope);
         let encoded = contract::encode(&config).unwrap();
@@ -317,9 +373,9 @@ mod tests {
     fn new_config_is_offered_once_and_then_unchanged() {
         let sink = FakeSink::default();
         let (cm, hash) = config_map("shop");
-        assert_eq!(load(&cm, &sink), Load::Loaded);
+        assert_eq!(load(&cm, no_shards, &sink), Load::Loaded);
         assert_eq!(sink.current_hash(), Some(hash));
-        assert_eq!(load(&cm, &sink), Load::Unchanged);
+        assert_eq!(load(&cm, no_shards, &sink), Load::Unchanged);
         assert_eq!(*sink.offers.lock().unwrap(), 1);
     }
 
@@ -327,13 +383,13 @@ mod tests {
     fn corrupt_config_is_refused_naming_its_hash_and_keeps_the_previous() {
         let sink = FakeSink::default();
         let (good, hash) = config_map("shop");
-        load(&good, &sink);
+        load(&good, no_shards, &sink);
         let (mut bad, _) = config_map("other");
         bad.data
             .as_mut()
             .unwrap()
             .insert(contract::CONFIG_JSON_KEY.into(), "{".into());
-        let Load::Refused(message) = load(&bad, &sink) else {
+        let Load::Refused(message) = load(&bad, no_shards, &sink) else {
             panic!("corrupt config accepted");
         };
         assert!(message.starts_with("sha256:"), "{message}");
@@ -348,9 +404,60 @@ mod tests {
         };
         let (cm, hash) = config_map("shop");
         assert_eq!(
-            load(&cm, &sink),
+            load(&cm, no_shards, &sink),
             Load::Refused(format!("{hash}: config cannot be prepared: regex too big"))
         );
+    }
+
+    /// A config whose gzip needs two ConfigMaps: a lookup table of poorly compressible
+    /// rows.
+    fn sharded(scope: &str) -> (ConfigMap, Vec<ConfigMap>, String) {
+        use hermes_compiler::config::{CompiledLookupTable, CompiledRow, CompiledVariable};
+        let rows = (0..60_000u64)
+            .map(|i| CompiledRow {
+                key: format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                value: format!("{:032x}", u128::from(i).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)).into(),
+            })
+            .collect();
+        let mut config = GatewayConfig::empty(scope);
+        config.lookup_tables.insert(
+            "big".into(),
+            CompiledLookupTable {
+                generation: Some(1),
+                input: CompiledVariable::Constant { value: "x".into() },
+                match_type: hermes_crds::api::MatchType::Exact,
+                rows,
+                default: None,
+            },
+        );
+        config.hash = config.content_hash();
+        let encoded = contract::encode(&config).unwrap();
+        assert_eq!(encoded.encoding, contract::ConfigEncoding::GzipShards);
+        (
+            encoded.to_config_map("hermes-gateway-config", "shop"),
+            encoded.shard_config_maps("hermes-gateway-config", "shop"),
+            config.hash,
+        )
+    }
+
+    #[test]
+    fn sharded_config_waits_for_all_its_shards_then_swaps_in_whole() {
+        let sink = FakeSink::default();
+        let (index, shards, hash) = sharded("shop");
+        let by_name = |present: &[ConfigMap]| {
+            let present = present.to_vec();
+            move |name: &str| {
+                present
+                    .iter()
+                    .find(|s| s.metadata.name.as_deref() == Some(name))
+                    .cloned()
+            }
+        };
+        assert_eq!(load(&index, by_name(&[]), &sink), Load::Incomplete);
+        assert_eq!(load(&index, by_name(&shards[..1]), &sink), Load::Incomplete);
+        assert_eq!(*sink.offers.lock().unwrap(), 0);
+        assert_eq!(load(&index, by_name(&shards), &sink), Load::Loaded);
+        assert_eq!(sink.current_hash(), Some(hash));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Step 1, compile: the namespace's resources, as the cache holds them, into the gateway
 //! config, encoded for its ConfigMap. Pure but for the size metrics.
 
+use std::time::Instant;
+
 use hermes_compiler::compile::{CompileOutput, Resources, compile as compile_resources};
 use hermes_compiler::contract::{self, EncodeError, EncodedConfig};
 
 use crate::cache::NamespaceCache;
 use crate::error::ReconcileError;
-use crate::events::{ConfigEncoded, Emit};
+use crate::events::{ConfigEncoded, Emit, ScopeCompiled};
 use crate::metrics::Metrics;
 
 /// A namespace's compiled resources.
@@ -34,17 +36,23 @@ impl Compiled {
     }
 }
 
-/// Compile what `cache` holds now. Fails only when the config cannot be encoded at all
+/// Compile what `cache` holds now, to be stored in at most `max_shards` ConfigMaps. Fails only when the config cannot be encoded at all
 /// (a bug); a config too large is an outcome ([`Fit::TooLarge`]), reported on statuses.
-pub fn compile(cache: &NamespaceCache, metrics: &Metrics) -> Result<Compiled, ReconcileError> {
+pub fn compile(
+    cache: &NamespaceCache,
+    max_shards: usize,
+    metrics: &Metrics,
+) -> Result<Compiled, ReconcileError> {
     let resources = cache.resources();
+    let started = Instant::now();
     let output = compile_resources(&cache.namespace, &resources);
-    let fit = match contract::encode(&output.config) {
+    let fit = match contract::encode_within(&output.config, max_shards) {
         Ok(encoded) => {
             ConfigEncoded {
                 namespace: &cache.namespace,
                 json_bytes: encoded.json_bytes,
                 stored_bytes: encoded.stored_bytes,
+                config_maps: encoded.shard_names(&cache.config_map).len().max(1),
             }
             .emit(metrics);
             Fit::Fits(encoded)
@@ -52,6 +60,12 @@ pub fn compile(cache: &NamespaceCache, metrics: &Metrics) -> Result<Compiled, Re
         Err(error @ EncodeError::TooLarge { .. }) => Fit::TooLarge(error.to_string()),
         Err(error @ EncodeError::Encode(_)) => return Err(ReconcileError::Encode(error)),
     };
+    ScopeCompiled {
+        namespace: &cache.namespace,
+        objects: output.objects.len(),
+        elapsed: started.elapsed(),
+    }
+    .emit(metrics);
     Ok(Compiled {
         resources,
         output,

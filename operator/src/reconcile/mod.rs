@@ -1,9 +1,10 @@
 //! One namespace reconcile, as named steps, each a file with a typed outcome:
 //!
-//! [`compile`] → [`write_config`] (only when the hash changed) → [`publish_outcome`] →
-//! [`read_liveness`] → [`forget_gone_gateways`] → [`check_topics`] (with the gateways'
-//! failing topics: [`crate::delivery`]) → [`sync_statuses`] (only the statuses that
-//! changed, with Kubernetes Events on Ready transitions).
+//! [`compile`] → [`write_config`] (only when the hash changed) → [`forget_stale_shards`]
+//! → [`publish_outcome`] → [`read_liveness`] → [`forget_gone_gateways`] →
+//! [`check_topics`] (with the gateways' failing topics: [`crate::delivery`]) →
+//! [`sync_statuses`] (only the statuses that changed, with Kubernetes Events on Ready
+//! transitions).
 //!
 //! Gateway reports are judged as of the time the watches lost the API server, until one
 //! lease duration after it returned ([`crate::cache::ApiContact`]), so that an API server
@@ -16,6 +17,7 @@
 mod check_topics;
 mod compile;
 mod forget_gone_gateways;
+mod forget_stale_shards;
 mod publish_outcome;
 mod read_liveness;
 mod sync_statuses;
@@ -45,6 +47,7 @@ use crate::topic_check::{TopicCheckOptions, TopicChecks, TopicLookup};
 pub use check_topics::{CheckedTopics, check_topics};
 pub use compile::{Compiled, Fit, compile};
 pub use forget_gone_gateways::forget_gone_gateways;
+pub use forget_stale_shards::forget_stale_shards;
 pub use publish_outcome::{OutcomePublication, publish_outcome};
 pub use read_liveness::read_liveness;
 pub use sync_statuses::{StatusSync, sync_statuses};
@@ -62,6 +65,8 @@ pub struct Context {
     pub leadership: Arc<Leadership>,
     /// Where publication outcomes go, if anywhere.
     pub outcomes: Option<Arc<dyn OutcomeSink>>,
+    /// The most shard ConfigMaps a config is split into.
+    pub max_config_shards: usize,
     /// How Tags' topics are checked, if they are.
     pub topic_check: Option<TopicCheck>,
 }
@@ -107,7 +112,7 @@ pub async fn reconcile(
     changed_since: Option<Instant>,
 ) -> Result<Reconciled, ReconcileError> {
     let namespace = cache.namespace.as_str();
-    let compiled = compile(cache, &ctx.metrics)?;
+    let compiled = compile(cache, ctx.max_config_shards, &ctx.metrics)?;
     let write = write_config(ctx, cache, &compiled, &mut memory.write, changed_since).await;
     let publication = publish_outcome(
         ctx,
@@ -117,6 +122,7 @@ pub async fn reconcile(
         &mut memory.last_published,
     );
     let write = write?;
+    forget_stale_shards(ctx, cache, &compiled, &write).await;
 
     let now = Timestamp::now();
     let reports = cache.gateway_leases();
@@ -167,6 +173,7 @@ pub async fn reconcile(
         outcome,
         confirmed,
         &mut memory.patched,
+        &cache.signal,
     )
     .await?;
     Ok(Reconciled {

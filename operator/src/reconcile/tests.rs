@@ -34,7 +34,8 @@ async fn a_changed_hash_is_written_once_then_statuses_patched() {
         reconciled.statuses,
         StatusSync {
             patched: 2,
-            gone: 0
+            gone: 0,
+            deferred: 0
         }
     );
     let answered = world.finish().await;
@@ -150,7 +151,8 @@ async fn a_status_patch_answered_404_is_not_an_error() {
         reconciled.statuses,
         StatusSync {
             patched: 1,
-            gone: 1
+            gone: 1,
+            deferred: 0
         }
     );
     world.finish().await;

@@ -1,6 +1,6 @@
-//! Step 2, write config: server-side apply the config ConfigMap as the one operator field
-//! manager, only when the hash it holds differs from the compiled one, and only after
-//! confirming leadership.
+//! Step 2, write config: server-side apply the config ConfigMap (and its shards, when the
+//! config needs several ConfigMaps) as the one operator field manager, only when the hash
+//! it holds differs from the compiled one, and only after confirming leadership.
 
 use hermes_compiler::contract::{self, EncodedConfig};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -107,14 +107,29 @@ pub async fn write_config(
     Ok(ConfigWrite::Written)
 }
 
-/// The namespace's ConfigMap as the cache last saw it: its resourceVersion and hash.
+/// The namespace's ConfigMap as the cache last saw it: its resourceVersion and hash. A
+/// sharded config with a shard missing or of another hash (deleted by someone) has no
+/// hash: it is written again.
 fn cached_config(cache: &NamespaceCache) -> (Option<String>, Option<String>) {
     let cm = cache.config_map_named(&cache.config_map);
+    let whole = |cm: &ConfigMap, hash: &str| {
+        contract::shard_names(cm)
+            .unwrap_or_default()
+            .iter()
+            .all(|name| {
+                cache
+                    .config_map_named(name)
+                    .is_some_and(|shard| contract::declared_hash(&shard) == Some(hash))
+            })
+    };
     (
         cm.as_ref()
             .and_then(|cm| cm.metadata.resource_version.clone()),
-        cm.as_ref()
-            .and_then(|cm| contract::declared_hash(cm).map(str::to_string)),
+        cm.as_ref().and_then(|cm| {
+            contract::declared_hash(cm)
+                .filter(|hash| whole(cm, hash))
+                .map(str::to_string)
+        }),
     )
 }
 
@@ -136,22 +151,23 @@ fn written_hash(
     }
 }
 
-/// Server-side apply the config ConfigMap. Applying the whole object as the one field
-/// manager also removes what the previous version had and this one has not (the other
-/// encoding's key).
+/// Server-side apply the config: its shards first (if sharded), then the config
+/// ConfigMap naming them, so that a gateway never sees a config whose shards are not
+/// there. Applying the whole object as the one field manager also removes what the
+/// previous version had and this one has not (the other encoding's key).
 async fn apply(
     client: &Client,
     cache: &NamespaceCache,
     encoded: &EncodedConfig,
 ) -> Result<(), kube::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), &cache.namespace);
+    let params = PatchParams::apply(contract::OPERATOR_FIELD_MANAGER).force();
+    let shards = encoded.shard_config_maps(&cache.config_map, &cache.namespace);
     let config_map = encoded.to_config_map(&cache.config_map, &cache.namespace);
-    api.patch(
-        &cache.config_map,
-        &PatchParams::apply(contract::OPERATOR_FIELD_MANAGER).force(),
-        &Patch::Apply(&config_map),
-    )
-    .await?;
+    for object in shards.iter().chain([&config_map]) {
+        let name = object.metadata.name.as_deref().unwrap_or_default();
+        api.patch(name, &params, &Patch::Apply(object)).await?;
+    }
     Ok(())
 }
 
