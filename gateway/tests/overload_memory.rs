@@ -3,14 +3,12 @@
 //! no pause, for a few seconds. Its resident memory stays under a bound, and every
 //! request is answered 2xx or 503 (never another 5xx, never a dropped connection).
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hermes_tests::{free_port, wait_for};
-use tokio::process::{Child, Command};
+use hermes_tests::gateway_process::GatewayProcess;
+use hermes_tests::product::Process;
 
 /// Concurrent requests in flight all the time (each on its own connection).
 const CONCURRENCY: usize = 256;
@@ -31,7 +29,7 @@ const HITS: [&str; 3] = [
 ];
 const MP_PURCHASE: &str = r#"{"client_id":"1.2","events":[{"name":"purchase","params":{"transaction_id":"MP-1","currency":"EUR","value":9.9,"items":[{"item_id":"BOWL-10","price":3.3,"quantity":3}]}}]}"#;
 
-fn rss_kib(process: &Child, field: &str) -> u64 {
+fn rss_kib(process: &Process, field: &str) -> u64 {
     let Some(pid) = process.id() else {
         panic!("the gateway exited");
     };
@@ -58,37 +56,15 @@ struct Answers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_keeps_memory_bounded_and_answers_only_2xx_or_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port().unwrap();
-    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples");
-    let mut gateway = Command::new(env!("CARGO_BIN_EXE_hermes-gateway"))
-        .arg("--manifests")
-        .arg(&examples)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
+    let mut gateway = GatewayProcess::builder()
+        .examples()
         .args(["--mp-secret", &format!("G-SHOP={MP_SECRET}")])
         .args(["--publisher", "counting"])
-        .arg("--buffer-dir")
-        .arg(dir.path().join("buffer"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("gateway starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::new();
-    wait_for(Duration::from_secs(30), || {
-        let request = probe.get(format!("{base}/readyz")).send();
-        async move {
-            match request.await {
-                Ok(answer) if answer.status().is_success() => Ok(()),
-                Ok(answer) => Err(format!("readyz {}", answer.status())),
-                Err(error) => Err(error.to_string()),
-            }
-        }
-    })
-    .await
-    .expect("gateway becomes ready");
-    let idle_kib = rss_kib(&gateway, "VmRSS:");
+        .start()
+        .await
+        .expect("gateway starts and becomes ready");
+    let base = gateway.url();
+    let idle_kib = rss_kib(&gateway.process, "VmRSS:");
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
@@ -127,7 +103,7 @@ async fn overload_keeps_memory_bounded_and_answers_only_2xx_or_503() {
     let mut peak_sampled_kib = 0;
     let deadline = tokio::time::Instant::now() + OVERLOAD;
     while tokio::time::Instant::now() < deadline {
-        peak_sampled_kib = peak_sampled_kib.max(rss_kib(&gateway, "VmRSS:"));
+        peak_sampled_kib = peak_sampled_kib.max(rss_kib(&gateway.process, "VmRSS:"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -138,11 +114,8 @@ async fn overload_keeps_memory_bounded_and_answers_only_2xx_or_503() {
         total.unavailable += answers.unavailable;
         total.other.extend(answers.other);
     }
-    let peak_kib = rss_kib(&gateway, "VmHWM:");
-    assert!(
-        matches!(gateway.try_wait(), Ok(None)),
-        "the gateway survived"
-    );
+    let peak_kib = rss_kib(&gateway.process, "VmHWM:");
+    assert!(gateway.process.is_running(), "the gateway survived");
     eprintln!(
         "idle {idle_kib} KiB, peak {peak_kib} KiB (sampled {peak_sampled_kib} KiB); \
 {} answered 2xx, {} 503",
