@@ -29,6 +29,12 @@ pub const APPLY_CONCURRENCY: usize = 32;
 pub const FIELD_MANAGER: &str = "hermes-scale";
 /// The topic every synthetic Tag of pair `i` with `i % 10 == 1` publishes to.
 pub const TOPIC_OF_PAIR_1: &str = "scale-1";
+/// Every topic the synthetic Tags publish to (`scale-{i % 10}`): they must exist, or the
+/// operator's topic check keeps their Tags from Ready.
+pub const TOPICS: [&str; 10] = [
+    "scale-0", "scale-1", "scale-2", "scale-3", "scale-4", "scale-5", "scale-6", "scale-7",
+    "scale-8", "scale-9",
+];
 
 /// Why a scale step failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +54,18 @@ pub enum ScaleError {
     /// A wait ran out.
     #[error("{0}")]
     Timeout(String),
+    /// Creating the topics on the emulator failed.
+    #[error("creating the topics: {0}")]
+    Topics(#[from] crate::pubsub::EmulatorError),
+}
+
+/// Create [`TOPICS`] on the stack's emulator, each with a subscription `<name>-e2e`.
+pub async fn create_topics(stack: &Stack) -> Result<(), ScaleError> {
+    stack
+        .emulator
+        .create_topics_with_subscriptions(PROJECT, &TOPICS, "e2e")
+        .await?;
+    Ok(())
 }
 
 /// What the config ConfigMap says about the config it holds.

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use hermes_tests::fixtures::PROJECT;
 use hermes_tests::scale::{self, TOPIC_OF_PAIR_1};
 use hermes_tests::stack::Stack;
 use serde_json::{Value, json};
@@ -41,11 +40,7 @@ fn signal(version: &str) -> Value {
 #[tokio::test]
 async fn a_thousand_tags_with_their_triggers_all_go_live_are_served_and_a_change_follows() {
     let stack = Stack::start("scale", 1).await;
-    stack
-        .emulator
-        .create_topics_with_subscriptions(PROJECT, &[TOPIC_OF_PAIR_1], "e2e")
-        .await
-        .unwrap();
+    scale::create_topics(&stack).await.unwrap();
 
     scale::apply_pairs(&stack, PAIRS, 1).await.unwrap();
     let hash = scale::wait_all_live(&stack, PAIRS, ALL_LIVE_WITHIN)

@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
 async fn measure(pairs: usize, changes: usize) -> anyhow::Result<Measured> {
     let (compile_time, json_bytes, stored_bytes, config_maps) = compile_step(pairs)?;
     let stack = Stack::start("scale", 1).await;
+    scale::create_topics(&stack).await?;
     let started = Instant::now();
     scale::apply_pairs(&stack, pairs, 1).await?;
     let applied = started.elapsed();
