@@ -150,17 +150,11 @@ impl DurablePublisher {
         };
         lanes.topics.insert(topic.to_owned());
         let context = Arc::clone(&self.context);
-        let sink = self.destination.sink_for(topic);
-        let dead_letter_topic = self.context.dead_letter_topic.as_ref().map(|name| {
-            self.destination
-                .dead_letter_topic_for(name.for_topic(topic))
-        });
+        let dead_letter_topic =
+            (self.context.dead_letter_topic.as_ref()).map(|name| name.for_topic(topic));
+        let sinks = self.destination.lane_sinks(topic, dead_letter_topic);
         lanes.tasks.spawn(async move {
-            let dead_letter_topic = match dead_letter_topic {
-                Some(publisher) => publisher.await,
-                None => None,
-            };
-            if let Some(sink) = sink.await {
+            if let Some((sink, dead_letter_topic)) = sinks.await {
                 lane::run(&context, reader, sink, dead_letter_topic).await;
             }
         });

@@ -31,6 +31,9 @@ pub(crate) trait TopicSink: Send + Sync {
     fn resume(&self, ordering_key: &str);
 }
 
+/// Where one lane publishes: its topic's sink, and its dead-letter topic if any.
+pub(super) type LaneSinks = (Box<dyn TopicSink>, Option<DeadLetterTopic>);
+
 /// Which sink the durable publisher's lanes publish to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum SinkKind {
@@ -92,38 +95,20 @@ impl Destination {
         }
     }
 
-    /// A future that yields the dead-letter topic `name`'s publisher once the destination
-    /// is ready; `None` for the counting sink, which refuses nothing (and if the client
-    /// never connects).
-    pub fn dead_letter_topic_for(
+    /// A future that yields `topic`'s sink and, when `dead_letter_topic` names one, that
+    /// topic's publisher, once the destination is ready (`None` if it never will be: the
+    /// connecting task ended without a client). The counting sink gets no dead-letter
+    /// topic: it refuses nothing. Owns what it needs, so it can run in the lane's task.
+    pub fn lane_sinks(
         &self,
-        name: String,
-    ) -> BoxFuture<'static, Option<DeadLetterTopic>> {
-        match self {
-            Destination::Counting(_) => Box::pin(async { None }),
-            Destination::PubSub {
-                client, batching, ..
-            } => {
-                let mut client = client.clone();
-                let batching = *batching;
-                Box::pin(async move {
-                    let base = client.wait_for(Option::is_some).await.ok()?.clone()?;
-                    let publisher = topic_publisher(&base, &name, batching);
-                    Some(DeadLetterTopic::new(name, publisher))
-                })
-            }
-        }
-    }
-
-    /// A future that yields `topic`'s sink once the destination is ready (`None` if it
-    /// never will be: the connecting task ended without a client). Owns what it needs,
-    /// so it can run in the lane's task.
-    pub fn sink_for(&self, topic: &str) -> BoxFuture<'static, Option<Box<dyn TopicSink>>> {
+        topic: &str,
+        dead_letter_topic: Option<String>,
+    ) -> BoxFuture<'static, Option<LaneSinks>> {
         let topic = topic.to_owned();
         match self {
             Destination::Counting(sink) => {
                 let sink: Box<dyn TopicSink> = Box::new(Arc::clone(sink));
-                Box::pin(async move { Some(sink) })
+                Box::pin(async move { Some((sink, None)) })
             }
             Destination::PubSub {
                 client,
@@ -135,9 +120,13 @@ impl Destination {
                 let metrics = metrics.clone();
                 Box::pin(async move {
                     let base = client.wait_for(Option::is_some).await.ok()?.clone()?;
+                    let dead_letter_topic = dead_letter_topic.map(|name| {
+                        let publisher = topic_publisher(&base, &name, batching);
+                        DeadLetterTopic::new(name, publisher)
+                    });
                     let sink: Box<dyn TopicSink> =
                         Box::new(PubSubSink::new(&base, topic, batching, metrics));
-                    Some(sink)
+                    Some((sink, dead_letter_topic))
                 })
             }
         }
