@@ -173,6 +173,15 @@ pub enum FsyncArg {
 }
 
 impl GatewayArgs {
+    /// Pub/Sub as the environment names it (endpoint, emulator, credentials), flushing
+    /// for at most `--shutdown-flush-timeout` at shutdown.
+    fn pubsub_config(&self) -> publish::PubSubConfig {
+        publish::PubSubConfig {
+            shutdown_timeout: self.shutdown_flush_timeout,
+            ..publish::PubSubConfig::from_env()
+        }
+    }
+
     fn buffer_config(&self) -> BufferConfig {
         let mut config = BufferConfig::new(&self.buffer_dir);
         config.max_bytes_per_topic = self.buffer_max_bytes_per_topic;
@@ -262,12 +271,8 @@ async fn durable_publisher(
     .await
     .context("opening the buffer")?
     .with_context(|| format!("opening the buffer in {}", args.buffer_dir.display()))?;
-    let pubsub = publish::PubSubConfig {
-        shutdown_timeout: args.shutdown_flush_timeout,
-        ..publish::PubSubConfig::from_env()
-    };
     let mut durable = DurableConfig::new(
-        pubsub,
+        args.pubsub_config(),
         args.dead_letter_dir
             .clone()
             .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
@@ -289,13 +294,7 @@ fn memory_publisher(args: &GatewayArgs, registry: &mut Registry) -> Arc<dyn Publ
     tracing::warn!("--buffer memory: accepted hits not yet published are lost if the process ends");
     let metrics = PublishMetrics::register(registry);
     match args.publisher {
-        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(
-            publish::PubSubConfig {
-                shutdown_timeout: args.shutdown_flush_timeout,
-                ..publish::PubSubConfig::from_env()
-            },
-            metrics,
-        )),
+        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(args.pubsub_config(), metrics)),
         SinkKind::Counting => Arc::new(CountingPublisher::new(metrics)),
     }
 }
