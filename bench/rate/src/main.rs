@@ -22,7 +22,7 @@ use clap::Parser;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::connection::{Outcome, Schedule};
+use crate::connection::{Outcome, Request, Schedule};
 use crate::latency::Percentiles;
 
 /// Flags of the constant-rate load generator.
@@ -66,7 +66,11 @@ async fn main() -> anyhow::Result<()> {
     if !(args.duration > 0.0 && args.duration.is_finite()) {
         bail!("--duration must be a positive number of seconds");
     }
-    let hits: Arc<[mix::Hit]> = mix::read_mix(&args.mix)?.into();
+    let host = args.target.to_string();
+    let requests: Arc<[Request]> = mix::read_mix(&args.mix)?
+        .iter()
+        .map(|hit| Request::render(hit, &host))
+        .collect();
     let next = Arc::new(AtomicUsize::new(0));
     let duration = Duration::from_secs_f64(args.duration);
     // Connections take turns: connection i sends at i/rate, then every connections/rate.
@@ -82,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
         };
         connections.spawn(connection::run(
             args.target,
-            hits.clone(),
+            requests.clone(),
             next.clone(),
             schedule,
         ));
