@@ -15,8 +15,8 @@ use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::preview::{PreviewRegistry, PreviewSettings};
 use crate::publish::{
-    self, CountingPublisher, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy,
-    PubSubPublisher, PublishMetrics, Publisher, SinkKind,
+    self, BatchSettings, CountingPublisher, DeadLetterTopicName, DurableConfig, DurablePublisher,
+    FullPolicy, PubSubPublisher, PublishMetrics, Publisher, SinkKind,
 };
 use crate::server::{self, AppState, Draining, app, drain_after};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
@@ -128,6 +128,25 @@ pub struct GatewayArgs {
     /// How often a failing (missing, forbidden) topic is tried again, seconds.
     #[arg(long, default_value_t = 30)]
     pub dead_letter_probe_seconds: u64,
+    /// How long a topic's batch waits for more messages before its publish request is
+    /// sent, milliseconds: what batching adds at light load (1–1000).
+    #[arg(long, env = "HERMES_PUBLISH_LINGER_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=1000),
+          default_value_t = duration_ms(BatchSettings::default().max_delay))]
+    pub publish_linger_ms: u64,
+    /// Messages a busy topic's publish request waits for (1–1000): a topic that gets
+    /// this many within `--publish-max-linger-ms` waits for them; a quieter one is sent
+    /// after `--publish-linger-ms`.
+    #[arg(long, env = "HERMES_PUBLISH_TARGET_MESSAGES", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000),
+          default_value_t = BatchSettings::default().target_messages)]
+    pub publish_target_messages: u32,
+    /// How long a busy topic's batch waits for `--publish-target-messages` at most,
+    /// milliseconds (`--publish-linger-ms` to 1000).
+    #[arg(long, env = "HERMES_PUBLISH_MAX_LINGER_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=1000),
+          default_value_t = duration_ms(BatchSettings::default().max_linger))]
+    pub publish_max_linger_ms: u64,
     /// After SIGTERM: seconds to keep serving with `/readyz` answering 503 before the
     /// listener closes, so load balancers stop routing here first (their view of the
     /// pod's endpoints lags the signal by seconds). 0: close at once.
@@ -172,14 +191,39 @@ pub enum FsyncArg {
     Always,
 }
 
+/// A default duration as a whole number of milliseconds (for flag defaults).
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl GatewayArgs {
-    /// Pub/Sub as the environment names it (endpoint, emulator, credentials), flushing
-    /// for at most `--shutdown-flush-timeout` at shutdown.
-    fn pubsub_config(&self) -> publish::PubSubConfig {
-        publish::PubSubConfig {
+    /// Pub/Sub as the environment names it (endpoint, emulator, credentials), batching
+    /// as the `--publish-…` flags say, flushing for at most `--shutdown-flush-timeout` at
+    /// shutdown.
+    fn pubsub_config(&self) -> anyhow::Result<publish::PubSubConfig> {
+        Ok(publish::PubSubConfig {
             shutdown_timeout: self.shutdown_flush_timeout,
+            batching: self.batching()?,
             ..publish::PubSubConfig::from_env()
+        })
+    }
+
+    /// The `--publish-…` flags, checked against each other.
+    fn batching(&self) -> anyhow::Result<BatchSettings> {
+        if self.publish_max_linger_ms < self.publish_linger_ms {
+            bail!(
+                "--publish-max-linger-ms {} is below --publish-linger-ms {}: a busy topic \
+                 never waits less than a quiet one",
+                self.publish_max_linger_ms,
+                self.publish_linger_ms
+            );
         }
+        Ok(BatchSettings {
+            max_delay: Duration::from_millis(self.publish_linger_ms),
+            target_messages: self.publish_target_messages,
+            max_linger: Duration::from_millis(self.publish_max_linger_ms),
+            ..BatchSettings::default()
+        })
     }
 
     fn buffer_config(&self) -> BufferConfig {
@@ -272,7 +316,7 @@ async fn durable_publisher(
     .context("opening the buffer")?
     .with_context(|| format!("opening the buffer in {}", args.buffer_dir.display()))?;
     let mut durable = DurableConfig::new(
-        args.pubsub_config(),
+        args.pubsub_config()?,
         args.dead_letter_dir
             .clone()
             .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
@@ -290,13 +334,16 @@ async fn durable_publisher(
 
 /// The publisher of `--buffer memory`: the in-memory queue of [`PubSubPublisher`], or for
 /// `--publisher counting` the count at acceptance.
-fn memory_publisher(args: &GatewayArgs, registry: &mut Registry) -> Arc<dyn Publisher> {
+fn memory_publisher(
+    args: &GatewayArgs,
+    registry: &mut Registry,
+) -> anyhow::Result<Arc<dyn Publisher>> {
     tracing::warn!("--buffer memory: accepted hits not yet published are lost if the process ends");
     let metrics = PublishMetrics::register(registry);
-    match args.publisher {
-        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(args.pubsub_config(), metrics)),
+    Ok(match args.publisher {
+        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(args.pubsub_config()?, metrics)),
         SinkKind::Counting => Arc::new(CountingPublisher::new(metrics)),
-    }
+    })
 }
 
 /// Run the gateway until SIGTERM or Ctrl-C; then, after the shutdown delay, finish the
@@ -317,7 +364,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             let failing_topics = durable.watch_failing_topics();
             (Arc::new(durable), Some(failing_topics))
         }
-        BufferKind::Memory => (memory_publisher(&args, &mut registry), None),
+        BufferKind::Memory => (memory_publisher(&args, &mut registry)?, None),
     };
     let store = Arc::new(ConfigStore::new(metrics.clone()));
     let sink: Arc<dyn ConfigSink> = store.clone();
