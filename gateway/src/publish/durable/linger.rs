@@ -119,7 +119,9 @@ impl BatchSource for TopicReader {
 }
 
 /// The next batch to send: what `source` holds, topped up by the rule of [`Linger`].
-/// `None` once the source is closed.
+/// `None` once the source is closed. A failed top-up sends what the batch holds (its
+/// records were handed out: returning the error would leave them unpublished until a
+/// restart); the next read reports the error.
 pub(super) async fn next_batch<S: BatchSource>(
     linger: &Linger,
     source: &mut S,
@@ -132,10 +134,13 @@ pub(super) async fn next_batch<S: BatchSource>(
     let first_at = received.checked_sub(first_age).unwrap_or(received);
     while let Step::Wait(wait) = linger.step(batch.len(), first_at.elapsed()) {
         tokio::time::sleep(wait).await;
-        let more = source
-            .try_next_batch(linger.max_batch - batch.len())
-            .await?;
-        batch.extend(more);
+        match source.try_next_batch(linger.max_batch - batch.len()).await {
+            Ok(more) => batch.extend(more),
+            Err(error) => {
+                tracing::warn!(%error, held = batch.len(), "cannot top up a batch: sending it");
+                break;
+            }
+        }
     }
     Ok(Some(batch))
 }
@@ -185,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_batch_is_sent_at_once() {
+    fn the_rule_sends_a_full_batch_at_any_age() {
         assert_eq!(rule().step(1_000, Duration::ZERO), Step::Send);
     }
 
@@ -204,6 +209,8 @@ mod tests {
         start: Instant,
         schedule: VecDeque<(Duration, usize)>,
         held: VecDeque<Arrived>,
+        /// Top-ups fail (a read error of the buffer).
+        broken: bool,
     }
 
     impl Scripted {
@@ -212,6 +219,7 @@ mod tests {
                 start: Instant::now(),
                 schedule: schedule.into_iter().collect(),
                 held: VecDeque::new(),
+                broken: false,
             }
         }
 
@@ -251,6 +259,12 @@ mod tests {
         }
 
         async fn try_next_batch(&mut self, max: usize) -> Result<Vec<Arrived>, ReadError> {
+            if self.broken {
+                return Err(ReadError::ReadSegment {
+                    path: "segment".into(),
+                    source: std::io::Error::other("disk gone"),
+                });
+            }
             Ok(self.take(max))
         }
     }
@@ -300,6 +314,15 @@ mod tests {
         // 30 at once: on the way to 100 by 100 ms until 30 ms, behind it at 40 ms.
         let sent = sent(rule(), vec![(Duration::ZERO, 30)]).await;
         assert_eq!(sent, vec![(40 * MS, 30)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_top_up_sends_what_the_batch_holds() {
+        let mut source = Scripted::new([(Duration::ZERO, 3), (MS, 5)]);
+        source.broken = true;
+        let batch = next_batch(&rule(), &mut source).await.unwrap();
+        assert_eq!(batch.map(|b| b.len()), Some(3));
+        assert_eq!(source.start.elapsed(), 10 * MS);
     }
 
     #[tokio::test(start_paused = true)]
