@@ -427,3 +427,61 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     publisher.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Gateway {
+        #[command(flatten)]
+        args: GatewayArgs,
+    }
+
+    fn batching(flags: &[&str]) -> anyhow::Result<BatchSettings> {
+        let argv = ["hermes-gateway", "--manifests", "examples"]
+            .iter()
+            .chain(flags);
+        Gateway::try_parse_from(argv)?.args.batching()
+    }
+
+    #[test]
+    fn publish_batching_flags_default_to_the_documented_values() {
+        let settings = batching(&[]).unwrap();
+        assert_eq!(settings, BatchSettings::default());
+        assert_eq!(settings.max_delay, Duration::from_millis(10));
+        assert_eq!(settings.target_messages, 150);
+        assert_eq!(settings.max_linger, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn publish_batching_flags_set_the_lanes_linger() {
+        let settings = batching(&[
+            "--publish-linger-ms=5",
+            "--publish-target-messages=400",
+            "--publish-max-linger-ms=80",
+        ])
+        .unwrap();
+        assert_eq!(settings.max_delay, Duration::from_millis(5));
+        assert_eq!(settings.target_messages, 400);
+        assert_eq!(settings.max_linger, Duration::from_millis(80));
+    }
+
+    #[test]
+    fn publish_batching_flags_out_of_range_or_inconsistent_are_refused() {
+        for flags in [
+            &["--publish-target-messages=0"][..],
+            &["--publish-target-messages=1001"],
+            &["--publish-linger-ms=0"],
+            &["--publish-max-linger-ms=5000"],
+        ] {
+            assert!(batching(flags).is_err(), "{flags:?} refused");
+        }
+        let error = batching(&["--publish-linger-ms=50", "--publish-max-linger-ms=20"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--publish-max-linger-ms"), "{error}");
+    }
+}
