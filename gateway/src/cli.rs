@@ -136,7 +136,8 @@ pub struct GatewayArgs {
     pub publish_linger_ms: u64,
     /// Messages a busy topic's publish request waits for (1–1000): a topic that gets
     /// this many within `--publish-max-linger-ms` waits for them; a quieter one is sent
-    /// after `--publish-linger-ms`.
+    /// after `--publish-linger-ms`. Durable buffer only (`--buffer memory` leaves
+    /// batching to the client, with `--publish-linger-ms` as its delay).
     #[arg(long, env = "HERMES_PUBLISH_TARGET_MESSAGES", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1000),
           default_value_t = BatchSettings::default().target_messages)]
