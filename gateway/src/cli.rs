@@ -15,8 +15,8 @@ use crate::config_source::{self, ConfigSink, ConfigStore};
 use crate::metrics::Metrics;
 use crate::preview::{PreviewRegistry, PreviewSettings};
 use crate::publish::{
-    self, CountingPublisher, DeadLetterTopicName, DurableConfig, DurablePublisher, FullPolicy,
-    PubSubPublisher, PublishMetrics, Publisher, SinkKind,
+    self, BatchSettings, CountingPublisher, DeadLetterTopicName, DurableConfig, DurablePublisher,
+    FullPolicy, PubSubPublisher, PublishMetrics, Publisher, SinkKind,
 };
 use crate::server::{self, AppState, Draining, app, drain_after};
 use crate::settings::{DEFAULT_MAX_BODY_BYTES, GatewaySettings, MpStrictness};
@@ -128,6 +128,26 @@ pub struct GatewayArgs {
     /// How often a failing (missing, forbidden) topic is tried again, seconds.
     #[arg(long, default_value_t = 30)]
     pub dead_letter_probe_seconds: u64,
+    /// How long a topic's batch waits for more messages before its publish request is
+    /// sent, milliseconds: what batching adds at light load (1–1000).
+    #[arg(long, env = "HERMES_PUBLISH_LINGER_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=1000),
+          default_value_t = duration_ms(BatchSettings::default().max_delay))]
+    pub publish_linger_ms: u64,
+    /// Messages a busy topic's publish request waits for (1–1000): a topic that gets
+    /// this many within `--publish-max-linger-ms` waits for them; a quieter one is sent
+    /// after `--publish-linger-ms`. Durable buffer only (`--buffer memory` leaves
+    /// batching to the client, with `--publish-linger-ms` as its delay).
+    #[arg(long, env = "HERMES_PUBLISH_TARGET_MESSAGES", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000),
+          default_value_t = BatchSettings::default().target_messages)]
+    pub publish_target_messages: u32,
+    /// How long a busy topic's batch waits for `--publish-target-messages` at most,
+    /// milliseconds (`--publish-linger-ms` to 1000).
+    #[arg(long, env = "HERMES_PUBLISH_MAX_LINGER_MS", value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=1000),
+          default_value_t = duration_ms(BatchSettings::default().max_linger))]
+    pub publish_max_linger_ms: u64,
     /// After SIGTERM: seconds to keep serving with `/readyz` answering 503 before the
     /// listener closes, so load balancers stop routing here first (their view of the
     /// pod's endpoints lags the signal by seconds). 0: close at once.
@@ -172,14 +192,39 @@ pub enum FsyncArg {
     Always,
 }
 
+/// A default duration as a whole number of milliseconds (for flag defaults).
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl GatewayArgs {
-    /// Pub/Sub as the environment names it (endpoint, emulator, credentials), flushing
-    /// for at most `--shutdown-flush-timeout` at shutdown.
-    fn pubsub_config(&self) -> publish::PubSubConfig {
-        publish::PubSubConfig {
+    /// Pub/Sub as the environment names it (endpoint, emulator, credentials), batching
+    /// as the `--publish-…` flags say, flushing for at most `--shutdown-flush-timeout` at
+    /// shutdown.
+    fn pubsub_config(&self) -> anyhow::Result<publish::PubSubConfig> {
+        Ok(publish::PubSubConfig {
             shutdown_timeout: self.shutdown_flush_timeout,
+            batching: self.batching()?,
             ..publish::PubSubConfig::from_env()
+        })
+    }
+
+    /// The `--publish-…` flags, checked against each other.
+    fn batching(&self) -> anyhow::Result<BatchSettings> {
+        if self.publish_max_linger_ms < self.publish_linger_ms {
+            bail!(
+                "--publish-max-linger-ms {} is below --publish-linger-ms {}: a busy topic \
+                 never waits less than a quiet one",
+                self.publish_max_linger_ms,
+                self.publish_linger_ms
+            );
         }
+        Ok(BatchSettings {
+            max_delay: Duration::from_millis(self.publish_linger_ms),
+            target_messages: self.publish_target_messages,
+            max_linger: Duration::from_millis(self.publish_max_linger_ms),
+            ..BatchSettings::default()
+        })
     }
 
     fn buffer_config(&self) -> BufferConfig {
@@ -272,7 +317,7 @@ async fn durable_publisher(
     .context("opening the buffer")?
     .with_context(|| format!("opening the buffer in {}", args.buffer_dir.display()))?;
     let mut durable = DurableConfig::new(
-        args.pubsub_config(),
+        args.pubsub_config()?,
         args.dead_letter_dir
             .clone()
             .unwrap_or_else(|| args.buffer_dir.join("dead-letter")),
@@ -290,13 +335,16 @@ async fn durable_publisher(
 
 /// The publisher of `--buffer memory`: the in-memory queue of [`PubSubPublisher`], or for
 /// `--publisher counting` the count at acceptance.
-fn memory_publisher(args: &GatewayArgs, registry: &mut Registry) -> Arc<dyn Publisher> {
+fn memory_publisher(
+    args: &GatewayArgs,
+    registry: &mut Registry,
+) -> anyhow::Result<Arc<dyn Publisher>> {
     tracing::warn!("--buffer memory: accepted hits not yet published are lost if the process ends");
     let metrics = PublishMetrics::register(registry);
-    match args.publisher {
-        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(args.pubsub_config(), metrics)),
+    Ok(match args.publisher {
+        SinkKind::Pubsub => Arc::new(PubSubPublisher::start(args.pubsub_config()?, metrics)),
         SinkKind::Counting => Arc::new(CountingPublisher::new(metrics)),
-    }
+    })
 }
 
 /// Run the gateway until SIGTERM or Ctrl-C; then, after the shutdown delay, finish the
@@ -317,7 +365,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
             let failing_topics = durable.watch_failing_topics();
             (Arc::new(durable), Some(failing_topics))
         }
-        BufferKind::Memory => (memory_publisher(&args, &mut registry), None),
+        BufferKind::Memory => (memory_publisher(&args, &mut registry)?, None),
     };
     let store = Arc::new(ConfigStore::new(metrics.clone()));
     let sink: Arc<dyn ConfigSink> = store.clone();
@@ -379,4 +427,62 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     );
     publisher.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Gateway {
+        #[command(flatten)]
+        args: GatewayArgs,
+    }
+
+    fn batching(flags: &[&str]) -> anyhow::Result<BatchSettings> {
+        let argv = ["hermes-gateway", "--manifests", "examples"]
+            .iter()
+            .chain(flags);
+        Gateway::try_parse_from(argv)?.args.batching()
+    }
+
+    #[test]
+    fn publish_batching_flags_default_to_the_documented_values() {
+        let settings = batching(&[]).unwrap();
+        assert_eq!(settings, BatchSettings::default());
+        assert_eq!(settings.max_delay, Duration::from_millis(10));
+        assert_eq!(settings.target_messages, 150);
+        assert_eq!(settings.max_linger, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn publish_batching_flags_set_the_lanes_linger() {
+        let settings = batching(&[
+            "--publish-linger-ms=5",
+            "--publish-target-messages=400",
+            "--publish-max-linger-ms=80",
+        ])
+        .unwrap();
+        assert_eq!(settings.max_delay, Duration::from_millis(5));
+        assert_eq!(settings.target_messages, 400);
+        assert_eq!(settings.max_linger, Duration::from_millis(80));
+    }
+
+    #[test]
+    fn publish_batching_flags_out_of_range_or_inconsistent_are_refused() {
+        for flags in [
+            &["--publish-target-messages=0"][..],
+            &["--publish-target-messages=1001"],
+            &["--publish-linger-ms=0"],
+            &["--publish-max-linger-ms=5000"],
+        ] {
+            assert!(batching(flags).is_err(), "{flags:?} refused");
+        }
+        let error = batching(&["--publish-linger-ms=50", "--publish-max-linger-ms=20"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--publish-max-linger-ms"), "{error}");
+    }
 }

@@ -150,7 +150,7 @@ async fn purchase_with_a_promoted_item_publishes_it_and_one_without_publishes_no
             "item_id": "SPOON-3", "promotion_id": "SUMMER24", "promotion_name": "Summer Sale"
         })
     );
-    assert_eq!(got[0].ordering_key.as_deref(), Some("T-1001"));
+    assert_eq!(got[0].ordering_key, None, "promotions are not ordered");
     assert_eq!(got[0].attributes["event_name"], "purchase");
 
     let without = PURCHASE_WITH_PROMOTION
@@ -158,6 +158,70 @@ async fn purchase_with_a_promoted_item_publishes_it_and_one_without_publishes_no
         .replace("T-1001", "T-1002");
     assert_eq!(h.get(&without).await.status(), 204);
     h.nothing_on("promotions").await;
+    h.stop().await;
+}
+
+/// A Tag beside the examples that orders its messages by transaction id (the examples'
+/// Tags set no ordering key).
+const ORDERED_TAG: &str = "\
+apiVersion: hermes.io/v1alpha1
+kind: Tag
+metadata:
+  name: ordered-purchases
+spec:
+  firingTriggers: [purchase-with-promotion]
+  topic: purchases
+  payload:
+    fields:
+      - {key: transaction_id, value: {eventData: transaction_id}}
+      - {key: value, value: {eventData: value}, type: number}
+  orderingKey: {eventData: transaction_id}
+";
+
+#[tokio::test]
+async fn a_tags_ordering_key_reaches_pubsub_and_keyed_messages_arrive_in_hit_order() {
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(manifests.path().join("ordered.yaml"), ORDERED_TAG).unwrap();
+    let manifests_dir = manifests.path().to_str().unwrap();
+    let h = Harness::start_with(&["--manifests", manifests_dir]).await;
+    let ordered = format!("projects/{PROJECT}/subscriptions/purchases-ordered");
+    let options = hermes_tests::pubsub::SubscriptionOptions {
+        ordering: true,
+        ..Default::default()
+    };
+    h.emulator
+        .create_subscription(
+            &ordered,
+            &format!("projects/{PROJECT}/topics/purchases"),
+            options,
+        )
+        .await
+        .unwrap();
+    for value in 1..=5 {
+        let hit = PURCHASE_WITH_PROMOTION
+            .replace("T-1001", "T-77")
+            .replace("epn.value=42.5", &format!("epn.value={value}"));
+        assert_eq!(h.get(&hit).await.status(), 204);
+    }
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let more = h
+            .emulator
+            .pull(&ordered, 5 - got.len(), DELIVERY)
+            .await
+            .unwrap();
+        assert!(!more.is_empty(), "only {:?} arrived", texts(&got));
+        got.extend(more);
+    }
+    let values: Vec<Option<f64>> = got.iter().map(|m| json_of(m)["value"].as_f64()).collect();
+    assert_eq!(
+        values,
+        [1.0, 2.0, 3.0, 4.0, 5.0].map(Some),
+        "in hit order: {:?}",
+        texts(&got)
+    );
+    let keys: Vec<Option<&str>> = got.iter().map(|m| m.ordering_key.as_deref()).collect();
+    assert_eq!(keys, [Some("T-77"); 5]);
     h.stop().await;
 }
 

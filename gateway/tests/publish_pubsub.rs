@@ -596,3 +596,87 @@ async fn durable_lanes_cut_requests_at_the_byte_limit() {
     assert_eq!(distinct.len(), 50);
     publisher.shutdown().await;
 }
+
+/// Batching whose busy-topic wait (a second) would show in any light-load message that
+/// waited for it.
+fn long_max_linger() -> BatchSettings {
+    BatchSettings {
+        max_linger: Duration::from_secs(1),
+        ..BatchSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn at_light_load_each_message_is_published_within_the_linger_not_the_max_linger() {
+    let emulator = emulator_with_topic("sparse", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let batching = long_max_linger();
+    let (publisher, registry) = durable_publisher(dir.path(), emulator.host_port(), batching);
+    // The first publish also waits for the connection: not a light-load delay.
+    publisher.accept(vec![message("sparse", 0)]).await.unwrap();
+    wait_until_drained(&publisher).await;
+    let slack = Duration::from_millis(500);
+    for n in 1..=5 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let accepted = Instant::now();
+        publisher.accept(vec![message("sparse", n)]).await.unwrap();
+        wait_until_drained(&publisher).await;
+        let took = accepted.elapsed();
+        assert!(
+            took < batching.max_delay + slack,
+            "message {n} published {took:?} after it was accepted (linger {:?}, max linger {:?})",
+            batching.max_delay,
+            batching.max_linger
+        );
+    }
+    let waits = sample(&registry, "hermes_publish_batch_wait_seconds_count");
+    assert_eq!(waits, 6.0, "one wait per message");
+    assert_eq!(
+        sample(
+            &registry,
+            "hermes_publish_batch_wait_seconds_bucket{le=\"0.1\"}"
+        ),
+        waits,
+        "no message waited near the max linger"
+    );
+    assert_eq!(pull(&emulator, "sparse", 6).await.len(), 6);
+    publisher.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_topic_is_published_in_requests_of_at_least_100_messages() {
+    let emulator = emulator_with_topic("burst", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (publisher, registry) =
+        durable_publisher(dir.path(), emulator.host_port(), BatchSettings::default());
+    // 2,000 messages as 200 hits of 10, one every 2 ms (at most 5,000 a second): a busy
+    // topic, not a backlog read at once. A 10 ms linger alone would send requests of
+    // about 50.
+    let mut every = tokio::time::interval(Duration::from_millis(2));
+    for hit in 0..200 {
+        every.tick().await;
+        let messages = (0..10).map(|i| message("burst", hit * 10 + i)).collect();
+        assert_eq!(publisher.accept(messages).await.unwrap().queued, 10);
+    }
+    wait_until_drained(&publisher).await;
+
+    let requests = sample(&registry, "hermes_publish_request_messages_count");
+    let sent = sample(&registry, "hermes_publish_request_messages_sum");
+    assert_eq!(sent, 2_000.0, "every message went out in a counted request");
+    assert!(
+        sent / requests >= 100.0,
+        "{sent} messages in {requests} requests"
+    );
+    assert_eq!(
+        sample(
+            &registry,
+            "hermes_publish_request_messages_bucket{le=\"1024.0\"}"
+        ),
+        requests,
+        "no request above 1,000 messages"
+    );
+    let got = pull(&emulator, "burst", 2_000).await;
+    let distinct: BTreeSet<String> = got.iter().map(ReceivedMessage::text).collect();
+    assert_eq!(distinct.len(), 2_000);
+    publisher.shutdown().await;
+}

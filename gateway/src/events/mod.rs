@@ -28,6 +28,6 @@ pub(crate) use hit::HitEnded;
 pub use hit::HitOutcome;
 pub(crate) use mp::MpPartDropped;
 pub(crate) use publish::{
-    BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
-    MessagesAbandoned, MessagesCounted, PublishAttemptFailed, PublishRequestSent,
+    BatchTaken, ClientConnectFailed, LaneBatchReady, LogThrottle, MessagePublished, MessageRefused,
+    MessageRetried, MessagesAbandoned, MessagesCounted, PublishAttemptFailed, PublishRequestSent,
 };

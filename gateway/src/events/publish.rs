@@ -3,7 +3,9 @@
 //! client.
 
 use std::fmt::Display;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use hermes_buffer::Delivery;
 
 use crate::publish::{OutgoingMessage, PublishMetrics};
 
@@ -16,6 +18,23 @@ impl BatchTaken {
     pub(crate) fn emit(self, metrics: &PublishMetrics) {
         tracing::trace!(messages = self.messages, "messages taken off the queue");
         metrics.batch_size.observe(self.messages as f64);
+    }
+}
+
+/// A lane's batch is complete and goes to its sink now: how long each record waited since
+/// it was accepted (the buffer, and the linger that fills requests).
+pub(crate) struct LaneBatchReady<'a> {
+    pub batch: &'a [Delivery],
+}
+
+impl LaneBatchReady<'_> {
+    pub(crate) fn emit(self, metrics: &PublishMetrics) {
+        let now = SystemTime::now();
+        for delivery in self.batch {
+            let waited = now.duration_since(delivery.appended_at).unwrap_or_default();
+            metrics.batch_wait.observe(waited.as_secs_f64());
+        }
+        tracing::trace!(messages = self.batch.len(), "lane batch ready");
     }
 }
 

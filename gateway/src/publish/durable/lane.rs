@@ -1,8 +1,9 @@
 //! A publisher lane: the one task that publishes one topic's records from the buffer, in
 //! append order, and acknowledges each once Pub/Sub did (or once it was dead-lettered).
 //!
-//! A batch is what the buffer holds when the lane asks, topped up for up to the linger
-//! (`BatchSettings::max_delay`) when it is not full, then handed to the sink at once. Transient failures keep the failed
+//! A batch is what the buffer holds when the lane asks, topped up by the adaptive linger
+//! (`linger.rs`: at most `linger` for a quiet topic, up to `max_linger` for a busy one)
+//! when it is not full, then handed to the sink at once. Transient failures keep the failed
 //! records and retry them after a backoff; the lane waits meanwhile, so a topic in trouble
 //! only delays itself. A missing or forbidden topic makes the lane *failing*: its records
 //! are dead-lettered and acknowledged without publishing, and every `probe_interval` one
@@ -13,16 +14,17 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use hermes_buffer::{Acker, Delivery, ReadError, Record, TopicReader};
+use hermes_buffer::{Acker, Delivery, Record, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
 use super::dead_letter_topic::{DeadLetterTopic, DeadLetterTopicName};
 use super::failure::{DestinationFailure, FailureClass, classify};
 use super::health::FailingTopics;
+use super::linger::{Linger, next_batch};
 use super::sink::TopicSink;
 use crate::events::{
-    DeadLetterTopicFailed, LaneReadFailed, LogThrottle, MessagePublished, MessageRetried,
-    MessagesDeadLettered, PublishAttemptFailed,
+    DeadLetterTopicFailed, LaneBatchReady, LaneReadFailed, LogThrottle, MessagePublished,
+    MessageRetried, MessagesDeadLettered, PublishAttemptFailed,
 };
 use crate::fire::TAG_ATTRIBUTE;
 use crate::publish::PublishMetrics;
@@ -37,10 +39,9 @@ pub(super) struct LaneContext {
     pub dead_letter_topic: Option<DeadLetterTopicName>,
     pub probe_interval: Duration,
     pub failing: FailingTopics,
-    pub max_batch: usize,
-    /// How long a batch that is not full waits for more records (fuller publish
-    /// requests under load, at most this much latency at light load).
-    pub linger: Duration,
+    /// When a batch that is not full is sent (fuller publish requests under load, at
+    /// most its `linger` of latency at light load).
+    pub linger: Linger,
 }
 
 /// The lane's view of its topic.
@@ -76,8 +77,11 @@ pub(super) async fn run(
         failure_log: LogThrottle::default(),
     };
     loop {
-        match next_batch(context, &mut reader).await {
-            Ok(Some(batch)) => lane.deliver(batch).await,
+        match next_batch(&context.linger, &mut reader).await {
+            Ok(Some(batch)) => {
+                LaneBatchReady { batch: &batch }.emit(&context.metrics);
+                lane.deliver(batch).await;
+            }
             Ok(None) => return,
             Err(error) => {
                 LaneReadFailed {
@@ -96,32 +100,6 @@ fn tag_of(record: &Record) -> &str {
         .attributes
         .get(TAG_ATTRIBUTE)
         .map_or("", String::as_str)
-}
-
-/// The next batch: what the buffer holds now, and if that is not a full batch, what
-/// arrives until its first record is `linger` old.
-async fn next_batch(
-    context: &LaneContext,
-    reader: &mut TopicReader,
-) -> Result<Option<Vec<Delivery>>, ReadError> {
-    let Some(mut batch) = reader.next_batch(context.max_batch).await? else {
-        return Ok(None);
-    };
-    let age = batch.first().map_or(Duration::ZERO, |first| {
-        SystemTime::now()
-            .duration_since(first.appended_at)
-            .unwrap_or_default()
-    });
-    let wait = context.linger.saturating_sub(age);
-    if batch.len() < context.max_batch && !wait.is_zero() {
-        tokio::time::sleep(wait).await;
-        batch.extend(
-            reader
-                .try_next_batch(context.max_batch - batch.len())
-                .await?,
-        );
-    }
-    Ok(Some(batch))
 }
 
 impl Lane<'_> {

@@ -7,6 +7,7 @@ mod dead_letter_topic;
 mod failure;
 mod health;
 mod lane;
+mod linger;
 mod pubsub_sink;
 mod sink;
 
@@ -28,6 +29,7 @@ pub(crate) use sink::TopicSink;
 
 use self::health::FailingTopics;
 use self::lane::LaneContext;
+use self::linger::Linger;
 use self::sink::Destination;
 use super::worker::retry_delays;
 use super::{
@@ -111,8 +113,12 @@ impl DurablePublisher {
                 dead_letter_topic: config.dead_letter_topic,
                 probe_interval: config.probe_interval,
                 failing: FailingTopics::default(),
-                max_batch: batching.max_messages as usize,
-                linger: batching.max_delay,
+                linger: Linger {
+                    max_batch: batching.max_messages as usize,
+                    linger: batching.max_delay,
+                    target: batching.target_messages as usize,
+                    max_linger: batching.max_linger,
+                },
             }),
             destination,
             buffer,

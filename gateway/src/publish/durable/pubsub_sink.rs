@@ -9,8 +9,8 @@
 //! `publisher/actor.rs`, `batch.rs`). So this sink plans the requests itself with the same
 //! rule ([`plan_requests`]), gives the client the same thresholds and a delay it never
 //! reaches, hands it the whole batch and flushes: each planned request is exactly one
-//! request of the client. The lane's linger (`BatchSettings::max_delay`) is what fills
-//! requests under load.
+//! request of the client. The lane's linger (`linger.rs`) is what fills requests under
+//! load.
 
 use std::time::Duration;
 
@@ -195,7 +195,7 @@ mod tests {
         BatchSettings {
             max_messages,
             max_bytes,
-            max_delay: Duration::from_millis(10),
+            ..BatchSettings::default()
         }
     }
 

@@ -51,7 +51,8 @@ pub(super) enum Destination {
     PubSub {
         client: watch::Receiver<Option<BasePublisher>>,
         batching: BatchSettings,
-        metrics: PublishMetrics,
+        /// Boxed: the metrics' handles dwarf the counting variant.
+        metrics: Box<PublishMetrics>,
     },
     Counting(Arc<CountingSink>),
 }
@@ -81,7 +82,7 @@ impl Destination {
                 Destination::PubSub {
                     client,
                     batching: pubsub.batching.clamped(),
-                    metrics: metrics.clone(),
+                    metrics: Box::new(metrics.clone()),
                 }
             }
         }
@@ -117,7 +118,7 @@ impl Destination {
             } => {
                 let mut client = client.clone();
                 let batching = *batching;
-                let metrics = metrics.clone();
+                let metrics = PublishMetrics::clone(metrics);
                 Box::pin(async move {
                     let base = client.wait_for(Option::is_some).await.ok()?.clone()?;
                     let dead_letter_topic = dead_letter_topic.map(|name| {
