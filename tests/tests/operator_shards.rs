@@ -42,14 +42,12 @@ fn first_shard_text(shard: &ConfigMap) -> String {
 /// The pair whose Tag comes last in the config (tags are ordered by name) among those a
 /// gtag hit fires.
 fn last_pair_with_a_hit(config: &GatewayConfig, pairs: std::ops::Range<usize>) -> usize {
-    pairs
+    let last = pairs
         .filter(|&i| VARIETY.gtag_hit(i).is_some())
         .max_by_key(|&i| VARIETY.tag_name(i))
-        .map(|i| {
-            assert!(config.tags.contains_key(&VARIETY.tag_name(i)));
-            i
-        })
-        .expect("some pair has a gtag hit")
+        .expect("some pair has a gtag hit");
+    assert!(config.tags.contains_key(&VARIETY.tag_name(last)));
+    last
 }
 
 async fn shard_config_maps(stack: &Stack) -> Vec<ConfigMap> {
