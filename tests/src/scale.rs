@@ -146,22 +146,17 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let params = DeleteParams::default();
-    stream::iter(names)
-        .map(|name| {
-            let (api, params) = (&api, &params);
-            async move {
-                api.delete(name, params)
-                    .await
-                    .map_err(|source| ScaleError::Api {
-                        what: format!("deleting {} {name}", K::kind(&())),
-                        source,
-                    })
-            }
-        })
-        .buffer_unordered(APPLY_CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(())
+    concurrently(names, |name| {
+        let (api, params) = (&api, &params);
+        async move {
+            let deleted = api.delete(name, params).await;
+            deleted.map_err(|source| ScaleError::Api {
+                what: format!("deleting {} {name}", K::kind(&())),
+                source,
+            })
+        }
+    })
+    .await
 }
 
 async fn apply_all<K>(api: Api<K>, objects: &[K]) -> Result<(), ScaleError>
@@ -169,19 +164,30 @@ where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug,
 {
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    stream::iter(objects)
-        .map(|object| {
-            let (api, params) = (&api, &params);
-            async move {
-                let name = object.name_any();
-                api.patch(&name, params, &Patch::Apply(object))
-                    .await
-                    .map_err(|source| ScaleError::Api {
-                        what: format!("applying {} {name}", K::kind(&())),
-                        source,
-                    })
-            }
-        })
+    concurrently(objects, |object| {
+        let (api, params) = (&api, &params);
+        async move {
+            let name = object.name_any();
+            let applied = api.patch(&name, params, &Patch::Apply(object)).await;
+            applied.map_err(|source| ScaleError::Api {
+                what: format!("applying {} {name}", K::kind(&())),
+                source,
+            })
+        }
+    })
+    .await
+}
+
+/// Run `call` on every item, [`APPLY_CONCURRENCY`] at a time, until the first error.
+async fn concurrently<T, R, Fut>(
+    items: impl IntoIterator<Item = T>,
+    call: impl FnMut(T) -> Fut,
+) -> Result<(), ScaleError>
+where
+    Fut: Future<Output = Result<R, ScaleError>>,
+{
+    stream::iter(items)
+        .map(call)
         .buffer_unordered(APPLY_CONCURRENCY)
         .try_collect::<Vec<_>>()
         .await?;
