@@ -83,7 +83,6 @@ struct Measured {
     compile: Duration,
     json_bytes: usize,
     stored_bytes: usize,
-    config_maps: usize,
     shards: usize,
     last_tag_served: Duration,
     change_p50: Duration,
@@ -109,18 +108,17 @@ async fn main() -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "| Tags (+ Triggers) | apply → all Ready | compile step | config JSON | gzip | ConfigMaps (shards) | hit for the last Tag published | changed Tag served p50 / p99 / max | operator peak RSS |"
+        "| Tags (+ Triggers) | apply → all Ready | compile step | config JSON | gzip | ConfigMaps: config + shards | hit for the last Tag published | changed Tag served p50 / p99 / max | operator peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {:.1} s | {:.0} ms | {:.1} MB | {:.2} MB | {} ({}) | {:.0} ms | {:.0} / {:.0} / {:.0} ms | {:.0} MiB |",
+            "| {} | {:.1} s | {:.0} ms | {:.1} MB | {:.2} MB | 1 + {} | {:.0} ms | {:.0} / {:.0} / {:.0} ms | {:.0} MiB |",
             m.pairs,
             m.all_live.as_secs_f64(),
             m.compile.as_secs_f64() * 1e3,
             m.json_bytes as f64 / 1e6,
             m.stored_bytes as f64 / 1e6,
-            m.config_maps,
             m.shards,
             m.last_tag_served.as_secs_f64() * 1e3,
             m.change_p50.as_secs_f64() * 1e3,
@@ -133,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn measure(variety: Variety, pairs: usize, changes: usize) -> anyhow::Result<Measured> {
-    let (compile_time, json_bytes, stored_bytes, config_maps) = compile_step(variety, pairs)?;
+    let (compile_time, json_bytes, stored_bytes) = compile_step(variety, pairs)?;
     let stack = Stack::start("scale", 1).await;
     scale::create_topics(&stack, variety).await?;
     let started = Instant::now();
@@ -143,12 +141,6 @@ async fn measure(variety: Variety, pairs: usize, changes: usize) -> anyhow::Resu
     let all_live = started.elapsed();
     eprintln!("  applied in {applied:?}, all live after {all_live:?}");
     let written = scale::config_size(&stack).await?;
-    if written.shards.max(1) != config_maps {
-        bail!(
-            "the operator wrote {} shards, the compile step here makes {config_maps} ConfigMaps",
-            written.shards
-        );
-    }
     let last = (0..pairs)
         .rev()
         .find(|&i| variety.gtag_hit(i).is_some())
@@ -180,7 +172,6 @@ async fn measure(variety: Variety, pairs: usize, changes: usize) -> anyhow::Resu
         compile: compile_time,
         json_bytes,
         stored_bytes,
-        config_maps,
         shards: written.shards,
         last_tag_served,
         change_p50: percentile(0.5),
@@ -191,8 +182,8 @@ async fn measure(variety: Variety, pairs: usize, changes: usize) -> anyhow::Resu
 }
 
 /// The operator's compile step on `pairs` pairs in this process: median of 5 runs of
-/// compile + encode; the encoded sizes.
-fn compile_step(variety: Variety, pairs: usize) -> anyhow::Result<(Duration, usize, usize, usize)> {
+/// compile + encode; the encoded sizes (JSON, stored).
+fn compile_step(variety: Variety, pairs: usize) -> anyhow::Result<(Duration, usize, usize)> {
     let resources = variety.pairs(pairs, PROJECT)?;
     let mut times = Vec::new();
     let mut encoded = None;
@@ -205,15 +196,10 @@ fn compile_step(variety: Variety, pairs: usize) -> anyhow::Result<(Duration, usi
     }
     times.sort();
     let encoded = encoded.context("compiled at least once")?;
-    let config_maps = encoded
-        .shard_names(contract::DEFAULT_CONFIG_MAP)
-        .len()
-        .max(1);
     Ok((
         times[times.len() / 2],
         encoded.json_bytes,
         encoded.stored_bytes,
-        config_maps,
     ))
 }
 
