@@ -305,6 +305,15 @@ pub async fn change_tag_until_served(
     Ok((hash, took))
 }
 
+/// The pair among `pairs` whose Tag comes last in the config (tags are ordered by name:
+/// the definition farthest into the config's JSON, so in a later shard than the first
+/// when the config is sharded) among those a gtag hit fires.
+pub fn last_tag_with_a_hit(variety: Variety, pairs: std::ops::Range<usize>) -> Option<usize> {
+    pairs
+        .filter(|&i| variety.gtag_hit(i).is_some())
+        .max_by_key(|&i| variety.tag_name(i))
+}
+
 /// Send pair `i`'s gtag hit ([`Variety::gtag_hit`]) to the gateway and wait for the
 /// message its Tag publishes (told apart by `hermes_tag` from those of other Tags firing
 /// on the same topic, which are pulled and dropped); returns it and how long it took.

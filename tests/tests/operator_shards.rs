@@ -39,13 +39,9 @@ fn first_shard_text(shard: &ConfigMap) -> String {
     String::from_utf8_lossy(&text).into_owned()
 }
 
-/// The pair whose Tag comes last in the config (tags are ordered by name) among those a
-/// gtag hit fires.
+/// [`scale::last_tag_with_a_hit`], which `config` holds.
 fn last_pair_with_a_hit(config: &GatewayConfig, pairs: std::ops::Range<usize>) -> usize {
-    let last = pairs
-        .filter(|&i| VARIETY.gtag_hit(i).is_some())
-        .max_by_key(|&i| VARIETY.tag_name(i))
-        .expect("some pair has a gtag hit");
+    let last = scale::last_tag_with_a_hit(VARIETY, pairs).expect("some pair has a gtag hit");
     assert!(config.tags.contains_key(&VARIETY.tag_name(last)));
     last
 }

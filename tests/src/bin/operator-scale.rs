@@ -9,8 +9,8 @@
 //!   encode the same objects in this process, median of 5);
 //! - one changed Tag until the gateway serves it, `--changes` times: p50, p99, max;
 //! - the operator's peak RSS (`VmHWM`);
-//! - the hit of the last pair with one ([`Variety::gtag_hit`]) sent to the gateway, until
-//!   its Tag's message arrives from the emulator.
+//! - the hit ([`Variety::gtag_hit`]) of the Tag that comes last in the config (farthest into
+//!   its JSON) sent to the gateway, until its message arrives from the emulator.
 //!
 //! `operator-scale [--pairs 1000,10000] [--changes 20] [--variety uniform|realistic]
 //! [--seed N]`; prints a Markdown table. `uniform` (the default) are the four shapes of
@@ -141,10 +141,7 @@ async fn measure(variety: Variety, pairs: usize, changes: usize) -> anyhow::Resu
     let all_live = started.elapsed();
     eprintln!("  applied in {applied:?}, all live after {all_live:?}");
     let written = scale::config_size(&stack).await?;
-    let last = (0..pairs)
-        .rev()
-        .find(|&i| variety.gtag_hit(i).is_some())
-        .context("some pair has a gtag hit")?;
+    let last = scale::last_tag_with_a_hit(variety, 0..pairs).context("no pair has a gtag hit")?;
     let (_, last_tag_served) = scale::message_of_pair(&stack, variety, last).await?;
     eprintln!("  the hit of pair {last} published after {last_tag_served:?}");
     let mut took = Vec::with_capacity(changes);
