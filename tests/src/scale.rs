@@ -306,8 +306,8 @@ pub async fn change_tag_until_served(
 }
 
 /// The pair among `pairs` whose Tag comes last in the config (tags are ordered by name:
-/// the definition farthest into the config's JSON, so in a later shard than the first
-/// when the config is sharded) among those a gtag hit fires.
+/// the Tag definition farthest into the config's JSON, and so into its shards) among
+/// those a gtag hit fires.
 pub fn last_tag_with_a_hit(variety: Variety, pairs: std::ops::Range<usize>) -> Option<usize> {
     pairs
         .filter(|&i| variety.gtag_hit(i).is_some())
