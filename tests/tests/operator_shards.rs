@@ -46,6 +46,13 @@ fn last_pair_with_a_hit(config: &GatewayConfig, pairs: std::ops::Range<usize>) -
     last
 }
 
+/// Pair `i`'s hit publishes its Tag's message, at version 1.
+async fn assert_publishes_version_1(stack: &Stack, i: usize) {
+    let (message, _) = scale::message_of_pair(stack, VARIETY, i).await.unwrap();
+    let version = &message.json().unwrap()["version"];
+    assert_eq!(version, "1", "pair {i}: {}", message.text());
+}
+
 async fn shard_config_maps(stack: &Stack) -> Vec<ConfigMap> {
     let selector = ListParams::default().labels(contract::CONFIG_SHARD_LABEL_SELECTOR);
     stack
@@ -118,13 +125,7 @@ async fn realistic_tags_split_into_shards_a_tag_of_a_later_shard_publishes_and_s
         !first.contains(&format!("\"{late_tag}\"")),
         "{late_tag} is already in the first shard"
     );
-    let (message, _) = scale::message_of_pair(&stack, VARIETY, late).await.unwrap();
-    assert_eq!(
-        message.json().unwrap()["version"],
-        "1",
-        "{}",
-        message.text()
-    );
+    assert_publishes_version_1(&stack, late).await;
     assert_eq!(stack.gateway_hash().await.as_deref(), Some(hash.as_str()));
 
     // Deleting most pairs: a small plain config, the shards deleted, still serving.
@@ -151,11 +152,5 @@ async fn realistic_tags_split_into_shards_a_tag_of_a_later_shard_publishes_and_s
     .await
     .unwrap();
     let kept = last_pair_with_a_hit(&small, 0..KEPT);
-    let (message, _) = scale::message_of_pair(&stack, VARIETY, kept).await.unwrap();
-    assert_eq!(
-        message.json().unwrap()["version"],
-        "1",
-        "{}",
-        message.text()
-    );
+    assert_publishes_version_1(&stack, kept).await;
 }
