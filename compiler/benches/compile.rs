@@ -1,5 +1,8 @@
 //! The operator's compile step at scale: 1,000 and 10,000 Tag + Trigger pairs
-//! ([`hermes_compiler::synthetic`], shaped like `examples/`).
+//! ([`hermes_compiler::synthetic`]) in two series: the uniform shapes of `examples/`
+//! (entries without a prefix, comparable with earlier runs) and realistic ones
+//! (`realistic/…`: varied names, conditions, regexes and constants, compressing about as
+//! badly as real configs; at 10,000 pairs their gzip needs two ConfigMaps).
 //!
 //! - `baseline/parse_json/N`: only deserializing the same objects from the JSON the API
 //!   server sends (what the operator's watchers do for every object anyway);
@@ -21,9 +24,12 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use hermes_compiler::compile::{Resources, compile};
 use hermes_compiler::contract;
+use hermes_compiler::synthetic::Variety;
 use hermes_crds::api::{Tag, Trigger};
 
 const SIZES: [usize; 2] = [1_000, 10_000];
+/// Each series: the prefix of its entries, and its objects.
+const SERIES: [(&str, Variety); 2] = [("", Variety::Uniform), ("realistic/", Variety::REALISTIC)];
 
 /// The objects as the API server would send them: one JSON document each.
 struct Documents {
@@ -31,8 +37,8 @@ struct Documents {
     triggers: Vec<String>,
 }
 
-fn scope(pairs: usize) -> (Resources, Documents) {
-    let resources = match hermes_compiler::synthetic::pairs(pairs, "hermes-bench") {
+fn scope(variety: Variety, pairs: usize) -> (Resources, Documents) {
+    let resources = match variety.pairs(pairs, "hermes-bench") {
         Ok(resources) => resources,
         Err(error) => panic!("synthetic pairs do not build: {error}"),
     };
@@ -61,30 +67,32 @@ fn parse(documents: &Documents) -> Resources {
     }
 }
 
-fn compile_and_encode(resources: &Resources) -> usize {
+fn compile_and_encode(resources: &Resources) -> contract::EncodedConfig {
     let output = compile("bench", resources);
-    contract::encode(&output.config).map_or(0, |encoded| encoded.stored_bytes)
+    match contract::encode(&output.config) {
+        Ok(encoded) => encoded,
+        Err(error) => panic!("the config does not encode: {error}"),
+    }
 }
 
 fn bench_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("operator_compile");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
-    for pairs in SIZES {
-        let (resources, documents) = scope(pairs);
-        group.bench_with_input(
-            BenchmarkId::new("baseline/parse_json", pairs),
-            &documents,
-            |b, documents| b.iter(|| parse(black_box(documents))),
-        );
-        group.bench_with_input(BenchmarkId::new("compile", pairs), &resources, |b, r| {
-            b.iter(|| compile("bench", black_box(r)))
-        });
-        group.bench_with_input(
-            BenchmarkId::new("compile_and_encode", pairs),
-            &resources,
-            |b, r| b.iter(|| compile_and_encode(black_box(r))),
-        );
+    for (prefix, variety) in SERIES {
+        for pairs in SIZES {
+            let (resources, documents) = scope(variety, pairs);
+            let id = |name: &str| BenchmarkId::new(format!("{prefix}{name}"), pairs);
+            group.bench_with_input(id("baseline/parse_json"), &documents, |b, documents| {
+                b.iter(|| parse(black_box(documents)))
+            });
+            group.bench_with_input(id("compile"), &resources, |b, r| {
+                b.iter(|| compile("bench", black_box(r)))
+            });
+            group.bench_with_input(id("compile_and_encode"), &resources, |b, r| {
+                b.iter(|| compile_and_encode(black_box(r)))
+            });
+        }
     }
     group.finish();
 }
@@ -103,24 +111,36 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
 }
 
 fn ratios(_: &mut Criterion) {
-    for pairs in SIZES {
-        let (resources, documents) = scope(pairs);
-        let cold = median(1, || drop(black_box(compile("bench", &resources))));
-        let parse_time = median(5, || drop(black_box(parse(&documents))));
-        let compile_time = median(5, || drop(black_box(compile("bench", &resources))));
-        let encode_time = median(5, || {
-            black_box(compile_and_encode(&resources));
-        });
-        let ratio = |time: Duration| time.as_secs_f64() / parse_time.as_secs_f64();
-        println!(
-            "ratios/{pairs}: parse {parse_time:?}, compile cold {cold:?} ({:.2}x parse), \
-             compile {compile_time:?} ({:.2}x parse), compile+encode {encode_time:?} \
-             ({:.2}x parse)",
-            ratio(cold),
-            ratio(compile_time),
-            ratio(encode_time),
-        );
+    for (prefix, variety) in SERIES {
+        for pairs in SIZES {
+            ratio_line(prefix, variety, pairs);
+        }
     }
+}
+
+/// One line: the first compile, the medians of parse, compile and compile + encode, their
+/// ratios to parse, and the encoded config's sizes.
+fn ratio_line(prefix: &str, variety: Variety, pairs: usize) {
+    let (resources, documents) = scope(variety, pairs);
+    let cold = median(1, || drop(black_box(compile("bench", &resources))));
+    let parse_time = median(5, || drop(black_box(parse(&documents))));
+    let compile_time = median(5, || drop(black_box(compile("bench", &resources))));
+    let encode_time = median(5, || {
+        black_box(compile_and_encode(&resources));
+    });
+    let encoded = compile_and_encode(&resources);
+    let ratio = |time: Duration| time.as_secs_f64() / parse_time.as_secs_f64();
+    println!(
+        "{prefix}ratios/{pairs}: parse {parse_time:?}, compile cold {cold:?} ({:.2}x parse), \
+         compile {compile_time:?} ({:.2}x parse), compile+encode {encode_time:?} \
+         ({:.2}x parse); JSON {} bytes, stored {} bytes, {} ConfigMaps",
+        ratio(cold),
+        ratio(compile_time),
+        ratio(encode_time),
+        encoded.json_bytes,
+        encoded.stored_bytes,
+        encoded.shard_names("bench").len().max(1),
+    );
 }
 
 criterion_group!(benches, ratios, bench_compile);

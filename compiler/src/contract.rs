@@ -9,7 +9,8 @@
 //!   shards ([`ConfigEncoding::GzipShards`], see below); a config that needs more than
 //!   [`MAX_SHARDS`] is not written ([`EncodeError::TooLarge`]). Annotation
 //!   [`CONFIG_HASH_ANNOTATION`] carries its hash.
-//! - Sharded: the gzip stream is cut into parts of at most [`SHARD_LIMIT_BYTES`], each in
+//! - Sharded: the gzip stream is cut into parts of at most [`SHARD_LIMIT_BYTES`] (or the
+//!   lower [`ConfigMapLimits::shard_bytes`] an operator is given), each in
 //!   its own ConfigMap ([`shard_name`]: the config ConfigMap's name, the hash's first hex
 //!   digits, the part's number) labelled [`CONFIG_SHARD_LABEL`]`=true` and annotated with
 //!   the same hash. The shards are written first, then the config ConfigMap, which names
@@ -86,6 +87,8 @@ pub const SHARD_LIMIT_BYTES: usize = STORED_LIMIT_BYTES;
 /// The most shards a config is split into (about 32 MiB of gzip, several hundred MB of
 /// JSON); beyond that the config is [`EncodeError::TooLarge`].
 pub const MAX_SHARDS: usize = 32;
+/// The least a ConfigMap may be limited to ([`ConfigMapLimits::new`]).
+pub const MIN_SHARD_BYTES: usize = 1024;
 /// Decompressed configs larger than this are refused (defends against gzip bombs).
 pub const DECOMPRESSED_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -108,6 +111,46 @@ impl ConfigEncoding {
             ConfigEncoding::Gzip => "gzip",
             ConfigEncoding::GzipShards => "gzip-shards",
         }
+    }
+}
+
+/// How much of a config one ConfigMap holds, and in how many ConfigMaps it may be
+/// stored. The default is what the API server allows; a lower `shard_bytes` stores
+/// smaller configs in shards, so that sharding can be exercised with few objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigMapLimits {
+    shard_bytes: usize,
+    max_shards: usize,
+}
+
+impl Default for ConfigMapLimits {
+    fn default() -> Self {
+        ConfigMapLimits {
+            shard_bytes: SHARD_LIMIT_BYTES,
+            max_shards: MAX_SHARDS,
+        }
+    }
+}
+
+impl ConfigMapLimits {
+    /// At most `shard_bytes` of config per ConfigMap (clamped to [`MIN_SHARD_BYTES`] ..=
+    /// [`SHARD_LIMIT_BYTES`]: a ConfigMap cannot hold more), in at most `max_shards`
+    /// shards.
+    pub fn new(shard_bytes: usize, max_shards: usize) -> Self {
+        ConfigMapLimits {
+            shard_bytes: shard_bytes.clamp(MIN_SHARD_BYTES, SHARD_LIMIT_BYTES),
+            max_shards,
+        }
+    }
+
+    /// The most config bytes (plain JSON, gzip, or a part of it) one ConfigMap holds.
+    pub fn shard_bytes(&self) -> usize {
+        self.shard_bytes
+    }
+
+    /// The most shards a config is split into.
+    pub fn max_shards(&self) -> usize {
+        self.max_shards
     }
 }
 
@@ -208,13 +251,15 @@ impl DecodeError {
 /// Serialize `config` and pick its encoding by size: plain, gzip, or gzip in up to
 /// [`MAX_SHARDS`] shards.
 pub fn encode(config: &GatewayConfig) -> Result<EncodedConfig, EncodeError> {
-    encode_within(config, MAX_SHARDS)
+    encode_within(config, ConfigMapLimits::default())
 }
 
-/// [`encode`] with at most `max_shards` shards.
+/// [`encode`] within `limits`: plain JSON up to [`PLAIN_LIMIT_BYTES`] (and the limit's
+/// `shard_bytes`), else gzip in one ConfigMap up to `shard_bytes`, else gzip cut into
+/// parts of `shard_bytes`, at most `max_shards` of them.
 pub fn encode_within(
     config: &GatewayConfig,
-    max_shards: usize,
+    limits: ConfigMapLimits,
 ) -> Result<EncodedConfig, EncodeError> {
     let json = config
         .to_compact_json()
@@ -227,26 +272,30 @@ pub fn encode_within(
         stored_bytes,
         body,
     };
-    if json_bytes <= PLAIN_LIMIT_BYTES {
+    if json_bytes <= PLAIN_LIMIT_BYTES.min(limits.shard_bytes) {
         return Ok(encoded(ConfigEncoding::Json, json_bytes, Body::Json(json)));
     }
     let gzip = gzip(json.as_bytes()).map_err(|e| EncodeError::Encode(e.to_string()))?;
     let stored_bytes = gzip.len();
-    if stored_bytes <= STORED_LIMIT_BYTES {
+    if stored_bytes <= limits.shard_bytes {
         return Ok(encoded(
             ConfigEncoding::Gzip,
             stored_bytes,
             Body::Gzip(gzip),
         ));
     }
-    if stored_bytes > SHARD_LIMIT_BYTES.saturating_mul(max_shards) {
+    let limit = limits.shard_bytes.saturating_mul(limits.max_shards);
+    if stored_bytes > limit {
         return Err(EncodeError::TooLarge {
             json_bytes,
             stored_bytes,
-            limit: SHARD_LIMIT_BYTES.saturating_mul(max_shards),
+            limit,
         });
     }
-    let parts = gzip.chunks(SHARD_LIMIT_BYTES).map(<[u8]>::to_vec).collect();
+    let parts = gzip
+        .chunks(limits.shard_bytes)
+        .map(<[u8]>::to_vec)
+        .collect();
     Ok(encoded(
         ConfigEncoding::GzipShards,
         stored_bytes,
@@ -687,7 +736,12 @@ mod tests {
     /// Random-looking 32-hex values compress poorly: ~1.6 MiB gzip, more than one
     /// ConfigMap holds.
     fn config_over_one_config_map() -> GatewayConfig {
-        let rows = (0..60_000u64)
+        config_of_random_rows(60_000)
+    }
+
+    /// `rows` rows of random-looking 16- and 32-hex keys and values.
+    fn config_of_random_rows(rows: u64) -> GatewayConfig {
+        let rows = (0..rows)
             .map(|i| CompiledRow {
                 key: format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
                 value: serde_json::Value::String(format!(
@@ -703,7 +757,7 @@ mod tests {
     #[test]
     fn config_too_large_for_its_shards_is_refused() {
         let config = config_over_one_config_map();
-        match encode_within(&config, 1) {
+        match encode_within(&config, ConfigMapLimits::new(SHARD_LIMIT_BYTES, 1)) {
             Err(EncodeError::TooLarge {
                 stored_bytes,
                 limit,
@@ -740,6 +794,43 @@ mod tests {
                 .find(|s| s.metadata.name.as_deref() == Some(name))
         };
         assert_eq!(decode_with_shards(&index, by_name).unwrap(), config);
+    }
+
+    #[test]
+    fn a_lower_shard_limit_shards_a_small_config_into_parts_no_larger_than_it() {
+        // ~60 KB of JSON, tens of KB of gzip: one ConfigMap by default, 16 KiB parts here.
+        let config = config_of_random_rows(1_000);
+        assert_eq!(encode(&config).unwrap().encoding, ConfigEncoding::Json);
+        let limits = ConfigMapLimits::new(16 * 1024, MAX_SHARDS);
+        let encoded = encode_within(&config, limits).unwrap();
+        assert_eq!(encoded.encoding, ConfigEncoding::GzipShards);
+        let shards = encoded.shard_config_maps("cfg", "shop");
+        assert!(shards.len() >= 2, "{} shards", shards.len());
+        for shard in &shards {
+            let part = &shard.binary_data.as_ref().unwrap()[CONFIG_GZIP_PART_KEY];
+            assert!(part.0.len() <= 16 * 1024);
+        }
+        let index = encoded.to_config_map("cfg", "shop");
+        let by_name = |name: &str| {
+            shards
+                .iter()
+                .find(|s| s.metadata.name.as_deref() == Some(name))
+        };
+        assert_eq!(decode_with_shards(&index, by_name).unwrap(), config);
+        let too_few = ConfigMapLimits::new(16 * 1024, 1);
+        assert!(matches!(
+            encode_within(&config, too_few),
+            Err(EncodeError::TooLarge { limit, .. }) if limit == 16 * 1024
+        ));
+    }
+
+    #[test]
+    fn a_shard_limit_is_clamped_to_what_a_config_map_can_hold() {
+        assert_eq!(ConfigMapLimits::new(0, 3).shard_bytes(), MIN_SHARD_BYTES);
+        let huge = ConfigMapLimits::new(usize::MAX, 3);
+        assert_eq!(huge.shard_bytes(), SHARD_LIMIT_BYTES);
+        assert_eq!(huge.max_shards(), 3);
+        assert_eq!(ConfigMapLimits::default().shard_bytes(), SHARD_LIMIT_BYTES);
     }
 
     #[test]

@@ -60,6 +60,11 @@ pub struct OperatorArgs {
     /// ConfigMaps; a config needing more is not written (`ConfigTooLarge`).
     #[arg(long, default_value_t = contract::MAX_SHARDS)]
     max_config_shards: usize,
+    /// The most bytes of config one ConfigMap holds (plain JSON, gzip, or one shard's
+    /// part). Default and maximum: what the API server accepts; lower it only to see
+    /// sharding with small configs (tests, trials).
+    #[arg(long, default_value_t = contract::SHARD_LIMIT_BYTES, value_parser = shard_bytes)]
+    config_shard_bytes: usize,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -103,6 +108,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     options.metrics_addr = Some(args.metrics_addr);
     options.debounce = Duration::from_millis(args.debounce_ms);
     options.max_config_shards = args.max_config_shards;
+    options.config_shard_bytes = args.config_shard_bytes;
     if !args.no_leader_election {
         options.leader = Some(LeaderOptions {
             namespace: args
@@ -121,6 +127,24 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .context("cannot build a Kubernetes client (KUBECONFIG or in-cluster)")?;
     crate::run(client, options, hermes_runtime::shutdown_signal()).await?;
     Ok(())
+}
+
+/// `--config-shard-bytes`: a size a ConfigMap can hold, and not so small that a config
+/// needs thousands of them.
+fn shard_bytes(value: &str) -> Result<usize, String> {
+    let bytes: usize = value
+        .parse()
+        .map_err(|e| format!("{value:?} is not a byte count: {e}"))?;
+    let range = contract::MIN_SHARD_BYTES..=contract::SHARD_LIMIT_BYTES;
+    if range.contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(format!(
+            "{bytes} is outside {}..={} (what one ConfigMap can hold)",
+            range.start(),
+            range.end()
+        ))
+    }
 }
 
 fn default_identity() -> String {
@@ -155,6 +179,21 @@ mod tests {
         );
         let listed = Cli::try_parse_from(["hermes-operator", "-n", "shop"]).unwrap();
         assert!(!listed.args.all_namespaces);
+    }
+
+    #[test]
+    fn config_shard_bytes_defaults_to_a_full_config_map_and_refuses_what_none_holds() {
+        let default = Cli::try_parse_from(["hermes-operator"]).unwrap();
+        assert_eq!(
+            default.args.config_shard_bytes,
+            hermes_compiler::contract::SHARD_LIMIT_BYTES
+        );
+        let low = Cli::try_parse_from(["hermes-operator", "--config-shard-bytes", "16384"]);
+        assert_eq!(low.unwrap().args.config_shard_bytes, 16384);
+        for refused in ["0", "1023", "2000000", "16k"] {
+            let parsed = Cli::try_parse_from(["hermes-operator", "--config-shard-bytes", refused]);
+            assert!(parsed.is_err(), "--config-shard-bytes {refused} is refused");
+        }
     }
 
     #[test]

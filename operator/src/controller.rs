@@ -67,6 +67,8 @@ pub struct Options {
     pub topic_check: Option<TopicCheckOptions>,
     /// The most shard ConfigMaps a config is split into ([`contract::MAX_SHARDS`]).
     pub max_config_shards: usize,
+    /// The most config bytes one ConfigMap holds ([`contract::SHARD_LIMIT_BYTES`]).
+    pub config_shard_bytes: usize,
 }
 
 impl Options {
@@ -86,6 +88,7 @@ impl Options {
             pubsub_emulator_host: None,
             topic_check: None,
             max_config_shards: contract::MAX_SHARDS,
+            config_shard_bytes: contract::SHARD_LIMIT_BYTES,
         }
     }
 }
@@ -165,7 +168,10 @@ pub async fn run(
         leadership: leadership.clone(),
         outcomes,
         topic_check,
-        max_config_shards: options.max_config_shards,
+        config_map_limits: contract::ConfigMapLimits::new(
+            options.config_shard_bytes,
+            options.max_config_shards,
+        ),
     });
     let start_worker = {
         let (ctx, options) = (ctx.clone(), options.clone());

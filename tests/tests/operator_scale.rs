@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use hermes_compiler::synthetic::Variety;
 use hermes_tests::scale::{self, TOPIC_OF_PAIR_1};
 use hermes_tests::stack::Stack;
 use serde_json::{Value, json};
@@ -40,9 +41,13 @@ fn signal(version: &str) -> Value {
 #[tokio::test]
 async fn a_thousand_tags_with_their_triggers_all_go_live_are_served_and_a_change_follows() {
     let stack = Stack::start("scale", 1).await;
-    scale::create_topics(&stack).await.unwrap();
+    scale::create_topics(&stack, Variety::Uniform)
+        .await
+        .unwrap();
 
-    scale::apply_pairs(&stack, PAIRS, 1).await.unwrap();
+    scale::apply_pairs(&stack, Variety::Uniform, PAIRS, 1)
+        .await
+        .unwrap();
     let hash = scale::wait_all_live(&stack, PAIRS, ALL_LIVE_WITHIN)
         .await
         .unwrap();
@@ -54,7 +59,7 @@ async fn a_thousand_tags_with_their_triggers_all_go_live_are_served_and_a_change
         vec![signal("1"); TAGS_ON_EVENT_001]
     );
 
-    let (changed, took) = scale::change_tag_until_served(&stack, 1, 2, &hash)
+    let (changed, took) = scale::change_tag_until_served(&stack, Variety::Uniform, 1, 2, &hash)
         .await
         .unwrap();
     assert_ne!(changed, hash);

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use hermes_compiler::compile::{CompileOutput, Resources, compile as compile_resources};
-use hermes_compiler::contract::{self, EncodeError, EncodedConfig};
+use hermes_compiler::contract::{self, ConfigMapLimits, EncodeError, EncodedConfig};
 
 use crate::cache::NamespaceCache;
 use crate::error::ReconcileError;
@@ -36,17 +36,18 @@ impl Compiled {
     }
 }
 
-/// Compile what `cache` holds now, to be stored in at most `max_shards` ConfigMaps. Fails only when the config cannot be encoded at all
-/// (a bug); a config too large is an outcome ([`Fit::TooLarge`]), reported on statuses.
+/// Compile what `cache` holds now, to be stored within `limits`. Fails only when the
+/// config cannot be encoded at all (a bug); a config too large is an outcome
+/// ([`Fit::TooLarge`]), reported on statuses.
 pub fn compile(
     cache: &NamespaceCache,
-    max_shards: usize,
+    limits: ConfigMapLimits,
     metrics: &Metrics,
 ) -> Result<Compiled, ReconcileError> {
     let resources = cache.resources();
     let started = Instant::now();
     let output = compile_resources(&cache.namespace, &resources);
-    let fit = match contract::encode_within(&output.config, max_shards) {
+    let fit = match contract::encode_within(&output.config, limits) {
         Ok(encoded) => {
             ConfigEncoded {
                 namespace: &cache.namespace,

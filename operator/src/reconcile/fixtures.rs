@@ -234,7 +234,7 @@ impl World {
             leadership: Arc::new(leadership),
             outcomes: Some(outcomes.clone()),
             topic_check: None,
-            max_config_shards: contract::MAX_SHARDS,
+            config_map_limits: contract::ConfigMapLimits::default(),
         };
         let (cache, mut writers) =
             NamespaceCache::unwatched(NAMESPACE, contract::DEFAULT_CONFIG_MAP);
@@ -259,7 +259,12 @@ impl World {
     /// Put the ConfigMap holding the config the cache compiles to into the cache, as if
     /// written before.
     pub fn config_map_up_to_date(&mut self) {
-        let compiled = super::compile(&self.cache, contract::MAX_SHARDS, &self.metrics).unwrap();
+        let compiled = super::compile(
+            &self.cache,
+            contract::ConfigMapLimits::default(),
+            &self.metrics,
+        )
+        .unwrap();
         let super::Fit::Fits(encoded) = &compiled.fit else {
             panic!("the fixture's config fits");
         };

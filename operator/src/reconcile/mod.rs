@@ -30,7 +30,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use hermes_compiler::contract::GatewayReport;
+use hermes_compiler::contract::{ConfigMapLimits, GatewayReport};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::Client;
 use kube::runtime::events::Recorder;
@@ -65,8 +65,8 @@ pub struct Context {
     pub leadership: Arc<Leadership>,
     /// Where publication outcomes go, if anywhere.
     pub outcomes: Option<Arc<dyn OutcomeSink>>,
-    /// The most shard ConfigMaps a config is split into.
-    pub max_config_shards: usize,
+    /// How much config a ConfigMap holds, and how many shards a config may take.
+    pub config_map_limits: ConfigMapLimits,
     /// How Tags' topics are checked, if they are.
     pub topic_check: Option<TopicCheck>,
 }
@@ -112,7 +112,7 @@ pub async fn reconcile(
     changed_since: Option<Instant>,
 ) -> Result<Reconciled, ReconcileError> {
     let namespace = cache.namespace.as_str();
-    let compiled = compile(cache, ctx.max_config_shards, &ctx.metrics)?;
+    let compiled = compile(cache, ctx.config_map_limits, &ctx.metrics)?;
     let write = write_config(ctx, cache, &compiled, &mut memory.write, changed_since).await;
     let publication = publish_outcome(
         ctx,
