@@ -99,7 +99,10 @@ impl Appender {
     fn split(&self, records: Vec<Record>) -> (Vec<Arc<Topic>>, Vec<Vec<Record>>) {
         let mut shares: Vec<(Arc<Topic>, Vec<Record>)> = Vec::with_capacity(1);
         for record in records {
-            match shares.iter_mut().find(|(topic, _)| topic.name == record.topic) {
+            match shares
+                .iter_mut()
+                .find(|(topic, _)| topic.name == record.topic)
+            {
                 Some((_, share)) => share.push(record),
                 None => shares.push((self.topics.get_or_create(&record.topic), vec![record])),
             }

@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(frames.bytes, direct);
         assert_eq!(
             frames.lens,
-            [records[0].encoded_len() as u64, records[1].encoded_len() as u64]
+            [
+                records[0].encoded_len() as u64,
+                records[1].encoded_len() as u64
+            ]
         );
     }
 

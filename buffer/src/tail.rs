@@ -138,7 +138,13 @@ mod tests {
         tail.push(entry(0, 0, 40, 0));
         tail.push(entry(0, 40, 40, 1));
         tail.push(entry(0, 80, 40, 2));
-        assert_eq!(tail.front(), Some(Position { segment: 0, offset: 40 }));
+        assert_eq!(
+            tail.front(),
+            Some(Position {
+                segment: 0,
+                offset: 40
+            })
+        );
         assert_eq!(tail.bytes, 80);
     }
 
@@ -149,7 +155,13 @@ mod tests {
         tail.push(entry(0, 40, 200, 1));
         assert_eq!(tail.front(), None);
         tail.push(entry(0, 240, 40, 2));
-        assert_eq!(tail.front(), Some(Position { segment: 0, offset: 240 }));
+        assert_eq!(
+            tail.front(),
+            Some(Position {
+                segment: 0,
+                offset: 240
+            })
+        );
     }
 
     #[test]
@@ -158,16 +170,42 @@ mod tests {
         for i in 0..4 {
             tail.push(entry(0, i * 10, 10, i));
         }
-        assert!(tail.take_at(Position { segment: 0, offset: 10 }).is_none());
-        tail.forget_before(Position { segment: 0, offset: 20 });
-        let taken = tail.take_at(Position { segment: 0, offset: 20 }).unwrap();
+        assert!(
+            tail.take_at(Position {
+                segment: 0,
+                offset: 10
+            })
+            .is_none()
+        );
+        tail.forget_before(Position {
+            segment: 0,
+            offset: 20,
+        });
+        let taken = tail
+            .take_at(Position {
+                segment: 0,
+                offset: 20,
+            })
+            .unwrap();
         assert_eq!(taken.sequence, 2);
-        assert_eq!(taken.end(), Position { segment: 0, offset: 30 });
+        assert_eq!(
+            taken.end(),
+            Position {
+                segment: 0,
+                offset: 30
+            }
+        );
         assert_eq!(
             tail.take_following(taken.end()).map(|e| e.sequence),
             Some(3)
         );
-        assert!(tail.take_following(Position { segment: 0, offset: 40 }).is_none());
+        assert!(
+            tail.take_following(Position {
+                segment: 0,
+                offset: 40
+            })
+            .is_none()
+        );
         assert_eq!(tail.bytes, 0);
     }
 
@@ -176,19 +214,31 @@ mod tests {
         let mut tail = Tail::new(1000);
         tail.push(entry(5, 0, 10, 5));
         tail.push(entry(5, 10, 10, 6));
-        let end_of_earlier = Position { segment: 0, offset: 70 };
+        let end_of_earlier = Position {
+            segment: 0,
+            offset: 70,
+        };
         assert_eq!(
             tail.take_following(end_of_earlier).map(|e| e.sequence),
             Some(5)
         );
-        let gap = Position { segment: 5, offset: 5 };
+        let gap = Position {
+            segment: 5,
+            offset: 5,
+        };
         assert!(tail.take_following(gap).is_none());
     }
 
     #[test]
     fn positions_order_by_segment_then_offset() {
-        let early = Position { segment: 0, offset: 900 };
-        let late = Position { segment: 7, offset: 0 };
+        let early = Position {
+            segment: 0,
+            offset: 900,
+        };
+        let late = Position {
+            segment: 7,
+            offset: 0,
+        };
         assert!(early < late);
     }
 }

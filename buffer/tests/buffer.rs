@@ -482,19 +482,28 @@ async fn a_reader_behind_the_memory_tail_reads_the_files_up_to_it_then_takes_the
     append_each(&buffer, A, 100..120).await;
     assert_eq!(segment_files(dir.path()).len(), 2);
     assert_eq!(payloads(&read(&mut reader, 20).await), expected(100..120));
-    assert_eq!((reads(&registry, "file"), reads(&registry, "memory")), (17, 3));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (17, 3)
+    );
 
     // A reader that keeps up takes everything from memory.
     for i in 120..125 {
         append_each(&buffer, A, i..i + 1).await;
         assert_eq!(payloads(&read(&mut reader, 1).await), expected([i]));
     }
-    assert_eq!((reads(&registry, "file"), reads(&registry, "memory")), (17, 8));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (17, 8)
+    );
 
     // Behind again by more than the tail: back to the files, then memory once more.
     append_each(&buffer, A, 125..135).await;
     assert_eq!(payloads(&read(&mut reader, 10).await), expected(125..135));
-    assert_eq!((reads(&registry, "file"), reads(&registry, "memory")), (24, 11));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (24, 11)
+    );
     assert_nothing_more(&mut reader).await;
 
     // Whatever the source, the same records come back after a reopen (none acknowledged).
@@ -517,10 +526,19 @@ async fn a_small_batch_taken_from_memory_leaves_the_rest_for_the_next_call() {
     let buffer = Buffer::open(config(dir.path()), &mut registry).unwrap();
     let mut reader = buffer.reader(A).unwrap();
     append_each(&buffer, A, 0..5).await;
-    assert_eq!(payloads(&reader.try_next_batch(2).await.unwrap()), expected(0..2));
-    assert_eq!(payloads(&reader.try_next_batch(10).await.unwrap()), expected(2..5));
+    assert_eq!(
+        payloads(&reader.try_next_batch(2).await.unwrap()),
+        expected(0..2)
+    );
+    assert_eq!(
+        payloads(&reader.try_next_batch(10).await.unwrap()),
+        expected(2..5)
+    );
     assert!(reader.try_next_batch(10).await.unwrap().is_empty());
-    assert_eq!((reads(&registry, "file"), reads(&registry, "memory")), (0, 5));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (0, 5)
+    );
 }
 
 #[tokio::test]
