@@ -153,7 +153,8 @@ async fn acknowledged_segments_are_deleted_and_their_bytes_released() {
     for delivery in read(&mut reader, 100).await {
         acker.ack(delivery.id);
     }
-    // Acknowledgements are applied by the writer thread; a later append waits behind them.
+    // Acknowledgements apply at once (they once went through a writer thread, which this
+    // append waited behind); appending goes on after them.
     append_each(&buffer, A, 100..101).await;
     assert_eq!(buffer.pending(A), 1);
     let files_after = segment_files(dir.path()).len();
@@ -360,7 +361,7 @@ async fn metrics_show_depth_bytes_appends_and_the_oldest_age() {
     let mut registry = Registry::default();
     let buffer = Buffer::open(config(dir.path()), &mut registry).unwrap();
     append_each(&buffer, A, 0..3).await;
-    // The age gauge is refreshed every second by the writer: after 2.1 s the last refresh
+    // The age gauge is refreshed every second by the sync thread: after 2.1 s the last refresh
     // saw the records at least a second old.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     append_each(&buffer, A, 3..4).await;
