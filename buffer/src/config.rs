@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// When the writer forces appended records from the OS page cache to the disk.
+/// When appended records are forced from the OS page cache to the disk.
 ///
 /// Every policy survives a crash of the process: an append is acknowledged only after its
 /// bytes were handed to the kernel (`write(2)`). The policies differ in what a power loss
@@ -46,13 +46,19 @@ pub struct BufferConfig {
     pub max_record_bytes: u32,
     /// When appended records are forced to the disk.
     pub fsync: FsyncPolicy,
-    /// Append calls waiting for the writer at once; more wait for a slot (backpressure
-    /// instead of unbounded memory when the disk is slow).
+    /// Under [`FsyncPolicy::Always`], append calls waiting for their fsync at once; more
+    /// wait for a slot (backpressure instead of unbounded memory when the disk is slow).
+    /// The other policies never wait for the disk.
     pub max_pending_appends: usize,
+    /// Encoded bytes of each topic's most recent records kept in memory until the reader
+    /// takes them, so a reader that keeps up never reads the segment back; a reader that
+    /// fell further behind reads the files. 0 reads everything from the files.
+    pub memory_tail_bytes_per_topic: u64,
 }
 
 impl BufferConfig {
-    /// Defaults: 256 MiB per topic in 8 MiB segments, 10 MiB records, fsync every second.
+    /// Defaults: 256 MiB per topic in 8 MiB segments, 10 MiB records, fsync every second,
+    /// a 4 MiB memory tail per topic.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         BufferConfig {
             dir: dir.into(),
@@ -61,6 +67,7 @@ impl BufferConfig {
             max_record_bytes: 10 * 1024 * 1024 + 64 * 1024,
             fsync: FsyncPolicy::default(),
             max_pending_appends: 4096,
+            memory_tail_bytes_per_topic: 4 * 1024 * 1024,
         }
     }
 

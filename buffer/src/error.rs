@@ -52,7 +52,9 @@ pub enum OpenError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot start the buffer writer thread")]
+    /// The buffer's background thread (interval fsync, group commit under `Always`, age
+    /// gauges) could not be started. (The name stays from when it was the writer thread.)
+    #[error("cannot start the buffer's sync thread")]
     SpawnWriter(#[source] io::Error),
 }
 

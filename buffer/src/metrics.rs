@@ -1,9 +1,10 @@
 //! Buffer metrics, per topic: how much is waiting (records, bytes, oldest age), how much
-//! came in, what was refused and what was found damaged.
+//! came in, what was refused, what was found damaged, and whether the reader took records
+//! from memory or read them back from the files.
 
 use std::sync::atomic::AtomicU64;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -13,6 +14,33 @@ use prometheus_client::registry::{Registry, Unit};
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabel {
     pub topic: String,
+}
+
+/// Where a reader took a record from.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum ReadSource {
+    /// The memory tail: appended by this process and not evicted yet (`memory`).
+    Memory,
+    /// Read back from a segment file: a reader that fell behind, or after a restart
+    /// (`file`).
+    File,
+}
+
+impl EncodeLabelValue for ReadSource {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let name = match self {
+            ReadSource::Memory => "memory",
+            ReadSource::File => "file",
+        };
+        EncodeLabelValue::encode(&name, encoder)
+    }
+}
+
+/// The label set of the read counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadLabel {
+    pub topic: String,
+    pub source: ReadSource,
 }
 
 /// The buffer's metric families. Clones share the same series.
@@ -32,6 +60,9 @@ pub struct BufferMetrics {
     pub full_refusals: Family<TopicLabel, Counter>,
     /// Damaged records found and skipped (`hermes_buffer_corrupt_records_total{topic}`).
     pub corrupt_records: Family<TopicLabel, Counter>,
+    /// Records handed to the reader, by where they came from
+    /// (`hermes_buffer_read_records_total{topic,source}`).
+    pub reads: Family<ReadLabel, Counter>,
 }
 
 impl BufferMetrics {
@@ -70,6 +101,11 @@ impl BufferMetrics {
             "Damaged records found in segments and skipped, by topic",
             metrics.corrupt_records.clone(),
         );
+        r.register(
+            "read_records",
+            "Records handed to the topic's reader, by topic and source (memory: the memory tail; file: read back from a segment)",
+            metrics.reads.clone(),
+        );
         metrics
     }
 
@@ -85,6 +121,14 @@ impl BufferMetrics {
             appends: self.appends.get_or_create_owned(&label),
             full_refusals: self.full_refusals.get_or_create_owned(&label),
             corrupt_records: self.corrupt_records.get_or_create_owned(&label),
+            read_from_memory: self.reads.get_or_create_owned(&ReadLabel {
+                topic: topic.to_owned(),
+                source: ReadSource::Memory,
+            }),
+            read_from_file: self.reads.get_or_create_owned(&ReadLabel {
+                topic: topic.to_owned(),
+                source: ReadSource::File,
+            }),
         }
     }
 }
@@ -98,4 +142,6 @@ pub(crate) struct TopicMetrics {
     pub appends: Counter,
     pub full_refusals: Counter,
     pub corrupt_records: Counter,
+    pub read_from_memory: Counter,
+    pub read_from_file: Counter,
 }

@@ -1,23 +1,29 @@
 //! A publisher lane's side of a topic: records in append order, each handed out once,
-//! and acknowledgements in any order. Segment reads run on tokio's blocking pool, never
-//! on a worker.
+//! and acknowledgements in any order.
+//!
+//! Records still in the topic's memory tail are taken from there on the caller (no
+//! file read, no decoding, no thread hop); older ones are read from the segment files on
+//! tokio's blocking pool, never on a worker. The cursor is a position in the files
+//! either way, so the reader switches from the files to memory where the tail begins and
+//! back to the files when the tail evicted records before it got to them.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, Seek, SeekFrom};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::error;
 
+use crate::acknowledge::acknowledge;
 use crate::error::ReadError;
 use crate::record::{Record, StoredRecord};
 use crate::segment::{Frame, read_frame, segment_path};
-use crate::topic::Topic;
-use crate::writer::Command;
+use crate::tail::Position;
+use crate::topic::{Topic, TopicState};
 
-/// Which record a delivery was: give it back to [`Acker::ack`] once Pub/Sub acknowledged
+/// Which record a delivery was: give it back to [`Acker::ack`] (or [`Acker::ack_all`])
+/// once Pub/Sub acknowledged
 /// the message (or the publisher moved it elsewhere for good). Not `Clone`: a record is
 /// acknowledged once.
 #[must_use = "an unacknowledged record is published again after a restart"]
@@ -42,23 +48,29 @@ pub struct Delivery {
     pub appended_at: SystemTime,
 }
 
-/// Acknowledges records of one topic; clone it into the tasks that publish. Cheap and
-/// never blocks: the acknowledgement is recorded by the writer thread.
+/// Acknowledges records of one topic; clone it into the tasks that publish. Applies the
+/// acknowledgement on the caller, without a thread hop: the topic's state at once, the
+/// acknowledgement log with one short page-cache `write(2)` per call, never fsynced (a
+/// crash can lose the last acknowledgements; their records are then published again,
+/// which at-least-once allows).
 #[derive(Debug, Clone)]
 pub struct Acker {
     topic: Arc<Topic>,
-    commands: Sender<Command>,
 }
 
 impl Acker {
     /// The record `id` (delivered by this topic's reader) needs no more delivery. Once
     /// every record of a segment is acknowledged, the segment is deleted. After the
     /// buffer closed this does nothing (the record is published again after a restart).
+    /// Prefer [`ack_all`](Self::ack_all) for many records: one log write for all.
     pub fn ack(&self, id: RecordId) {
-        let _ = self.commands.send(Command::Ack {
-            topic: Arc::clone(&self.topic),
-            sequence: id.sequence,
-        });
+        self.ack_all([id]);
+    }
+
+    /// [`ack`](Self::ack) for many records at once (a publish request's), with one
+    /// acknowledgement-log write per segment they are in.
+    pub fn ack_all(&self, ids: impl IntoIterator<Item = RecordId>) {
+        acknowledge(&self.topic, ids.into_iter().map(|id| id.sequence));
     }
 }
 
@@ -67,15 +79,12 @@ impl Acker {
 #[derive(Debug)]
 pub struct TopicReader {
     topic: Arc<Topic>,
-    commands: Sender<Command>,
     core: Arc<Mutex<Cursor>>,
 }
 
 impl TopicReader {
-    pub(crate) fn new(topic: Arc<Topic>, commands: Sender<Command>, max_body: u32) -> Self {
-        let position = topic
-            .parked_position()
-            .map(|(segment, offset)| Position { segment, offset });
+    pub(crate) fn new(topic: Arc<Topic>, max_body: u32) -> Self {
+        let position = topic.parked_position();
         let core = Cursor {
             topic: Arc::clone(&topic),
             max_body,
@@ -85,7 +94,6 @@ impl TopicReader {
         };
         TopicReader {
             topic,
-            commands,
             core: Arc::new(Mutex::new(core)),
         }
     }
@@ -99,7 +107,6 @@ impl TopicReader {
     pub fn acker(&self) -> Acker {
         Acker {
             topic: Arc::clone(&self.topic),
-            commands: self.commands.clone(),
         }
     }
 
@@ -128,10 +135,17 @@ impl TopicReader {
     /// publish request. Cancel-safe like [`next_batch`](Self::next_batch).
     pub async fn try_next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, ReadError> {
         let max = max.max(1);
-        let core = Arc::clone(&self.core);
-        let filled = tokio::task::spawn_blocking(move || lock(&core).fill(max))
-            .await
-            .map_err(ReadError::ReadTask)?;
+        // Taking from the memory tail cannot fail: only reading the files can.
+        let from_memory = lock(&self.core).fill(max, Source::MemoryOnly);
+        let filled = match from_memory {
+            Ok(Filled::NeedsFiles) => {
+                let core = Arc::clone(&self.core);
+                tokio::task::spawn_blocking(move || lock(&core).fill(max, Source::Any))
+                    .await
+                    .map_err(ReadError::ReadTask)?
+            }
+            other => other,
+        };
         let batch: Vec<Delivery> = {
             let mut core = lock(&self.core);
             let n = core.ready.len().min(max);
@@ -162,8 +176,7 @@ impl Drop for TopicReader {
             state.in_flight.remove(&sequence);
         }
         drop(state);
-        self.topic
-            .release_reader(position.map(|p| (p.segment, p.offset)));
+        self.topic.release_reader(position);
     }
 }
 
@@ -171,11 +184,22 @@ fn lock(core: &Mutex<Cursor>) -> MutexGuard<'_, Cursor> {
     core.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A place in a topic: segment (its first sequence) and byte offset.
+/// Where [`Cursor::fill`] may take records from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    segment: u64,
-    offset: u64,
+enum Source {
+    /// The memory tail only: on the caller's thread, stopping where a file read is needed.
+    MemoryOnly,
+    /// The memory tail and the files (on the blocking pool).
+    Any,
+}
+
+/// How far [`Cursor::fill`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filled {
+    /// `max` records are ready, or everything committed was taken.
+    Done,
+    /// More is committed, in the files only: fill again with [`Source::Any`].
+    NeedsFiles,
 }
 
 /// What to do next, decided from the committed state.
@@ -186,7 +210,9 @@ enum Step {
     Move(u64),
     /// Jump over a damaged region found at open.
     Skip(u64),
-    /// Read frames up to `end`.
+    /// The record at the position is in the memory tail: records were taken from there.
+    Memory,
+    /// Read frames from the file up to `end`.
     Read { end: u64, replayed: bool },
 }
 
@@ -203,16 +229,17 @@ struct Cursor {
 }
 
 impl Cursor {
-    /// Reads committed records into `ready` until it holds `max` or everything committed
-    /// was read (records acknowledged before a restart are passed over).
-    fn fill(&mut self, max: usize) -> Result<(), ReadError> {
+    /// Takes committed records into `ready` until it holds `max` or everything committed
+    /// was taken (records acknowledged before a restart are passed over); with
+    /// [`Source::MemoryOnly`], stops where the next record must be read from a file.
+    fn fill(&mut self, max: usize, source: Source) -> Result<Filled, ReadError> {
         loop {
             let want = max.saturating_sub(self.ready.len());
             if want == 0 {
-                return Ok(());
+                return Ok(Filled::Done);
             }
             let mut found = Vec::new();
-            let result = self.read_into(&mut found, want);
+            let result = self.read_into(&mut found, want, source);
             let progressed = !found.is_empty();
             if progressed {
                 let mut state = self.topic.state();
@@ -224,9 +251,9 @@ impl Cursor {
                     self.ready.push_back((position, delivery(stored)));
                 }
             }
-            result?;
-            if !progressed {
-                return Ok(());
+            let filled = result?;
+            if !progressed || filled == Filled::NeedsFiles {
+                return Ok(filled);
             }
         }
     }
@@ -235,10 +262,21 @@ impl Cursor {
         &mut self,
         found: &mut Vec<(Position, StoredRecord)>,
         want: usize,
-    ) -> Result<(), ReadError> {
+        source: Source,
+    ) -> Result<Filled, ReadError> {
         while found.len() < want {
-            match self.next_step() {
-                Step::Wait => return Ok(()),
+            let step = {
+                let topic = Arc::clone(&self.topic);
+                let mut state = topic.state();
+                let step = self.next_step(&mut state);
+                if let Step::Memory = step {
+                    self.take_from_memory(&mut state, found, want);
+                }
+                step
+            };
+            match step {
+                Step::Wait => return Ok(Filled::Done),
+                Step::Memory => {}
                 Step::Move(segment) => {
                     self.position = Some(Position { segment, offset: 0 });
                     self.file = None;
@@ -249,8 +287,15 @@ impl Cursor {
                     }
                     self.file = None;
                 }
+                Step::Read { .. } if source == Source::MemoryOnly => {
+                    return Ok(Filled::NeedsFiles);
+                }
                 Step::Read { end, replayed } => {
-                    if let Err(source) = self.read_frames(found, want, end, replayed) {
+                    let before = found.len();
+                    let read = self.read_frames(found, want, end, replayed);
+                    let count = (found.len() - before) as u64;
+                    self.topic.metrics.read_from_file.inc_by(count);
+                    if let Err(source) = read {
                         self.file = None;
                         let path = self.position.map_or_else(
                             || self.topic.dir.clone(),
@@ -261,12 +306,11 @@ impl Cursor {
                 }
             }
         }
-        Ok(())
+        Ok(Filled::Done)
     }
 
-    fn next_step(&self) -> Step {
-        let state = self.topic.state();
-        let after = |segment: u64| {
+    fn next_step(&self, state: &mut TopicState) -> Step {
+        let after = |state: &TopicState, segment: u64| {
             state
                 .segments
                 .range(segment + 1..)
@@ -281,13 +325,13 @@ impl Cursor {
         };
         let Some(meta) = state.segments.get(&position.segment) else {
             // Deleted: everything in it was acknowledged.
-            return after(position.segment);
+            return after(state, position.segment);
         };
         if let Some(damaged) = meta.damaged.iter().find(|r| r.contains(&position.offset)) {
             return Step::Skip(damaged.end);
         }
         if position.offset < meta.len {
-            let end = meta
+            let mut end = meta
                 .damaged
                 .iter()
                 .map(|r| r.start)
@@ -295,15 +339,57 @@ impl Cursor {
                 .min()
                 .unwrap_or(meta.len)
                 .min(meta.len);
-            return Step::Read {
-                end,
-                replayed: meta.replayed,
-            };
+            let replayed = meta.replayed;
+            // Records before the position were read from the files: no longer needed.
+            state.tail.forget_before(position);
+            match state.tail.front() {
+                Some(front) if front == position => return Step::Memory,
+                // Read the files only up to where memory takes over.
+                Some(front) if front.segment == position.segment => end = end.min(front.offset),
+                _ => {}
+            }
+            return Step::Read { end, replayed };
         }
         if meta.sealed {
-            return after(position.segment);
+            return after(state, position.segment);
         }
         Step::Wait
+    }
+
+    /// Takes records from the memory tail, starting at the position (where the tail
+    /// begins), following the log into later segments; the position moves past them.
+    fn take_from_memory(
+        &mut self,
+        state: &mut TopicState,
+        found: &mut Vec<(Position, StoredRecord)>,
+        want: usize,
+    ) {
+        let Some(mut position) = self.position else {
+            return;
+        };
+        let before = found.len();
+        let mut next = state.tail.take_at(position);
+        while let Some(entry) = next {
+            position = entry.end();
+            found.push((
+                entry.position,
+                StoredRecord {
+                    sequence: entry.sequence,
+                    appended_ms: entry.appended_ms,
+                    record: entry.record,
+                },
+            ));
+            next = if found.len() < want {
+                state.tail.take_following(position)
+            } else {
+                None
+            };
+        }
+        self.position = Some(position);
+        // The open file, if any, no longer stands at the position.
+        self.file = None;
+        let count = (found.len() - before) as u64;
+        self.topic.metrics.read_from_memory.inc_by(count);
     }
 
     /// Reads frames from the position up to `end`.

@@ -12,13 +12,16 @@ use tracing::{error, warn};
 
 use crate::ack_log;
 use crate::error::OpenError;
-use crate::metrics::BufferMetrics;
+use crate::metrics::{BufferMetrics, TopicMetrics};
 use crate::segment::{SegmentFile, ack_log_path, scan, segment_path};
-use crate::topic::{SegmentMeta, TOPIC_NAME_FILE, Topic, TopicState};
+use crate::topic::{SegmentMeta, TOPIC_NAME_FILE, TopicState};
 
 /// A recovered topic and the sequence number its next record gets.
 pub(crate) struct Recovered {
-    pub topic: Topic,
+    pub name: String,
+    pub dir: PathBuf,
+    pub state: TopicState,
+    pub metrics: TopicMetrics,
     pub next_sequence: u64,
 }
 
@@ -160,7 +163,10 @@ fn recover_topic(
         }
     }
     Ok(Recovered {
-        topic: Topic::new(name, dir, state, topic_metrics),
+        name,
+        dir,
+        state,
+        metrics: topic_metrics,
         next_sequence,
     })
 }

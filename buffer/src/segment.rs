@@ -134,7 +134,7 @@ pub(crate) enum Frame {
 }
 
 /// Reads the frame at the reader's position, `available` bytes being readable (the part
-/// of the segment the writer has committed).
+/// of the segment appends have committed).
 pub(crate) fn read_frame(
     reader: &mut impl Read,
     topic: &str,

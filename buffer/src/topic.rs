@@ -1,6 +1,10 @@
-//! One topic's queue as the writer and its reader share it: the segments on disk, what is
-//! committed in each, and what is acknowledged. The writer thread changes it; the reader
+//! One topic's queue as its appenders, its reader and its acknowledgements share it: the
+//! segments on disk, what is committed in each, what is acknowledged, and the memory tail
+//! of records not read yet. Appenders change it under the topic's writer lock; the reader
 //! reads up to what is committed and waits on [`Topic::notify`] for more.
+//!
+//! Locks, always taken in this order: a topic's writer, its acknowledgement logs, its
+//! state (appends to several topics take their writers in name order first).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -12,7 +16,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::acknowledge::AckLogs;
 use crate::metrics::{BufferMetrics, TopicMetrics};
+use crate::recover::Recovered;
+use crate::tail::{Position, Tail};
+use crate::writer::TopicWriter;
 
 /// The file in a topic directory that holds the topic's name (directory names are hashes,
 /// as topic names are longer than file names may be).
@@ -71,9 +79,19 @@ pub(crate) struct TopicState {
     pub acked_before_open: HashSet<u64>,
     /// The buffer is closed: the reader ends once it has read everything committed.
     pub closed: bool,
+    /// Records appended by this process and not read yet, newest last.
+    pub tail: Tail,
 }
 
 impl TopicState {
+    /// An empty state whose memory tail holds up to `tail_budget` encoded bytes.
+    pub fn new(tail_budget: u64) -> Self {
+        TopicState {
+            tail: Tail::new(tail_budget),
+            ..TopicState::default()
+        }
+    }
+
     /// Append time of the oldest unacknowledged record: exact for records the reader has
     /// handed out; for records not read yet, the first append time of the oldest segment
     /// holding them (older than the record by at most one segment's span).
@@ -97,21 +115,33 @@ pub(crate) struct Topic {
     pub name: String,
     pub dir: PathBuf,
     state: Mutex<TopicState>,
+    /// The appending side: held by an append for its write.
+    writer: Mutex<TopicWriter>,
+    /// The open acknowledgement logs: held while acknowledging and deleting segments.
+    ack_logs: Mutex<AckLogs>,
     /// Woken when records are committed or the buffer closes.
     pub notify: Notify,
     /// A reader exists (one per topic: records are handed out once, in order).
     pub reader_taken: AtomicBool,
-    /// Where a dropped reader stopped (segment, offset), for the next reader.
-    parked: Mutex<Option<(u64, u64)>>,
+    /// Where a dropped reader stopped, for the next reader.
+    parked: Mutex<Option<Position>>,
     pub metrics: TopicMetrics,
 }
 
 impl Topic {
-    pub fn new(name: String, dir: PathBuf, state: TopicState, metrics: TopicMetrics) -> Self {
+    pub fn new(
+        name: String,
+        dir: PathBuf,
+        state: TopicState,
+        writer: TopicWriter,
+        metrics: TopicMetrics,
+    ) -> Self {
         let topic = Topic {
             name,
             dir,
             state: Mutex::new(state),
+            writer: Mutex::new(writer),
+            ack_logs: Mutex::new(AckLogs::default()),
             notify: Notify::new(),
             reader_taken: AtomicBool::new(false),
             parked: Mutex::new(None),
@@ -125,6 +155,16 @@ impl Topic {
     /// enough to go on: the worst case is a record replayed after a restart).
     pub fn state(&self) -> MutexGuard<'_, TopicState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The writing side (see the lock order above).
+    pub fn writer(&self) -> MutexGuard<'_, TopicWriter> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open acknowledgement logs (see the lock order above).
+    pub fn ack_logs(&self) -> MutexGuard<'_, AckLogs> {
+        self.ack_logs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Sets the depth and size gauges from `state`.
@@ -154,13 +194,13 @@ impl Topic {
     }
 
     /// Releases the reader, which stopped at `position`.
-    pub fn release_reader(&self, position: Option<(u64, u64)>) {
+    pub fn release_reader(&self, position: Option<Position>) {
         *self.parked.lock().unwrap_or_else(PoisonError::into_inner) = position;
         self.reader_taken.store(false, Ordering::Release);
     }
 
     /// Where the previous reader stopped.
-    pub fn parked_position(&self) -> Option<(u64, u64)> {
+    pub fn parked_position(&self) -> Option<Position> {
         *self.parked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -170,18 +210,37 @@ impl Topic {
 pub(crate) struct Topics {
     root: PathBuf,
     metrics: BufferMetrics,
+    /// Bytes of each topic's memory tail.
+    tail_budget: u64,
     by_name: Mutex<HashMap<String, Arc<Topic>>>,
 }
 
 impl Topics {
-    pub fn new(root: PathBuf, metrics: BufferMetrics, recovered: Vec<Topic>) -> Self {
+    pub fn new(
+        root: PathBuf,
+        metrics: BufferMetrics,
+        tail_budget: u64,
+        recovered: Vec<Recovered>,
+    ) -> Self {
         let by_name = recovered
             .into_iter()
-            .map(|topic| (topic.name.clone(), Arc::new(topic)))
+            .map(|found| {
+                let mut state = found.state;
+                state.tail = Tail::new(tail_budget);
+                let topic = Topic::new(
+                    found.name.clone(),
+                    found.dir,
+                    state,
+                    TopicWriter::new(found.next_sequence, true),
+                    found.metrics,
+                );
+                (found.name, Arc::new(topic))
+            })
             .collect();
         Topics {
             root,
             metrics,
+            tail_budget,
             by_name: Mutex::new(by_name),
         }
     }
@@ -200,7 +259,8 @@ impl Topics {
         let topic = Arc::new(Topic::new(
             name.to_owned(),
             topic_dir(&self.root, name),
-            TopicState::default(),
+            TopicState::new(self.tail_budget),
+            TopicWriter::new(0, false),
             self.metrics.for_topic(name),
         ));
         by_name.insert(name.to_owned(), Arc::clone(&topic));

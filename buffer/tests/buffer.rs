@@ -153,7 +153,8 @@ async fn acknowledged_segments_are_deleted_and_their_bytes_released() {
     for delivery in read(&mut reader, 100).await {
         acker.ack(delivery.id);
     }
-    // Acknowledgements are applied by the writer thread; a later append waits behind them.
+    // Acknowledgements apply at once (they once went through a writer thread, which this
+    // append waited behind); appending goes on after them.
     append_each(&buffer, A, 100..101).await;
     assert_eq!(buffer.pending(A), 1);
     let files_after = segment_files(dir.path()).len();
@@ -360,7 +361,7 @@ async fn metrics_show_depth_bytes_appends_and_the_oldest_age() {
     let mut registry = Registry::default();
     let buffer = Buffer::open(config(dir.path()), &mut registry).unwrap();
     append_each(&buffer, A, 0..3).await;
-    // The age gauge is refreshed every second by the writer: after 2.1 s the last refresh
+    // The age gauge is refreshed every second by the sync thread: after 2.1 s the last refresh
     // saw the records at least a second old.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     append_each(&buffer, A, 3..4).await;
@@ -452,4 +453,149 @@ fn settings_that_cannot_work_are_refused_at_open() {
     config.max_bytes_per_topic = 100;
     let error = Buffer::open_with_metrics(config, BufferMetrics::default()).unwrap_err();
     assert!(matches!(error, OpenError::InvalidConfig(_)), "{error}");
+}
+
+/// The value of `hermes_buffer_read_records_total` for topic A and `source`.
+fn reads(registry: &Registry, source: &str) -> u64 {
+    let text = metrics_text(registry);
+    let prefix = format!("hermes_buffer_read_records_total{{topic=\"{A}\",source=\"{source}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {source} reads in {text}"))
+}
+
+#[tokio::test]
+async fn a_reader_behind_the_memory_tail_reads_the_files_up_to_it_then_takes_the_rest_from_memory()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::default();
+    let mut config = config(dir.path());
+    // Records 100–199 encode to the same length: the tail holds exactly three of them,
+    // a segment several.
+    let frame = record(A, 100).encoded_len() as u64;
+    config.memory_tail_bytes_per_topic = 3 * frame;
+    let buffer = Buffer::open(config, &mut registry).unwrap();
+    let mut reader = buffer.reader(A).unwrap();
+
+    // 20 appended while the reader waits: the first 17 only in the files (across
+    // segments), the last 3 still in memory.
+    append_each(&buffer, A, 100..120).await;
+    assert_eq!(segment_files(dir.path()).len(), 2);
+    assert_eq!(payloads(&read(&mut reader, 20).await), expected(100..120));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (17, 3)
+    );
+
+    // A reader that keeps up takes everything from memory.
+    for i in 120..125 {
+        append_each(&buffer, A, i..i + 1).await;
+        assert_eq!(payloads(&read(&mut reader, 1).await), expected([i]));
+    }
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (17, 8)
+    );
+
+    // Behind again by more than the tail: back to the files, then memory once more.
+    append_each(&buffer, A, 125..135).await;
+    assert_eq!(payloads(&read(&mut reader, 10).await), expected(125..135));
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (24, 11)
+    );
+    assert_nothing_more(&mut reader).await;
+
+    // Whatever the source, the same records come back after a reopen (none acknowledged).
+    buffer.close().await;
+    let buffer = open(config_with_tail(dir.path(), 3 * frame));
+    let mut reader = buffer.reader(A).unwrap();
+    assert_eq!(payloads(&read(&mut reader, 35).await), expected(100..135));
+}
+
+fn config_with_tail(dir: &Path, tail: u64) -> BufferConfig {
+    let mut config = config(dir);
+    config.memory_tail_bytes_per_topic = tail;
+    config
+}
+
+#[tokio::test]
+async fn a_small_batch_taken_from_memory_leaves_the_rest_for_the_next_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::default();
+    let buffer = Buffer::open(config(dir.path()), &mut registry).unwrap();
+    let mut reader = buffer.reader(A).unwrap();
+    append_each(&buffer, A, 0..5).await;
+    assert_eq!(
+        payloads(&reader.try_next_batch(2).await.unwrap()),
+        expected(0..2)
+    );
+    assert_eq!(
+        payloads(&reader.try_next_batch(10).await.unwrap()),
+        expected(2..5)
+    );
+    assert!(reader.try_next_batch(10).await.unwrap().is_empty());
+    assert_eq!(
+        (reads(&registry, "file"), reads(&registry, "memory")),
+        (0, 5)
+    );
+}
+
+#[tokio::test]
+async fn acknowledgements_apply_at_once_and_reclaim_segments_without_a_later_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let buffer = open(config(dir.path()));
+    let mut reader = buffer.reader(A).unwrap();
+    let acker = reader.acker();
+    append_each(&buffer, A, 0..100).await;
+    assert!(segment_files(dir.path()).len() > 3);
+    let deliveries = read(&mut reader, 100).await;
+    let (first, rest): (Vec<_>, Vec<_>) = deliveries
+        .into_iter()
+        .partition(|d| payload(d) == "payload-0000");
+    acker.ack_all(rest.into_iter().map(|d| d.id));
+    assert_eq!(buffer.pending(A), 1);
+    assert_eq!(
+        segment_files(dir.path()).len(),
+        2,
+        "the first segment (record 0 unacknowledged) and the active one"
+    );
+    acker.ack_all(first.into_iter().map(|d| d.id));
+    assert_eq!(buffer.pending(A), 0);
+    assert_eq!(segment_files(dir.path()).len(), 1, "the active segment");
+    // The acknowledgements were logged: nothing is delivered again after a reopen.
+    buffer.close().await;
+    let buffer = open(config(dir.path()));
+    assert_eq!(buffer.pending(A), 0);
+    let mut reader = buffer.reader(A).unwrap();
+    assert_nothing_more(&mut reader).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_under_fsync_always_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.fsync = FsyncPolicy::Always;
+    {
+        let buffer = open(config.clone());
+        let mut appenders = tokio::task::JoinSet::new();
+        for task in 0..16 {
+            let buffer = buffer.clone();
+            appenders.spawn(async move {
+                for i in (task..160).step_by(16) {
+                    buffer.append(vec![record(A, i)]).await.unwrap();
+                }
+            });
+        }
+        while let Some(done) = appenders.join_next().await {
+            done.unwrap();
+        }
+        buffer.close().await;
+    }
+    let buffer = open(config);
+    let mut reader = buffer.reader(A).unwrap();
+    let mut got = payloads(&read(&mut reader, 160).await);
+    got.sort();
+    assert_eq!(got, expected(0..160));
 }

@@ -1,6 +1,8 @@
 //! Model-based property test: any sequence of appends, reads, acknowledgements (in any
 //! order) and reopenings behaves like one in-memory queue per topic, where a reopening
-//! hands out again every record not acknowledged, in append order.
+//! hands out again every record not acknowledged, in append order. Run with the default
+//! memory tail (the reader takes what this process appended from memory), none (it reads
+//! everything from the files) and one smaller than a segment (it switches all the time).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -42,8 +44,11 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn open(dir: &Path) -> Buffer {
+fn open(dir: &Path, tail: Option<u64>) -> Buffer {
     let mut config = BufferConfig::new(dir);
+    if let Some(tail) = tail {
+        config.memory_tail_bytes_per_topic = tail;
+    }
     // A few records per segment: rollover and reclaiming happen all the time.
     config.segment_bytes = 256;
     config.max_record_bytes = 256;
@@ -65,8 +70,8 @@ struct Real {
 }
 
 impl Real {
-    fn open(dir: &Path) -> Self {
-        let buffer = open(dir);
+    fn open(dir: &Path, tail: Option<u64>) -> Self {
+        let buffer = open(dir, tail);
         let readers = TOPICS.iter().map(|t| buffer.reader(t).unwrap()).collect();
         Real {
             buffer,
@@ -76,10 +81,10 @@ impl Real {
     }
 }
 
-async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+async fn run(ops: Vec<Op>, tail: Option<u64>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let mut models = [Model::default(), Model::default()];
-    let mut real = Real::open(dir.path());
+    let mut real = Real::open(dir.path(), tail);
     let mut next_id = 0u64;
     for op in ops {
         match op {
@@ -146,7 +151,7 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Reopen => {
                 real.buffer.close().await;
                 drop(real);
-                real = Real::open(dir.path());
+                real = Real::open(dir.path(), tail);
                 for (topic, model) in models.iter_mut().enumerate() {
                     for entry in &mut model.pending {
                         entry.1 = false;
@@ -162,15 +167,30 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+fn check(ops: Vec<Op>, tail: Option<u64>) -> Result<(), TestCaseError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(ops, tail))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn the_buffer_behaves_like_one_queue_per_topic_across_reopens(ops in vec(op(), 1..40)) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(run(ops))?;
+        check(ops, None)?;
+    }
+
+    #[test]
+    fn the_same_holds_reading_everything_from_the_files(ops in vec(op(), 1..40)) {
+        check(ops, Some(0))?;
+    }
+
+    #[test]
+    fn the_same_holds_with_a_memory_tail_smaller_than_a_segment(ops in vec(op(), 1..40)) {
+        // About two records: the reader falls behind it and catches up all the time.
+        check(ops, Some(60))?;
     }
 }

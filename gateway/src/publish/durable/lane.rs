@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use hermes_buffer::{Acker, Delivery, Record, TopicReader};
+use hermes_buffer::{Acker, Delivery, Record, RecordId, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
 use super::dead_letter_topic::{DeadLetterTopic, DeadLetterTopicName};
@@ -123,10 +123,11 @@ impl Lane<'_> {
             let mut destination = Vec::new();
             let mut refused = Vec::new();
             let mut destination_error = None;
+            let mut published = Vec::new();
             for (delivery, result) in pending.into_iter().zip(results) {
                 let error = match result {
                     Ok(_) => {
-                        self.published(delivery);
+                        published.push(self.published(delivery));
                         continue;
                     }
                     Err(error) => error,
@@ -149,6 +150,8 @@ impl Lane<'_> {
                     FailureClass::Message => refused.push((delivery, error.to_string())),
                 }
             }
+            // One acknowledgement call (one buffer log write) for the whole request.
+            self.acker.ack_all(published);
             for (delivery, error) in refused {
                 self.dead_letter(vec![delivery], "InvalidMessage", error)
                     .await;
@@ -178,7 +181,9 @@ impl Lane<'_> {
         }
     }
 
-    fn published(&mut self, delivery: Delivery) {
+    /// Counts a published record and heals a failing topic; returns the record's id to
+    /// acknowledge.
+    fn published(&mut self, delivery: Delivery) -> RecordId {
         let waited = SystemTime::now()
             .duration_since(delivery.appended_at)
             .unwrap_or_default();
@@ -187,12 +192,12 @@ impl Lane<'_> {
             waited,
         }
         .emit(&self.context.metrics);
-        self.acker.ack(delivery.id);
         if self.next_probe.take().is_some() {
             self.context
                 .failing
                 .heal(&self.topic, &self.context.metrics);
         }
+        delivery.id
     }
 
     fn fail(&mut self, failure: DestinationFailure, error: &str) {
@@ -231,13 +236,14 @@ impl Lane<'_> {
         let records: Vec<&Record> = deliveries.iter().map(|d| &d.record).collect();
         let results = topic.publish(&records, &self.topic, reason).await;
         let mut published = Vec::new();
+        let mut taken = Vec::new();
         let mut refused = Vec::new();
         let mut last_error = None;
         for (delivery, result) in deliveries.into_iter().zip(results) {
             match result {
                 Ok(_) => {
                     published.push(tag_of(&delivery.record).to_owned());
-                    self.acker.ack(delivery.id);
+                    taken.push(delivery.id);
                 }
                 Err(error) => {
                     last_error = Some(error);
@@ -245,6 +251,7 @@ impl Lane<'_> {
                 }
             }
         }
+        self.acker.ack_all(taken);
         if !published.is_empty() {
             MessagesDeadLettered {
                 topic: &self.topic,
@@ -291,9 +298,7 @@ impl Lane<'_> {
                     destination: &self.dead_letters.path().display().to_string(),
                 }
                 .emit(&self.context.metrics);
-                for id in ids {
-                    self.acker.ack(id);
-                }
+                self.acker.ack_all(ids);
             }
             Err(error) => {
                 LaneReadFailed {
