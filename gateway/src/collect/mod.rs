@@ -6,11 +6,12 @@
 //! - [`client_ip()`]: the client's address behind trusted proxies.
 
 pub mod client_ip;
+pub(crate) mod form;
 pub mod ga4;
 pub mod mp;
 
 pub use client_ip::{Cidr, client_ip, truncate_ip};
-pub use ga4::parse_ga4;
+pub use ga4::{parse_ga4, parse_ga4_decoded};
 pub use mp::{
     Dropped, MpOutcome, MpQuery, Part, ValidationCode, ValidationMessage, ValidationResponse,
     parse_mp,

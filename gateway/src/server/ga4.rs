@@ -13,7 +13,7 @@ use super::privacy::truncate_ip_overrides;
 use super::refusal::Refusal;
 use super::request::describe;
 use super::response::{answer, read_body};
-use crate::collect::parse_ga4;
+use crate::collect::{parse_ga4, parse_ga4_decoded};
 
 /// Handle one gtag.js request (one or more events).
 pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -26,7 +26,14 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     let (info, debug) = describe(&parts, &state.settings);
     let body = read_body(body, &state.settings).await?;
     let query = parts.uri.query().unwrap_or("");
-    let mut events = parse_ga4(query, &body, &info, &state.settings.limits)?;
+    let limits = &state.settings.limits;
+    // `info` holds the query decoded; only a query that itself starts with `?` (which
+    // `parse_ga4` strips) is decoded again.
+    let mut events = if query.starts_with('?') {
+        parse_ga4(query, &body, &info, limits)?
+    } else {
+        parse_ga4_decoded(&info.query, &body, &info, limits)?
+    };
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut events);
     }

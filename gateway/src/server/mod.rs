@@ -71,16 +71,29 @@ pub fn app(state: Arc<AppState>) -> Router {
     let browser = Router::new()
         .route("/g/collect", get(ga4::collect).post(ga4::collect))
         .layer(cors);
-    Router::new()
+    let router = Router::new()
         .merge(browser)
         .route("/mp/collect", post(mp::collect))
         .route("/debug/mp/collect", post(mp::debug_collect))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .merge(preview::routes(state.clone()))
-        .layer(request_spans(state.settings.log_client_ids))
-        .with_state(state)
+        .merge(preview::routes(state.clone()));
+    // The spans and response lines are `debug`: when the log filter rules them out (the
+    // default, `info`), the layer would only read the clock twice and wrap every body.
+    let router = if request_logs_enabled() {
+        router.layer(request_spans(state.settings.log_client_ids))
+    } else {
+        router
+    };
+    router.with_state(state)
+}
+
+/// Whether the log filter (fixed at start) lets request spans or response lines through.
+fn request_logs_enabled() -> bool {
+    tracing::span_enabled!(Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::DEBUG)
+        || tracing::enabled!(target: "tower_http::trace::on_failure", Level::DEBUG)
 }
 
 /// A `debug` span per request with its status and latency at `debug`: nothing is

@@ -6,7 +6,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 
-use crate::collect::{Cidr, client_ip, truncate_ip};
+use crate::collect::{Cidr, client_ip, form, truncate_ip};
 use crate::event::RequestInfo;
 use crate::settings::{DEBUG_HEADER, GatewaySettings};
 
@@ -57,7 +57,7 @@ pub(crate) fn request_info(
     let query = uri
         .query()
         .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
+            form::pairs(q.as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect()
         })

@@ -354,3 +354,13 @@ async fn truncate_ip_gives_tags_the_client_ip_without_its_host_part() {
     let full = explained_event_data(untouched, LOW_STOCK).await;
     assert_eq!(full["ip_override"], PEER, "{full}");
 }
+
+#[test]
+fn request_spans_are_layered_only_when_the_log_filter_lets_debug_through() {
+    let at = |level| {
+        let subscriber = tracing_subscriber::fmt().with_max_level(level).finish();
+        tracing::subscriber::with_default(subscriber, super::request_logs_enabled)
+    };
+    assert!(!at(tracing::Level::INFO), "info (the default): no layer");
+    assert!(at(tracing::Level::DEBUG), "debug: spans and response lines");
+}

@@ -16,9 +16,8 @@ mod tests;
 use std::borrow::Cow;
 
 use hermes_crds::api::ClientKind;
-use url::form_urlencoded;
 
-use super::{CollectError, Limits};
+use super::{CollectError, Limits, form};
 use crate::event::{Event, RequestInfo};
 use items::item_index;
 use params::EventBuilder;
@@ -37,8 +36,32 @@ pub fn parse_ga4(
     request: &RequestInfo,
     limits: &Limits,
 ) -> Result<Vec<Event>, CollectError> {
-    let shared: Pairs =
-        form_urlencoded::parse(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
+    let shared: Pairs = form::pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
+    parse_events(shared, body, request, limits)
+}
+
+/// [`parse_ga4`] for a query already decoded into its parameters, as
+/// [`RequestInfo::query`] holds them: the server decodes each query once, for both.
+pub fn parse_ga4_decoded(
+    query: &[(String, String)],
+    body: &[u8],
+    request: &RequestInfo,
+    limits: &Limits,
+) -> Result<Vec<Event>, CollectError> {
+    let shared: Pairs = query
+        .iter()
+        .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str())))
+        .collect();
+    parse_events(shared, body, request, limits)
+}
+
+/// The events of a request whose query parameters are `shared`.
+fn parse_events(
+    shared: Pairs<'_>,
+    body: &[u8],
+    request: &RequestInfo,
+    limits: &Limits,
+) -> Result<Vec<Event>, CollectError> {
     let lines: Vec<&[u8]> = body
         .split(|&byte| byte == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
@@ -59,7 +82,7 @@ pub fn parse_ga4(
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let own: Pairs = form_urlencoded::parse(line).collect();
+            let own: Pairs = form::pairs(line).collect();
             check_counts(index, &own, limits)?;
             build_event(index, &shared, &own, &request, limits)
         })

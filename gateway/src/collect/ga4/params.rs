@@ -113,14 +113,14 @@ impl<'a> EventBuilder<'a> {
                 ("x-ga-gcd", text())
             }
             "npa" | "dma" | "dma_cps" | "gcu" | "gcut" => {
-                self.data.insert(format!("x-ga-{key}"), text());
+                self.data.insert(prefixed("x-ga-", key), text());
                 return;
             }
             _ => {
                 if let Some(system) = key.strip_prefix('_') {
                     self.system_properties.insert(system.to_string(), text());
                 } else {
-                    self.data.insert(format!("x-ga-mp2-{key}"), text());
+                    self.data.insert(prefixed("x-ga-mp2-", key), text());
                 }
                 return;
             }
@@ -213,4 +213,13 @@ impl<'a> EventBuilder<'a> {
         }
         self.data
     }
+}
+
+/// `prefix` + `key` in one allocation (`format!` goes through the formatting machinery,
+/// on several parameters of every hit).
+fn prefixed(prefix: &str, key: &str) -> String {
+    let mut name = String::with_capacity(prefix.len() + key.len());
+    name.push_str(prefix);
+    name.push_str(key);
+    name
 }

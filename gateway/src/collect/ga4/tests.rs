@@ -484,3 +484,20 @@ fn non_utf8_and_odd_encodings_do_not_panic() {
     assert_eq!(events[0].name(), "caf\u{fffd}");
     assert_eq!(events[0].data["y"], "a b");
 }
+
+#[test]
+fn a_query_decoded_by_the_server_gives_the_same_events_as_the_raw_query() {
+    let body = "en=scroll&_s=2&epn.percent_scrolled=90\r\nen=user_engagement&_et=15230";
+    for query in [PAGE_VIEW, PURCHASE] {
+        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        for body in ["", body] {
+            let limits = Limits::default();
+            assert_eq!(
+                super::parse_ga4_decoded(&decoded, body.as_bytes(), &request(), &limits),
+                super::parse_ga4(query, body.as_bytes(), &request(), &limits),
+            );
+        }
+    }
+}
