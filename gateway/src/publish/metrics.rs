@@ -61,7 +61,7 @@ pub struct PublishMetrics {
     pub batch_wait: Histogram,
 }
 
-/// Bounds of `hermes_publish_batch_wait_seconds`: fine around the 10 ms linger (the
+/// Bounds of `hermes_publish_batch_wait_seconds`: fine around the linger (the 10 ms
 /// light-load bound must be readable from them; tokio's timer adds up to 1 ms), coarse
 /// up to the longest linger.
 const BATCH_WAIT_BUCKETS: [f64; 19] = [
