@@ -44,10 +44,9 @@ impl Event {
         hasher.update(self.client.as_str().as_bytes());
         hasher.update(index_in_request.to_le_bytes());
         // Event data is built in a fixed key order by the parsers, so equal hits
-        // serialize equally.
-        if let Ok(bytes) = serde_json::to_vec(&self.data) {
-            hasher.update(&bytes);
-        }
+        // serialize equally. Serialized straight into the hash: no buffer per event.
+        // Writing to a hasher cannot fail, nor can serializing a `Value`.
+        let _ = serde_json::to_writer(&mut hasher, &self.data);
         let digest = hasher.finalize();
         let mut id = [0u8; 16];
         id.copy_from_slice(&digest[..16]);
@@ -77,7 +76,7 @@ pub struct RequestInfo {
     /// Headers, names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
     /// Query parameters, decoded, in arrival order.
-    pub query: Vec<(String, String)>,
+    pub query: Parameters,
     /// Cookies, decoded, in arrival order.
     pub cookies: Vec<(String, String)>,
     /// The client's IP (after trusted-proxy handling).
@@ -94,12 +93,98 @@ impl RequestInfo {
 
     /// The first query parameter of this name.
     pub fn query_parameter(&self, name: &str) -> Option<&str> {
-        first(&self.query, name, false)
+        self.query.first(name)
     }
 
     /// The first cookie of this name.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         first(&self.cookies, name, false)
+    }
+}
+
+/// Decoded `name=value` pairs in arrival order, all in one string: a gtag hit's ~25 query
+/// parameters cost two allocations, not two each. Repeated names are all kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parameters {
+    text: String,
+    /// Per pair: where its name ends and its value ends in `text` (each starts where the
+    /// one before it ends).
+    ends: Vec<(u32, u32)>,
+}
+
+impl Parameters {
+    /// Room for `pairs` pairs of `bytes` decoded bytes in all.
+    pub(crate) fn with_capacity(pairs: usize, bytes: usize) -> Self {
+        Parameters {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(pairs),
+        }
+    }
+
+    /// Append one pair whose parts `write` turns into text, appending to the shared
+    /// string (so a decoder writes straight into it).
+    pub(crate) fn push_with<P>(
+        &mut self,
+        name: P,
+        value: P,
+        mut write: impl FnMut(P, &mut String),
+    ) {
+        write(name, &mut self.text);
+        let name_end = self.offset();
+        write(value, &mut self.text);
+        let value_end = self.offset();
+        self.ends.push((name_end, value_end));
+    }
+
+    /// Append one pair.
+    pub fn push(&mut self, name: &str, value: &str) {
+        self.push_with(name, value, |part, text| text.push_str(part));
+    }
+
+    /// The pairs, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            let pair = (
+                self.text.get(start..name_end).unwrap_or(""),
+                self.text.get(name_end..value_end).unwrap_or(""),
+            );
+            start = value_end;
+            pair
+        })
+    }
+
+    /// The first value of `name`.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// How many pairs.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// `text`'s length as an offset: parameters come from a request line, far below 4 GiB
+    /// (the server refuses long URIs first); a longer one saturates, ending later pairs
+    /// empty rather than wrong.
+    fn offset(&self) -> u32 {
+        u32::try_from(self.text.len()).unwrap_or(u32::MAX)
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Parameters {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let mut parameters = Parameters::default();
+        for (name, value) in pairs {
+            parameters.push(name.as_ref(), value.as_ref());
+        }
+        parameters
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::borrow::Cow;
 
+use crate::event::Parameters;
+
 /// The decoded `name=value` pairs of `input`, in order: `&`-separated, empty sequences
 /// skipped, a pair without `=` has an empty value, repeated names all kept. `+` is a space,
 /// `%XX` a byte (a `%` not followed by two hex digits stays as it is), and bytes that are
@@ -29,13 +31,62 @@ pub(crate) fn pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_,
 
 /// One name or value decoded; borrowed when it needs no decoding and is valid UTF-8.
 pub(crate) fn decode(part: &[u8]) -> Cow<'_, str> {
-    if !part.iter().any(|&byte| byte == b'+' || byte == b'%') {
+    if !needs_unescaping(part) {
         return match std::str::from_utf8(part) {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(part),
         };
     }
     let mut decoded = Vec::with_capacity(part.len());
+    unescape(part, &mut decoded);
+    match String::from_utf8(decoded) {
+        Ok(text) => Cow::Owned(text),
+        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
+    }
+}
+
+/// The pairs of `input` (decoded as [`pairs`] decodes them) in one [`Parameters`]: each
+/// part is written straight into its shared string.
+pub(crate) fn parameters(input: &[u8]) -> Parameters {
+    let count = input.iter().filter(|&&byte| byte == b'&').count() + 1;
+    let mut parameters = Parameters::with_capacity(count, input.len());
+    let mut scratch = Vec::new();
+    for sequence in input.split(|&byte| byte == b'&') {
+        if sequence.is_empty() {
+            continue;
+        }
+        let (name, value) = match sequence.iter().position(|&byte| byte == b'=') {
+            Some(at) => (&sequence[..at], &sequence[at + 1..]),
+            None => (sequence, &[][..]),
+        };
+        parameters.push_with(name, value, |part, text| {
+            decode_into(part, text, &mut scratch);
+        });
+    }
+    parameters
+}
+
+/// [`decode`], appended to `text`; `scratch` holds unescaped bytes until they are checked.
+fn decode_into(part: &[u8], text: &mut String, scratch: &mut Vec<u8>) {
+    let bytes = if needs_unescaping(part) {
+        scratch.clear();
+        unescape(part, scratch);
+        scratch.as_slice()
+    } else {
+        part
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(decoded) => text.push_str(decoded),
+        Err(_) => text.push_str(&String::from_utf8_lossy(bytes)),
+    }
+}
+
+fn needs_unescaping(part: &[u8]) -> bool {
+    part.iter().any(|&byte| byte == b'+' || byte == b'%')
+}
+
+/// `+` as a space and `%XX` as its byte, appended to `decoded`.
+fn unescape(part: &[u8], decoded: &mut Vec<u8>) {
     let mut rest = part;
     while let Some((&byte, tail)) = rest.split_first() {
         rest = tail;
@@ -50,10 +101,6 @@ pub(crate) fn decode(part: &[u8]) -> Cow<'_, str> {
             },
             other => decoded.push(other),
         }
-    }
-    match String::from_utf8(decoded) {
-        Ok(text) => Cow::Owned(text),
-        Err(error) => Cow::Owned(String::from_utf8_lossy(error.as_bytes()).into_owned()),
     }
 }
 
@@ -145,6 +192,26 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn parameters_hold_every_pair_in_order_and_find_the_first_of_a_name() {
+        let parameters = parameters(b"&en=a&&en=b&uam=&dl=https%3A%2F%2Fshop&flag");
+        let all: Vec<_> = parameters.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("en", "a"),
+                ("en", "b"),
+                ("uam", ""),
+                ("dl", "https://shop"),
+                ("flag", "")
+            ]
+        );
+        assert_eq!(parameters.first("en"), Some("a"));
+        assert_eq!(parameters.first("dl"), Some("https://shop"));
+        assert_eq!(parameters.first("cid"), None);
+        assert_eq!(parameters.len(), 5);
+    }
+
     proptest! {
         /// Any bytes, weighted towards the characters that matter, decode exactly as
         /// `form_urlencoded::parse` decodes them.
@@ -161,7 +228,10 @@ mod tests {
         ) {
             let ours: Vec<_> = pairs(&input).collect();
             let theirs: Vec<_> = url::form_urlencoded::parse(&input).collect();
-            prop_assert_eq!(ours, theirs);
+            prop_assert_eq!(&ours, &theirs);
+            let shared = parameters(&input);
+            let shared: Vec<_> = shared.iter().map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))).collect();
+            prop_assert_eq!(shared, theirs);
         }
     }
 }

@@ -221,6 +221,16 @@ impl PreparedConfig {
         &self.config.hash
     }
 
+    /// Whether any tag can fire for an event of this name. When none can (and nobody
+    /// traces the hit), nothing reads the event's data beyond its name.
+    pub fn may_fire_for(&self, event_name: &str) -> bool {
+        !self.tags_for_any_event.is_empty()
+            || self
+                .tags_by_event
+                .get(event_name)
+                .is_some_and(|tags| !tags.is_empty())
+    }
+
     /// Indices of the tags that can fire for an event of this name, in name order.
     pub(crate) fn candidate_tags(&self, event_name: &str) -> Vec<usize> {
         let mut candidates: Vec<usize> = self

@@ -1,6 +1,8 @@
 //! Fire and enqueue: evaluate a hit's events and hand each rendered message to the
 //! publisher's queue (or, in debug mode, explain the evaluation and publish nothing).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use super::AppState;
@@ -38,17 +40,18 @@ pub(crate) struct Explanation {
     pub events: Vec<EventTrace>,
 }
 
-/// Evaluate every event; queue the messages, or explain them when `debug` is set. A hit
+/// Evaluate every event against `config` (the snapshot the hit was parsed with); queue the messages, or explain them when `debug` is set. A hit
 /// of an open preview session is also traced into it (and, in dry run, not published).
 /// A message the publisher refuses as unpublishable is counted for its tag and skipped;
 /// a full queue refuses the hit (503), so the client sends it again.
 pub(crate) async fn fire_and_enqueue(
     state: &AppState,
+    config: Option<Arc<PreparedConfig>>,
     events: &[Event],
     request: &RequestInfo,
     debug: bool,
 ) -> Result<Handled, Refusal> {
-    let config = state.config.current().ok_or(Refusal::NoConfig)?;
+    let config = config.ok_or(Refusal::NoConfig)?;
     if debug {
         return Ok(Handled::Explained(explain(state, &config, events, request)));
     }

@@ -13,7 +13,7 @@ use super::privacy::truncate_ip_overrides;
 use super::refusal::Refusal;
 use super::request::describe;
 use super::response::{answer, read_body};
-use crate::collect::{parse_ga4, parse_ga4_decoded};
+use crate::collect::{parse_ga4_decoded, parse_ga4_selective};
 
 /// Handle one gtag.js request (one or more events).
 pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -27,15 +27,27 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     let body = read_body(body, &state.settings).await?;
     let query = parts.uri.query().unwrap_or("");
     let limits = &state.settings.limits;
+    // One config for the whole hit: the one that says which events need their data is
+    // the one they are evaluated against. A traced hit (debug mode, an open preview
+    // session) shows every event's data; otherwise an event no tag can fire on is kept
+    // as its name alone.
+    let config = state.config.current();
+    let traced = debug || state.preview.session_for(&info).is_some();
+    let needs_data = |name: &str| {
+        traced
+            || config
+                .as_ref()
+                .is_none_or(|config| config.may_fire_for(name))
+    };
     // `info` holds the query decoded; only a query that itself starts with `?` (which
-    // `parse_ga4` strips) is decoded again.
+    // `parse_ga4_selective` strips) is decoded again.
     let mut events = if query.starts_with('?') {
-        parse_ga4(query, &body, &info, limits)?
+        parse_ga4_selective(query, &body, &info, limits, &needs_data)?
     } else {
-        parse_ga4_decoded(&info.query, &body, &info, limits)?
+        parse_ga4_decoded(&info.query, &body, &info, limits, &needs_data)?
     };
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut events);
     }
-    fire_and_enqueue(state, &events, &info, debug).await
+    fire_and_enqueue(state, config, &events, &info, debug).await
 }

@@ -72,7 +72,8 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut outcome.events);
     }
-    fire_and_enqueue(state, &outcome.events, &info, debug).await
+    let config = state.config.current();
+    fire_and_enqueue(state, config, &outcome.events, &info, debug).await
 }
 
 /// The stream a request is for: its measurement id, or its Firebase app id.

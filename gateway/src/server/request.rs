@@ -56,11 +56,7 @@ pub(crate) fn request_info(
         .collect();
     let query = uri
         .query()
-        .map(|q| {
-            form::pairs(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
+        .map(|q| form::parameters(q.as_bytes()))
         .unwrap_or_default();
     let cookies = headers
         .get_all(header::COOKIE)

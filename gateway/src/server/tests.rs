@@ -330,6 +330,21 @@ async fn explained_event_data(state: Arc<AppState>, uri: &str) -> Value {
 }
 
 #[tokio::test]
+async fn a_traced_hit_shows_the_full_data_of_an_event_no_tag_fires_on() {
+    let state = state(Arc::new(RecordingPublisher::new()), true);
+    let page_view = "/g/collect?v=2&tid=G-1&cid=1.2&dl=https%3A%2F%2Fshop.example%2F&en=page_view";
+    let config = state.config.current().unwrap();
+    assert!(
+        !config.may_fire_for("page_view"),
+        "the examples have no tag for page views"
+    );
+    let data = explained_event_data(state, page_view).await;
+    assert_eq!(data["event_name"], "page_view");
+    assert_eq!(data["page_location"], "https://shop.example/");
+    assert_eq!(data["client_id"], "1.2");
+}
+
+#[tokio::test]
 async fn truncate_ip_gives_tags_the_client_ip_without_its_host_part() {
     let settings = GatewaySettings {
         truncate_ip: true,

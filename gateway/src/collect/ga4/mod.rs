@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use hermes_crds::api::ClientKind;
 
 use super::{CollectError, Limits, form};
-use crate::event::{Event, RequestInfo};
+use crate::event::{Event, Parameters, RequestInfo};
 use items::item_index;
 use params::EventBuilder;
 
@@ -36,23 +36,37 @@ pub fn parse_ga4(
     request: &RequestInfo,
     limits: &Limits,
 ) -> Result<Vec<Event>, CollectError> {
-    let shared: Pairs = form::pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
-    parse_events(shared, body, request, limits)
+    parse_ga4_selective(query, body, request, limits, &|_| true)
 }
 
-/// [`parse_ga4`] for a query already decoded into its parameters, as
-/// [`RequestInfo::query`] holds them: the server decodes each query once, for both.
-pub fn parse_ga4_decoded(
-    query: &[(String, String)],
+/// [`parse_ga4`], building the full event data only for events `needs_data` names: any
+/// other event is refused exactly as it would be, and otherwise kept as its name alone
+/// (most hits are page views no tag fires on: building their data is wasted work).
+pub fn parse_ga4_selective(
+    query: &str,
     body: &[u8],
     request: &RequestInfo,
     limits: &Limits,
+    needs_data: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Event>, CollectError> {
+    let shared: Pairs = form::pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
+    parse_events(shared, body, request, limits, needs_data)
+}
+
+/// [`parse_ga4_selective`] for a query already decoded into its parameters, as
+/// [`RequestInfo::query`] holds them: the server decodes each query once, for both.
+pub fn parse_ga4_decoded(
+    query: &Parameters,
+    body: &[u8],
+    request: &RequestInfo,
+    limits: &Limits,
+    needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Event>, CollectError> {
     let shared: Pairs = query
         .iter()
-        .map(|(name, value)| (Cow::Borrowed(name.as_str()), Cow::Borrowed(value.as_str())))
+        .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
         .collect();
-    parse_events(shared, body, request, limits)
+    parse_events(shared, body, request, limits, needs_data)
 }
 
 /// The events of a request whose query parameters are `shared`.
@@ -61,6 +75,7 @@ fn parse_events(
     body: &[u8],
     request: &RequestInfo,
     limits: &Limits,
+    needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Event>, CollectError> {
     let lines: Vec<&[u8]> = body
         .split(|&byte| byte == b'\n')
@@ -75,8 +90,11 @@ fn parse_events(
     }
     check_counts(0, &shared, limits)?;
     let request = RequestParts::of(request);
+    let build = |index, own: &[(Cow<'_, str>, Cow<'_, str>)]| {
+        build_event(index, &shared, own, &request, limits, needs_data)
+    };
     if lines.is_empty() {
-        return Ok(vec![build_event(0, &shared, &[], &request, limits)?]);
+        return Ok(vec![build(0, &[])?]);
     }
     lines
         .iter()
@@ -84,7 +102,7 @@ fn parse_events(
         .map(|(index, line)| {
             let own: Pairs = form::pairs(line).collect();
             check_counts(index, &own, limits)?;
-            build_event(index, &shared, &own, &request, limits)
+            build(index, &own)
         })
         .collect()
 }
@@ -99,7 +117,7 @@ struct RequestParts<'r> {
 impl<'r> RequestParts<'r> {
     fn of(request: &'r RequestInfo) -> Self {
         RequestParts {
-            ip: request.client_ip.map(|ip| ip.to_string()),
+            ip: request.client_ip.map(crate::collect::client_ip::ip_text),
             user_agent: request.user_agent.as_deref(),
             js_client_id: request.cookie("_ga").and_then(ga_cookie_client_id),
         }
@@ -146,6 +164,7 @@ fn build_event(
     own: &[(Cow<'_, str>, Cow<'_, str>)],
     request: &RequestParts<'_>,
     limits: &Limits,
+    needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Event, CollectError> {
     let overridden = |key: &str| own.iter().any(|(k, _)| k == key);
     let merged = || {
@@ -172,16 +191,25 @@ fn build_event(
             max: limits.max_params_per_event,
         });
     }
-    let mut builder = EventBuilder::new(name, params);
-    for (key, value) in merged() {
-        builder.apply(key, value);
-    }
-    if let Some(item) = builder.item_index_above(limits.max_items_per_event) {
+    if let Some(item) = merged()
+        .filter_map(|(k, _)| item_index(k))
+        .find(|&item| item > limits.max_items_per_event)
+    {
         return Err(CollectError::ItemIndexTooHigh {
             event: index,
             index: item,
             max: limits.max_items_per_event,
         });
+    }
+    if !needs_data(name) {
+        return Ok(Event {
+            client: ClientKind::Ga4,
+            data: EventBuilder::new(name, 0).name_only(),
+        });
+    }
+    let mut builder = EventBuilder::new(name, params);
+    for (key, value) in merged() {
+        builder.apply(key, value);
     }
     let data = builder.finish(request.ip.clone(), request.user_agent, request.js_client_id);
     Ok(Event {

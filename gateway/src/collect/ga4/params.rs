@@ -144,9 +144,9 @@ impl<'a> EventBuilder<'a> {
         true
     }
 
-    /// Whether an item parameter was seen with an index above `max`; returns that index.
-    pub(crate) fn item_index_above(&self, max: usize) -> Option<usize> {
-        self.items.iter().map(|(i, _)| *i).find(|&i| i > max)
+    /// The event data of an event nobody reads beyond its name: `event_name` alone.
+    pub(crate) fn name_only(self) -> EventData {
+        self.data
     }
 
     /// The finished event data. `ip` and `user_agent` come from the request and fill

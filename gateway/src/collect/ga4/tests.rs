@@ -489,15 +489,63 @@ fn non_utf8_and_odd_encodings_do_not_panic() {
 fn a_query_decoded_by_the_server_gives_the_same_events_as_the_raw_query() {
     let body = "en=scroll&_s=2&epn.percent_scrolled=90\r\nen=user_engagement&_et=15230";
     for query in [PAGE_VIEW, PURCHASE] {
-        let decoded: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-            .into_owned()
-            .collect();
+        let decoded: crate::event::Parameters =
+            url::form_urlencoded::parse(query.as_bytes()).collect();
         for body in ["", body] {
             let limits = Limits::default();
             assert_eq!(
-                super::parse_ga4_decoded(&decoded, body.as_bytes(), &request(), &limits),
+                super::parse_ga4_decoded(&decoded, body.as_bytes(), &request(), &limits, &|_| true),
                 super::parse_ga4(query, body.as_bytes(), &request(), &limits),
             );
         }
     }
+}
+
+#[test]
+fn events_nobody_reads_are_kept_as_their_name_and_the_others_in_full() {
+    let body = "en=page_view\nen=purchase&ep.transaction_id=T-1&pr1=idSKU-1~qt2";
+    let limits = Limits::default();
+    let only_purchases = |name: &str| name == "purchase";
+    let selective = super::parse_ga4_selective(
+        "v=2&tid=G-1&cid=1.2",
+        body.as_bytes(),
+        &request(),
+        &limits,
+        &only_purchases,
+    )
+    .unwrap();
+    let full = parse("v=2&tid=G-1&cid=1.2", body);
+    assert_eq!(selective.len(), 2);
+    assert_eq!(
+        Value::Object(selective[0].data.clone()),
+        json!({"event_name": "page_view"})
+    );
+    assert_eq!(selective[0].client, ClientKind::Ga4);
+    assert_eq!(selective[1], full[1], "the purchase is parsed in full");
+    assert_eq!(full[1].data["transaction_id"], "T-1");
+}
+
+#[test]
+fn events_nobody_reads_are_still_refused_for_what_would_refuse_them() {
+    let limits = Limits {
+        max_items_per_event: 2,
+        ..Limits::default()
+    };
+    let nobody = |_: &str| false;
+    let run = |query: &str, body: &str| {
+        super::parse_ga4_selective(query, body.as_bytes(), &request(), &limits, &nobody)
+    };
+    assert_eq!(
+        run("tid=G-1&en=page_view", ""),
+        Err(CollectError::MissingVersion)
+    );
+    assert_eq!(
+        run("v=2&tid=G-1", "en=\n"),
+        Err(CollectError::MissingEventName { event: 0 })
+    );
+    assert!(matches!(
+        run("v=2&en=view_item&pr3=idA", ""),
+        Err(CollectError::ItemIndexTooHigh { index: 3, .. })
+    ));
+    assert!(run("v=2&en=view_item&pr2=idA", "").is_ok());
 }

@@ -152,7 +152,7 @@ fn tail(
         .ip_override
         .and_then(|ip| ip.value.as_str())
         .map(str::to_string)
-        .or_else(|| request.client_ip.map(|ip| ip.to_string()));
+        .or_else(|| request.client_ip.map(crate::collect::client_ip::ip_text));
     if let Some(ip) = ip {
         tail.insert("ip_override".into(), Value::String(ip));
     }

@@ -261,11 +261,13 @@ fn query_needs_exactly_one_stream_id() {
 #[test]
 fn query_reads_from_the_request() {
     let mut request = request();
-    request.query = vec![
-        ("measurement_id".into(), "G-1".into()),
-        ("api_secret".into(), "abc".into()),
-        ("firebase_app_id".into(), "".into()),
-    ];
+    request.query = [
+        ("measurement_id", "G-1"),
+        ("api_secret", "abc"),
+        ("firebase_app_id", ""),
+    ]
+    .into_iter()
+    .collect();
     let query = MpQuery::from_request(&request);
     assert_eq!(
         query,
