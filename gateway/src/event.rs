@@ -5,6 +5,7 @@
 //! `client_id`, `items`, `x-ga-*`, …), so payloads can send it as it is.
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use hermes_crds::api::ClientKind;
 use serde_json::{Map, Value};
@@ -75,8 +76,8 @@ pub struct RequestInfo {
     pub path: String,
     /// Headers, names lower-cased, in arrival order.
     pub headers: Vec<(String, String)>,
-    /// Query parameters, decoded, in arrival order.
-    pub query: Parameters,
+    /// The query string, decoded when a parameter is first read.
+    pub query: Query,
     /// Cookies, decoded, in arrival order.
     pub cookies: Vec<(String, String)>,
     /// The client's IP (after trusted-proxy handling).
@@ -93,12 +94,62 @@ impl RequestInfo {
 
     /// The first query parameter of this name.
     pub fn query_parameter(&self, name: &str) -> Option<&str> {
-        self.query.first(name)
+        self.query.parameters().first(name)
     }
 
     /// The first cookie of this name.
     pub fn cookie(&self, name: &str) -> Option<&str> {
         first(&self.cookies, name, false)
+    }
+}
+
+/// A request's query string as sent, decoded into [`Parameters`] the first time one is
+/// read: most hits are read by nothing but the GA4 parser, which reads the raw string
+/// itself and decodes only what it keeps.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    raw: String,
+    decoded: OnceLock<Parameters>,
+}
+
+impl Query {
+    /// The query string `raw` (what follows the `?` of the request target).
+    pub fn new(raw: &str) -> Self {
+        Query {
+            raw: raw.to_string(),
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The query string as sent.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The decoded parameters, in order.
+    pub fn parameters(&self) -> &Parameters {
+        self.decoded
+            .get_or_init(|| crate::collect::form::parameters(self.raw.as_bytes()))
+    }
+}
+
+impl PartialEq for Query {
+    fn eq(&self, other: &Self) -> bool {
+        self.parameters() == other.parameters()
+    }
+}
+
+/// A query of these decoded pairs (encoded as a form would send them).
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Query {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let decoded: Parameters = pairs.into_iter().collect();
+        let raw = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(decoded.iter())
+            .finish();
+        Query {
+            raw,
+            decoded: OnceLock::from(decoded),
+        }
     }
 }
 
@@ -199,4 +250,38 @@ fn first<'a>(pairs: &'a [(String, String)], name: &str, ignore_case: bool) -> Op
             }
         })
         .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_decoded_when_first_read_and_compares_by_its_parameters() {
+        let query = Query::new("dl=https%3A%2F%2Fshop.example%2F&dt=Dog+Bowls&en=page_view");
+        assert_eq!(
+            query.raw(),
+            "dl=https%3A%2F%2Fshop.example%2F&dt=Dog+Bowls&en=page_view"
+        );
+        let request = RequestInfo {
+            query,
+            ..RequestInfo::default()
+        };
+        assert_eq!(request.query_parameter("dl"), Some("https://shop.example/"));
+        assert_eq!(request.query_parameter("dt"), Some("Dog Bowls"));
+        assert_eq!(request.query_parameter("cid"), None);
+        let built: Query = [
+            ("dl", "https://shop.example/"),
+            ("dt", "Dog Bowls"),
+            ("en", "page_view"),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(built, request.query, "same parameters, however encoded");
+        assert_eq!(
+            Query::new(built.raw()).parameters(),
+            built.parameters(),
+            "a built query's raw form decodes to its parameters"
+        );
+    }
 }

@@ -11,7 +11,7 @@ pub mod ga4;
 pub mod mp;
 
 pub use client_ip::{Cidr, client_ip, truncate_ip};
-pub use ga4::{parse_ga4, parse_ga4_decoded, parse_ga4_selective};
+pub use ga4::{parse_ga4, parse_ga4_selective};
 pub use mp::{
     Dropped, MpOutcome, MpQuery, Part, ValidationCode, ValidationMessage, ValidationResponse,
     parse_mp,

@@ -13,7 +13,7 @@ use super::privacy::truncate_ip_overrides;
 use super::refusal::Refusal;
 use super::request::describe;
 use super::response::{answer, read_body};
-use crate::collect::{parse_ga4_decoded, parse_ga4_selective};
+use crate::collect::parse_ga4_selective;
 
 /// Handle one gtag.js request (one or more events).
 pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -25,7 +25,6 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     let (parts, body) = request.into_parts();
     let (info, debug) = describe(&parts, &state.settings);
     let body = read_body(body, &state.settings).await?;
-    let query = parts.uri.query().unwrap_or("");
     let limits = &state.settings.limits;
     // One config for the whole hit: the one that says which events need their data is
     // the one they are evaluated against. A traced hit (debug mode, an open preview
@@ -39,13 +38,7 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
                 .as_ref()
                 .is_none_or(|config| config.may_fire_for(name))
     };
-    // `info` holds the query decoded; only a query that itself starts with `?` (which
-    // `parse_ga4_selective` strips) is decoded again.
-    let mut events = if query.starts_with('?') {
-        parse_ga4_selective(query, &body, &info, limits, &needs_data)?
-    } else {
-        parse_ga4_decoded(&info.query, &body, &info, limits, &needs_data)?
-    };
+    let mut events = parse_ga4_selective(info.query.raw(), &body, &info, limits, &needs_data)?;
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut events);
     }

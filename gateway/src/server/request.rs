@@ -6,8 +6,8 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, Uri, header};
 
-use crate::collect::{Cidr, client_ip, form, truncate_ip};
-use crate::event::RequestInfo;
+use crate::collect::{Cidr, client_ip, truncate_ip};
+use crate::event::{Query, RequestInfo};
 use crate::settings::{DEBUG_HEADER, GatewaySettings};
 
 /// What a handler needs of a request's head: its description for variables (the client
@@ -54,10 +54,7 @@ pub(crate) fn request_info(
                 .map(|v| (name.as_str().to_string(), v.to_string()))
         })
         .collect();
-    let query = uri
-        .query()
-        .map(|q| form::parameters(q.as_bytes()))
-        .unwrap_or_default();
+    let query = uri.query().map(Query::new).unwrap_or_default();
     let cookies = headers
         .get_all(header::COOKIE)
         .iter()

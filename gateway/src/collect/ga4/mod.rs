@@ -18,11 +18,13 @@ use std::borrow::Cow;
 use hermes_crds::api::ClientKind;
 
 use super::{CollectError, Limits, form};
-use crate::event::{Event, Parameters, RequestInfo};
+use crate::event::{Event, RequestInfo};
 use items::item_index;
 use params::EventBuilder;
 
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+/// Parameters with their names decoded and their values as sent: a value is decoded only
+/// when the event it belongs to is built (or it is `v` or `en`).
+type Pairs<'a> = Vec<(Cow<'a, str>, &'a [u8])>;
 
 /// Parse one `/g/collect` request into its events, in body-line order.
 ///
@@ -49,23 +51,8 @@ pub fn parse_ga4_selective(
     limits: &Limits,
     needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Event>, CollectError> {
-    let shared: Pairs = form::pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
-    parse_events(shared, body, request, limits, needs_data)
-}
-
-/// [`parse_ga4_selective`] for a query already decoded into its parameters, as
-/// [`RequestInfo::query`] holds them: the server decodes each query once, for both.
-pub fn parse_ga4_decoded(
-    query: &Parameters,
-    body: &[u8],
-    request: &RequestInfo,
-    limits: &Limits,
-    needs_data: &dyn Fn(&str) -> bool,
-) -> Result<Vec<Event>, CollectError> {
-    let shared: Pairs = query
-        .iter()
-        .map(|(name, value)| (Cow::Borrowed(name), Cow::Borrowed(value)))
-        .collect();
+    let shared: Pairs =
+        form::raw_pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
     parse_events(shared, body, request, limits, needs_data)
 }
 
@@ -90,7 +77,7 @@ fn parse_events(
     }
     check_counts(0, &shared, limits)?;
     let request = RequestParts::of(request);
-    let build = |index, own: &[(Cow<'_, str>, Cow<'_, str>)]| {
+    let build = |index, own: &[(Cow<'_, str>, &[u8])]| {
         build_event(index, &shared, own, &request, limits, needs_data)
     };
     if lines.is_empty() {
@@ -100,7 +87,7 @@ fn parse_events(
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let own: Pairs = form::pairs(line).collect();
+            let own: Pairs = form::raw_pairs(line).collect();
             check_counts(index, &own, limits)?;
             build(index, &own)
         })
@@ -161,7 +148,7 @@ fn check_counts(event: usize, pairs: &Pairs, limits: &Limits) -> Result<(), Coll
 fn build_event(
     index: usize,
     shared: &Pairs,
-    own: &[(Cow<'_, str>, Cow<'_, str>)],
+    own: &[(Cow<'_, str>, &[u8])],
     request: &RequestParts<'_>,
     limits: &Limits,
     needs_data: &dyn Fn(&str) -> bool,
@@ -173,8 +160,12 @@ fn build_event(
             .filter(|(k, _)| !overridden(k))
             .chain(own.iter())
     };
-    let last = |key: &str| merged().rfind(|(k, _)| k == key).map(|(_, v)| v.as_ref());
-    match last("v") {
+    let last = |key: &str| {
+        merged()
+            .rfind(|(k, _)| k == key)
+            .map(|(_, v)| form::decode(v))
+    };
+    match last("v").as_deref() {
         None => return Err(CollectError::MissingVersion),
         Some("2") => {}
         Some(other) => return Err(CollectError::UnsupportedVersion(other.to_string())),
@@ -183,6 +174,7 @@ fn build_event(
         Some(name) if !name.is_empty() => name,
         _ => return Err(CollectError::MissingEventName { event: index }),
     };
+    let name = name.as_ref();
     let params = merged().filter(|(k, _)| item_index(k).is_none()).count();
     if params > limits.max_params_per_event {
         return Err(CollectError::TooManyParams {
@@ -209,7 +201,7 @@ fn build_event(
     }
     let mut builder = EventBuilder::new(name, params);
     for (key, value) in merged() {
-        builder.apply(key, value);
+        builder.apply(key, form::decode(value));
     }
     let data = builder.finish(request.ip.clone(), request.user_agent, request.js_client_id);
     Ok(Event {

@@ -22,6 +22,8 @@
 //! "Anything else" keeps unknown parameters rather than dropping them, under the same
 //! `x-ga-mp2-` prefix sGTM uses for protocol keys it has no common name for.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::client_hints::{add_hint, hint_key};
@@ -34,13 +36,13 @@ use crate::event::{CONSENT_KEY, EventData};
 /// one overriding an earlier one of the same name.
 pub(crate) struct EventBuilder<'a> {
     data: EventData,
-    items: Vec<(usize, &'a str)>,
+    items: Vec<(usize, Cow<'a, str>)>,
     user_properties: Map<String, Value>,
     system_properties: Map<String, Value>,
     sst_properties: Map<String, Value>,
     client_hints: Map<String, Value>,
-    gcs: Option<&'a str>,
-    gcd: Option<&'a str>,
+    gcs: Option<Cow<'a, str>>,
+    gcd: Option<Cow<'a, str>>,
 }
 
 impl<'a> EventBuilder<'a> {
@@ -60,10 +62,11 @@ impl<'a> EventBuilder<'a> {
         }
     }
 
-    /// Apply one wire parameter (`en` is skipped: the name was given to [`Self::new`]).
-    pub(crate) fn apply(&mut self, key: &'a str, value: &'a str) {
+    /// Apply one wire parameter, its value decoded (`en` is skipped: the name was given
+    /// to [`Self::new`]).
+    pub(crate) fn apply(&mut self, key: &'a str, value: Cow<'a, str>) {
         if let Some((prefix, name)) = key.split_once('.')
-            && self.apply_prefixed(prefix, name, value)
+            && self.apply_prefixed(prefix, name, &value)
         {
             return;
         }
@@ -71,6 +74,8 @@ impl<'a> EventBuilder<'a> {
             self.items.push((index, value));
             return;
         }
+        let decoded = value;
+        let value = decoded.as_ref();
         if let Some(hint) = hint_key(key) {
             add_hint(&mut self.client_hints, hint, value);
             return;
@@ -105,11 +110,11 @@ impl<'a> EventBuilder<'a> {
             "_dbg" => ("debug_mode", Value::Bool(true)),
             "_uip" => ("ip_override", text()),
             "gcs" => {
-                self.gcs = Some(value);
+                self.gcs = Some(decoded.clone());
                 ("x-ga-gcs", text())
             }
             "gcd" => {
-                self.gcd = Some(value);
+                self.gcd = Some(decoded.clone());
                 ("x-ga-gcd", text())
             }
             "npa" | "dma" | "dma_cps" | "gcu" | "gcut" => {
@@ -186,10 +191,10 @@ impl<'a> EventBuilder<'a> {
         }
         let mut consent = ConsentState::default();
         if let Some(gcd) = self.gcd {
-            consent.apply_gcd(gcd);
+            consent.apply_gcd(&gcd);
         }
         if let Some(gcs) = self.gcs {
-            consent.apply_gcs(gcs);
+            consent.apply_gcs(&gcs);
         }
         if let Some(state) = consent.to_value() {
             self.data.insert(CONSENT_KEY.into(), state);

@@ -486,22 +486,6 @@ fn non_utf8_and_odd_encodings_do_not_panic() {
 }
 
 #[test]
-fn a_query_decoded_by_the_server_gives_the_same_events_as_the_raw_query() {
-    let body = "en=scroll&_s=2&epn.percent_scrolled=90\r\nen=user_engagement&_et=15230";
-    for query in [PAGE_VIEW, PURCHASE] {
-        let decoded: crate::event::Parameters =
-            url::form_urlencoded::parse(query.as_bytes()).collect();
-        for body in ["", body] {
-            let limits = Limits::default();
-            assert_eq!(
-                super::parse_ga4_decoded(&decoded, body.as_bytes(), &request(), &limits, &|_| true),
-                super::parse_ga4(query, body.as_bytes(), &request(), &limits),
-            );
-        }
-    }
-}
-
-#[test]
 fn events_nobody_reads_are_kept_as_their_name_and_the_others_in_full() {
     let body = "en=page_view\nen=purchase&ep.transaction_id=T-1&pr1=idSKU-1~qt2";
     let limits = Limits::default();
