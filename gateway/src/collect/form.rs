@@ -25,13 +25,19 @@ pub(crate) fn pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_,
 /// [`pairs`] with only the names decoded: each value as sent, for [`decode`] to decode
 /// if and when it is read.
 pub(crate) fn raw_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, &[u8])> {
+    split(input).map(|(name, value)| (decode(name), value))
+}
+
+/// The `name=value` sequences of `input`, neither part decoded: `&`-separated, empty
+/// sequences skipped, a sequence without `=` a name with an empty value.
+fn split(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     input
         .split(|&byte| byte == b'&')
         .filter(|sequence| !sequence.is_empty())
         .map(
             |sequence| match sequence.iter().position(|&byte| byte == b'=') {
-                Some(at) => (decode(&sequence[..at]), &sequence[at + 1..]),
-                None => (decode(sequence), &[][..]),
+                Some(at) => (&sequence[..at], &sequence[at + 1..]),
+                None => (sequence, &[][..]),
             },
         )
 }
@@ -58,14 +64,7 @@ pub(crate) fn parameters(input: &[u8]) -> Parameters {
     let count = input.iter().filter(|&&byte| byte == b'&').count() + 1;
     let mut parameters = Parameters::with_capacity(count, input.len());
     let mut scratch = Vec::new();
-    for sequence in input.split(|&byte| byte == b'&') {
-        if sequence.is_empty() {
-            continue;
-        }
-        let (name, value) = match sequence.iter().position(|&byte| byte == b'=') {
-            Some(at) => (&sequence[..at], &sequence[at + 1..]),
-            None => (sequence, &[][..]),
-        };
+    for (name, value) in split(input) {
         parameters.push_with(name, value, |part, text| {
             decode_into(part, text, &mut scratch);
         });
