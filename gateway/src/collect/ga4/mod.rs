@@ -14,6 +14,7 @@ mod params;
 mod tests;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 use hermes_crds::api::ClientKind;
 
@@ -76,9 +77,11 @@ fn parse_events(
         });
     }
     check_counts(0, &shared, limits)?;
-    let request = RequestParts::of(request);
+    // What built events take from the request: worked out once, and only if one is built.
+    let parts = OnceCell::new();
     let build = |index, own: &[(Cow<'_, str>, &[u8])]| {
-        build_event(index, &shared, own, &request, limits, needs_data)
+        let parts = || parts.get_or_init(|| RequestParts::of(request));
+        build_event(index, &shared, own, parts, limits, needs_data)
     };
     if lines.is_empty() {
         return Ok(vec![build(0, &[])?]);
@@ -145,11 +148,11 @@ fn check_counts(event: usize, pairs: &Pairs, limits: &Limits) -> Result<(), Coll
 }
 
 /// One event from the shared parameters overridden by its own line's.
-fn build_event(
+fn build_event<'p>(
     index: usize,
     shared: &Pairs,
     own: &[(Cow<'_, str>, &[u8])],
-    request: &RequestParts<'_>,
+    request: impl FnOnce() -> &'p RequestParts<'p>,
     limits: &Limits,
     needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Event, CollectError> {
@@ -203,6 +206,7 @@ fn build_event(
     for (key, value) in merged() {
         builder.apply(key, form::decode(value));
     }
+    let request = request();
     let data = builder.finish(request.ip.clone(), request.user_agent, request.js_client_id);
     Ok(Event {
         client: ClientKind::Ga4,
