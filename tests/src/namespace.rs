@@ -110,6 +110,54 @@ impl TestNamespace {
     }
 }
 
+impl TestNamespace {
+    /// What a person debugging a failed test on a real node would look at first: the pods
+    /// and their states, every Hermes resource with its conditions, the namespace's events,
+    /// and the last lines of every container's log (the previous instance's too, when it
+    /// restarted). Best effort: a kubectl call that fails is reported in place.
+    pub async fn failure_report(&self) -> String {
+        let mut report = String::new();
+        let conditions = "custom-columns=KIND:.kind,NAME:.metadata.name,\
+            CONDITIONS:.status.conditions[*].type,STATUS:.status.conditions[*].status,\
+            REASONS:.status.conditions[*].reason,MESSAGE:.status.conditions[*].message";
+        let sections: [(&str, Vec<&str>); 3] = [
+            ("pods", vec!["get", "pods", "-o", "wide"]),
+            (
+                "Hermes resources",
+                vec!["get", "tags,triggers,lookuptables", "-o", conditions],
+            ),
+            ("events", vec!["get", "events", "--sort-by=.lastTimestamp"]),
+        ];
+        for (title, args) in sections {
+            report.push_str(&format!("--- {title} in {}\n", self.name));
+            report.push_str(&self.kubectl_text(&args).await);
+        }
+        let pods = self
+            .kubectl_text(&["get", "pods", "-o", "jsonpath={.items[*].metadata.name}"])
+            .await;
+        for pod in pods.split_whitespace() {
+            for previous in ["--previous=false", "--previous=true"] {
+                let args = ["logs", pod, "--all-containers", "--tail=60", previous];
+                report.push_str(&format!("--- logs {pod} {previous}\n"));
+                report.push_str(&self.kubectl_text(&args).await);
+            }
+        }
+        report
+    }
+
+    /// `kubectl ARGS…`'s stdout and stderr as text, whatever happened.
+    async fn kubectl_text(&self, args: &[&str]) -> String {
+        match self.kubectl_output(args, None).await {
+            Ok(output) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+            Err(error) => format!("kubectl {args:?}: {error}\n"),
+        }
+    }
+}
+
 impl Drop for TestNamespace {
     fn drop(&mut self) {
         if std::thread::panicking() {

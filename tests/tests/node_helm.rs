@@ -209,6 +209,7 @@ impl Rig {
     async fn run(&self, steps: impl std::future::Future<Output = ()>) {
         if let Err(panic) = std::panic::AssertUnwindSafe(steps).catch_unwind().await {
             self.node.keep_artifacts();
+            eprintln!("{}", self.ns.failure_report().await);
             eprintln!("{}", self.node.failure_report());
             std::panic::resume_unwind(panic);
         }
