@@ -82,7 +82,9 @@ fn hit_path(c: &mut Criterion) {
 fn preview_check(c: &mut Criterion) {
     let registry = PreviewRegistry::default();
     let request = RequestInfo {
-        cookies: vec![("_ga".into(), "GA1.1.1234567890.1732880000".into())],
+        headers: [("cookie", "_ga=GA1.1.1234567890.1732880000")]
+            .into_iter()
+            .collect(),
         ..RequestInfo::default()
     };
     c.bench_function("preview/session_for_none_open", |b| {

@@ -7,6 +7,8 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
 use hermes_crds::api::ClientKind;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -74,22 +76,18 @@ pub struct RequestInfo {
     pub method: String,
     /// Request path, e.g. `/g/collect`.
     pub path: String,
-    /// Headers, names lower-cased, in arrival order.
-    pub headers: Vec<(String, String)>,
+    /// The headers as received; cookies decoded when one is first read.
+    pub headers: Headers,
     /// The query string, decoded when a parameter is first read.
     pub query: Query,
-    /// Cookies, decoded, in arrival order.
-    pub cookies: Vec<(String, String)>,
     /// The client's IP (after trusted-proxy handling).
     pub client_ip: Option<IpAddr>,
-    /// The `User-Agent` header.
-    pub user_agent: Option<String>,
 }
 
 impl RequestInfo {
-    /// The first header of this name (case-insensitive).
+    /// The first header of this name (case-insensitive) whose value is text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        first(&self.headers, name, true)
+        self.headers.get(name)
     }
 
     /// The first query parameter of this name.
@@ -99,7 +97,106 @@ impl RequestInfo {
 
     /// The first cookie of this name.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        first(&self.cookies, name, false)
+        self.headers.cookie(name)
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.headers.get("user-agent")
+    }
+}
+
+/// A request's headers as received, read in place: a browser sends about fifteen, and
+/// most hits are read for nothing but their user agent, so copying each into owned
+/// strings cost more than the rest of a page view's handling. Cookies are split and
+/// decoded the first time one is read (the GA4 parser's `_ga`, a cookie variable, the
+/// preview's session).
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    map: HeaderMap,
+    cookies: OnceLock<Vec<(String, String)>>,
+}
+
+impl Headers {
+    /// The headers of a request.
+    pub fn new(map: HeaderMap) -> Self {
+        Headers {
+            map,
+            cookies: OnceLock::new(),
+        }
+    }
+
+    /// These headers with `cookies` (decoded) standing for whatever their `Cookie`
+    /// headers say: for callers that describe a hit's cookies as pairs (`hermes test`).
+    pub fn with_cookies(self, cookies: Vec<(String, String)>) -> Self {
+        Headers {
+            map: self.map,
+            cookies: OnceLock::from(cookies),
+        }
+    }
+
+    /// The first header of this name (case-insensitive) whose value is text (visible
+    /// ASCII); headers with other bytes are skipped, as before they were ever copied.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map
+            .get_all(name)
+            .iter()
+            .find_map(|value| value.to_str().ok())
+    }
+
+    /// Every value of this header that is text, in arrival order.
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.map
+            .get_all(name)
+            .into_iter()
+            .filter_map(|value| value.to_str().ok())
+    }
+
+    /// The first cookie of this name.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies()
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every cookie of every `Cookie` header, values percent-decoded, in arrival order.
+    pub fn cookies(&self) -> &[(String, String)] {
+        self.cookies.get_or_init(|| {
+            self.get_all("cookie")
+                .flat_map(|header| header.split(';'))
+                .filter_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    let value = percent_encoding::percent_decode_str(value.trim())
+                        .decode_utf8_lossy()
+                        .into_owned();
+                    Some((name.trim().to_string(), value))
+                })
+                .collect()
+        })
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map && self.cookies() == other.cookies()
+    }
+}
+
+/// Headers of these `(name, value)` pairs, for tests and tools; a pair that is no valid
+/// header is left out.
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_ref().as_bytes()),
+                HeaderValue::from_str(value.as_ref()),
+            ) {
+                map.append(name, value);
+            }
+        }
+        Headers::new(map)
     }
 }
 
@@ -237,19 +334,6 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Parameters {
         }
         parameters
     }
-}
-
-fn first<'a>(pairs: &'a [(String, String)], name: &str, ignore_case: bool) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| {
-            if ignore_case {
-                k.eq_ignore_ascii_case(name)
-            } else {
-                k == name
-            }
-        })
-        .map(|(_, v)| v.as_str())
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub struct Hit {
     /// Request headers (names are case-insensitive).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// Cookies.
+    /// Cookies, values decoded; when given, they stand for a `Cookie` header.
     #[serde(default)]
     pub cookies: BTreeMap<String, String>,
     /// The client's IP address, as the gateway would determine it.

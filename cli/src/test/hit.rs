@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use hermes_gateway::collect::{Limits, MpQuery, parse_ga4, parse_mp};
-use hermes_gateway::event::{Event, RequestInfo};
+use hermes_gateway::event::{Event, Headers, RequestInfo};
 use url::{Url, form_urlencoded};
 
 use super::file::Hit;
@@ -20,6 +20,15 @@ pub enum HitError {
         /// The parser's error.
         #[source]
         source: url::ParseError,
+    },
+    /// A header of the hit is no HTTP header (its name or value), which no request can
+    /// carry.
+    #[error("the header {name:?} cannot be sent: {reason}")]
+    Header {
+        /// The header's name as written.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// The gateway refuses the `/g/collect` hit.
     #[error("the gateway refuses the gtag hit: {0}")]
@@ -53,7 +62,7 @@ fn parse_gtag(hit: &Hit, gtag: &str) -> Result<ParsedHit, HitError> {
     let body = hit.body.as_deref().unwrap_or_default();
     let method = if body.is_empty() { "GET" } else { "POST" };
     let query = url.query().unwrap_or_default();
-    let request = request_info(hit, method, url.path(), query);
+    let request = request_info(hit, method, url.path(), query)?;
     let events = parse_ga4(query, body.as_bytes(), &request, &Limits::default())?;
     Ok(ParsedHit { request, events })
 }
@@ -72,7 +81,7 @@ fn parse_measurement_protocol(
         Some(json) => json.to_string(),
         None => String::new(),
     };
-    let request = request_info(hit, "POST", "/mp/collect", &hit.query);
+    let request = request_info(hit, "POST", "/mp/collect", &hit.query)?;
     let outcome = parse_mp(
         body.as_bytes(),
         &MpQuery::from_request(&request),
@@ -94,30 +103,79 @@ fn parse_measurement_protocol(
     })
 }
 
-/// The request as the gateway describes it: header names lower-cased, query decoded.
-fn request_info(hit: &Hit, method: &str, path: &str, query: &str) -> RequestInfo {
-    let headers: Vec<(String, String)> = hit
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.clone()))
-        .collect();
-    let user_agent = headers
-        .iter()
-        .find(|(name, _)| name == "user-agent")
-        .map(|(_, value)| value.clone());
-    RequestInfo {
+/// The request as the gateway describes it: headers as received, query decoded. The
+/// hit's `cookies`, when it lists any, stand for its `Cookie` header (values as written,
+/// decoded); otherwise a `Cookie` header's cookies are read as the gateway reads them.
+fn request_info(hit: &Hit, method: &str, path: &str, query: &str) -> Result<RequestInfo, HitError> {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &hit.headers {
+        let invalid = |reason: String| HitError::Header {
+            name: name.clone(),
+            reason,
+        };
+        let header = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|error| invalid(error.to_string()))?;
+        let value =
+            http::HeaderValue::from_str(value).map_err(|error| invalid(error.to_string()))?;
+        headers.append(header, value);
+    }
+    let mut headers = Headers::new(headers);
+    if !hit.cookies.is_empty() {
+        headers = headers.with_cookies(
+            hit.cookies
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        );
+    }
+    Ok(RequestInfo {
         method: method.to_string(),
         path: path.to_string(),
         query: form_urlencoded::parse(query.as_bytes())
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect(),
-        cookies: hit
-            .cookies
-            .iter()
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect(),
         headers,
         client_ip: hit.client_ip,
-        user_agent,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gtag_hit(yaml: &str) -> Hit {
+        serde_yaml_ng::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_header_no_request_can_carry_is_named_in_the_error() {
+        let hit =
+            gtag_hit("gtag: /g/collect?v=2&tid=G-1&en=page_view\nheaders: {\"x bad\": \"1\"}\n");
+        let error = parse(&hit)
+            .err()
+            .expect("an invalid header name is refused");
+        assert!(
+            matches!(&error, HitError::Header { name, .. } if name == "x bad"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn cookies_come_from_the_listed_cookies_or_else_from_the_cookie_header() {
+        let listed = gtag_hit(
+            "gtag: /g/collect?v=2&tid=G-1&en=page_view\n\
+             headers: {Cookie: \"_ga=GA1.1.1.1\", User-Agent: shop/1}\n\
+             cookies: {_ga: GA1.1.2.2}\n",
+        );
+        let request = parse(&listed).unwrap().request;
+        assert_eq!(request.cookie("_ga"), Some("GA1.1.2.2"));
+        assert_eq!(request.user_agent(), Some("shop/1"));
+        let header_only = gtag_hit(
+            "gtag: /g/collect?v=2&tid=G-1&en=page_view\n\
+             headers: {Cookie: \"_ga=GA1.1.1.1; theme=dark%20mode\"}\n",
+        );
+        let request = parse(&header_only).unwrap().request;
+        assert_eq!(request.cookie("_ga"), Some("GA1.1.1.1"));
+        assert_eq!(request.cookie("theme"), Some("dark mode"));
     }
 }

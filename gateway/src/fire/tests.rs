@@ -519,11 +519,15 @@ fn request_variables_read_headers_query_cookies_and_client_filter_applies() {
     let request = RequestInfo {
         method: "POST".into(),
         path: "/mp/collect".into(),
-        headers: vec![("x-shop".into(), "eu".into())],
+        headers: [
+            ("x-shop", "eu"),
+            ("cookie", "_ga=GA1.1.1.2"),
+            ("user-agent", "shop/1"),
+        ]
+        .into_iter()
+        .collect(),
         query: [("measurement_id", "G-1")].into_iter().collect(),
-        cookies: vec![("_ga".into(), "GA1.1.1.2".into())],
         client_ip: Some("203.0.113.5".parse().unwrap()),
-        user_agent: Some("shop/1".into()),
     };
     let mut mp_only = trigger(
         &[],

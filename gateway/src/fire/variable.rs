@@ -75,12 +75,9 @@ impl<'a> Context<'a> {
                     .client_ip
                     .map(|ip| owned(&ip.to_string()))
                     .unwrap_or_default(),
-                RequestProperty::UserAgent => self
-                    .request
-                    .user_agent
-                    .as_deref()
-                    .map(owned)
-                    .unwrap_or_default(),
+                RequestProperty::UserAgent => {
+                    self.request.user_agent().map(owned).unwrap_or_default()
+                }
                 RequestProperty::Path => owned(&self.request.path),
                 RequestProperty::Method => owned(&self.request.method),
                 RequestProperty::Client => owned(self.event.client.as_str()),

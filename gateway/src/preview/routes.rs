@@ -112,7 +112,7 @@ pub(crate) fn current_session(state: &AppState, headers: &HeaderMap) -> Option<A
     let info = request_info(
         &axum::http::Method::GET,
         &axum::http::Uri::from_static("/preview"),
-        headers,
+        headers.clone(),
         None,
         &[],
     );

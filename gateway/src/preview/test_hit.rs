@@ -99,7 +99,7 @@ fn parse(
     let uri: Uri = format!("{path}?{query}")
         .parse()
         .map_err(TestHitError::Query)?;
-    let request = request_info(&Method::POST, &uri, headers, None, &[]);
+    let request = request_info(&Method::POST, &uri, headers.clone(), None, &[]);
     let events = if path == "/g/collect" {
         parse_ga4(query, hit.body.as_bytes(), &request, &state.settings.limits)
             .map_err(TestHitError::Ga4)?

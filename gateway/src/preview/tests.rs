@@ -246,7 +246,9 @@ async fn a_test_hit_is_explained_and_never_published() {
 fn no_open_session_means_no_lookup() {
     let registry = PreviewRegistry::default();
     let request = crate::event::RequestInfo {
-        cookies: vec![(SESSION_COOKIE.into(), "anything".into())],
+        headers: [("cookie", format!("{SESSION_COOKIE}=anything"))]
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     assert!(registry.session_for(&request).is_none());

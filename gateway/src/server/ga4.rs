@@ -22,8 +22,8 @@ pub(crate) async fn collect(State(state): State<Arc<AppState>>, request: Request
 }
 
 async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> {
-    let (parts, body) = request.into_parts();
-    let (info, debug) = describe(&parts, &state.settings);
+    let (mut parts, body) = request.into_parts();
+    let (info, debug) = describe(&mut parts, &state.settings);
     let body = read_body(body, &state.settings).await?;
     let limits = &state.settings.limits;
     // One config for the whole hit: the one that says which events need their data is

@@ -87,8 +87,8 @@ async fn parse(
     request: Request,
     check_secret: bool,
 ) -> Result<(RequestInfo, MpOutcome, bool), Refusal> {
-    let (parts, body) = request.into_parts();
-    let (info, debug) = describe(&parts, &state.settings);
+    let (mut parts, body) = request.into_parts();
+    let (info, debug) = describe(&mut parts, &state.settings);
     if check_secret {
         check_api_secret(&state.settings, &info)?;
     }

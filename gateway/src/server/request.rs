@@ -4,36 +4,37 @@ use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, Method, Uri};
 
 use crate::collect::{Cidr, client_ip, truncate_ip};
-use crate::event::{Query, RequestInfo};
+use crate::event::{Headers, Query, RequestInfo};
 use crate::settings::{DEBUG_HEADER, GatewaySettings};
 
 /// What a handler needs of a request's head: its description for variables (the client
 /// IP truncated when so configured, so no tag sees the full address), and whether it
-/// asked for debug mode with the configured token.
-pub(crate) fn describe(parts: &Parts, settings: &GatewaySettings) -> (RequestInfo, bool) {
+/// asked for debug mode with the configured token. Takes the headers out of `parts`
+/// (the description keeps them, uncopied).
+pub(crate) fn describe(parts: &mut Parts, settings: &GatewaySettings) -> (RequestInfo, bool) {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let mut info = request_info(
-        &parts.method,
-        &parts.uri,
-        &parts.headers,
-        peer,
-        &settings.trusted_proxies,
-    );
-    if settings.truncate_ip {
-        info.client_ip = info.client_ip.map(truncate_ip);
-    }
     let debug = settings.debug_allowed(
         parts
             .headers
             .get(DEBUG_HEADER)
             .and_then(|v| v.to_str().ok()),
     );
+    let mut info = request_info(
+        &parts.method,
+        &parts.uri,
+        std::mem::take(&mut parts.headers),
+        peer,
+        &settings.trusted_proxies,
+    );
+    if settings.truncate_ip {
+        info.client_ip = info.client_ip.map(truncate_ip);
+    }
     (info, debug)
 }
 
@@ -41,56 +42,31 @@ pub(crate) fn describe(parts: &Parts, settings: &GatewaySettings) -> (RequestInf
 pub(crate) fn request_info(
     method: &Method,
     uri: &Uri,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     peer: Option<SocketAddr>,
     trusted_proxies: &[Cidr],
 ) -> RequestInfo {
-    let header_pairs: Vec<(String, String)> = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            value
-                .to_str()
-                .ok()
-                .map(|v| (name.as_str().to_string(), v.to_string()))
-        })
-        .collect();
+    let headers = Headers::new(headers);
     let query = uri.query().map(Query::new).unwrap_or_default();
-    let cookies = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            let value = percent_encoding::percent_decode_str(value.trim())
-                .decode_utf8_lossy()
-                .into_owned();
-            Some((name.trim().to_string(), value))
-        })
-        .collect();
-    // Several X-Forwarded-For headers are one list, in order.
-    let forwarded: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    let client_ip = peer.map(|peer| {
+        // Several X-Forwarded-For headers are one list, in order.
+        let forwarded: Vec<&str> = headers.get_all("x-forwarded-for").collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        client_ip(peer.ip(), forwarded.as_deref(), trusted_proxies)
+    });
     RequestInfo {
         method: method.as_str().to_string(),
         path: uri.path().to_string(),
-        client_ip: peer.map(|p| client_ip(p.ip(), forwarded.as_deref(), trusted_proxies)),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        headers: header_pairs,
+        client_ip,
+        headers,
         query,
-        cookies,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::{HeaderValue, header};
+
     use super::*;
 
     #[test]
@@ -106,15 +82,42 @@ mod tests {
             .parse()
             .unwrap();
         let peer: SocketAddr = "203.0.113.9:5555".parse().unwrap();
-        let info = request_info(&Method::GET, &uri, &headers, Some(peer), &[]);
+        let info = request_info(&Method::GET, &uri, headers, Some(peer), &[]);
         assert_eq!(info.path, "/g/collect");
         assert_eq!(info.method, "GET");
         assert_eq!(info.query_parameter("dl"), Some("https://shop.example/"));
         assert_eq!(info.cookie("_ga"), Some("GA1.1.123.456"));
         assert_eq!(info.cookie("theme"), Some("dark mode"));
         assert_eq!(info.header("x-shop-id"), Some("eu-1"));
-        assert_eq!(info.user_agent.as_deref(), Some("Mozilla/5.0"));
+        assert_eq!(info.user_agent(), Some("Mozilla/5.0"));
         assert_eq!(info.client_ip, Some(peer.ip()));
+    }
+
+    #[test]
+    fn headers_are_read_in_place_skipping_values_that_are_not_text_and_cookies_span_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-shop-id",
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        headers.append("x-shop-id", "eu-2".parse().unwrap());
+        headers.append(header::COOKIE, "_ga=GA1.1.1.2; a=1".parse().unwrap());
+        headers.append(header::COOKIE, "theme=dark%20mode".parse().unwrap());
+        let uri: Uri = "/g/collect".parse().unwrap();
+        let info = request_info(&Method::GET, &uri, headers, None, &[]);
+        assert_eq!(
+            info.header("X-Shop-Id"),
+            Some("eu-2"),
+            "the first value that is text, by any case of the name"
+        );
+        assert_eq!(info.cookie("_ga"), Some("GA1.1.1.2"));
+        assert_eq!(
+            info.cookie("theme"),
+            Some("dark mode"),
+            "from the second header"
+        );
+        assert_eq!(info.cookie("missing"), None);
+        assert_eq!(info.user_agent(), None);
     }
 
     #[test]
@@ -125,9 +128,9 @@ mod tests {
         let uri: Uri = "/g/collect".parse().unwrap();
         let proxy: SocketAddr = "10.0.0.1:80".parse().unwrap();
         let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
-        let info = request_info(&Method::GET, &uri, &headers, Some(proxy), &trusted);
+        let info = request_info(&Method::GET, &uri, headers.clone(), Some(proxy), &trusted);
         assert_eq!(info.client_ip, Some("198.51.100.7".parse().unwrap()));
-        let info = request_info(&Method::GET, &uri, &headers, Some(proxy), &[]);
+        let info = request_info(&Method::GET, &uri, headers, Some(proxy), &[]);
         assert_eq!(
             info.client_ip,
             Some(proxy.ip()),

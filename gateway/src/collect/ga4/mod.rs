@@ -108,7 +108,7 @@ impl<'r> RequestParts<'r> {
     fn of(request: &'r RequestInfo) -> Self {
         RequestParts {
             ip: request.client_ip.map(crate::collect::client_ip::ip_text),
-            user_agent: request.user_agent.as_deref(),
+            user_agent: request.user_agent(),
             js_client_id: request.cookie("_ga").and_then(ga_cookie_client_id),
         }
     }

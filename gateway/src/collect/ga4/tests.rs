@@ -14,11 +14,13 @@ fn request() -> RequestInfo {
         method: "POST".into(),
         path: "/g/collect".into(),
         client_ip: Some("198.51.100.23".parse::<IpAddr>().unwrap()),
-        user_agent: Some(
+        headers: [(
+            "user-agent",
             "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
-             Chrome/122.0.0.0 Safari/537.36"
-                .into(),
-        ),
+             Chrome/122.0.0.0 Safari/537.36",
+        )]
+        .into_iter()
+        .collect(),
         ..RequestInfo::default()
     }
 }
@@ -254,7 +256,9 @@ fn sendbeacon_empty_body_is_one_event_from_the_query() {
 #[test]
 fn request_supplies_ip_user_agent_and_ga_cookie() {
     let mut request = request();
-    request.cookies = vec![("_ga".into(), "GA1.1.987654321.1717000000".into())];
+    request.headers = request
+        .headers
+        .with_cookies(vec![("_ga".into(), "GA1.1.987654321.1717000000".into())]);
     let events = parse_ga4(
         "v=2&tid=G-1&en=page_view",
         b"",

@@ -156,8 +156,8 @@ fn tail(
     if let Some(ip) = ip {
         tail.insert("ip_override".into(), Value::String(ip));
     }
-    if let Some(agent) = &request.user_agent {
-        tail.insert("user_agent".into(), Value::String(agent.clone()));
+    if let Some(agent) = request.user_agent() {
+        tail.insert("user_agent".into(), Value::String(agent.to_string()));
     }
     tail
 }

@@ -24,7 +24,7 @@ fn request() -> RequestInfo {
         method: "POST".into(),
         path: "/mp/collect".into(),
         client_ip: Some("10.1.2.3".parse().unwrap()),
-        user_agent: Some("shop-backend/1.4".into()),
+        headers: [("user-agent", "shop-backend/1.4")].into_iter().collect(),
         ..RequestInfo::default()
     }
 }
