@@ -23,24 +23,44 @@ function init(args)
   if file == nil then
     error("mix.lua: give the hit mix file after --")
   end
+  -- First the lines, then the requests: a HEADER line applies to every /g/ request,
+  -- wherever it stands.
+  local lines = {}
+  local browser_headers = {}
   local handle = assert(io.open(file, "r"))
   for line in handle:lines() do
     if line ~= "" and line:sub(1, 1) ~= "#" then
-      local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
-      if method == nil then
-        error("mix.lua: not METHOD<TAB>PATH[<TAB>BODY]: " .. line)
-      end
-      local headers = {}
-      if body == "" then
-        body = nil
+      local name, value = line:match("^HEADER\t([^\t]+)\t(.*)$")
+      if name ~= nil then
+        browser_headers[#browser_headers + 1] = { name, value }
+      elseif line:sub(1, 7) == "HEADER\t" then
+        error("mix.lua: not HEADER<TAB>NAME<TAB>VALUE: " .. line)
       else
-        body = unescape(body)
-        headers["Content-Type"] = content_type(path)
+        local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
+        if method == nil then
+          error("mix.lua: not METHOD<TAB>PATH[<TAB>BODY]: " .. line)
+        end
+        lines[#lines + 1] = { method, path, body }
       end
-      requests[#requests + 1] = wrk.format(method, path, headers, body)
     end
   end
   handle:close()
+  for _, line in ipairs(lines) do
+    local method, path, body = line[1], line[2], line[3]
+    local headers = {}
+    if path:sub(1, 3) == "/g/" then
+      for _, header in ipairs(browser_headers) do
+        headers[header[1]] = header[2]
+      end
+    end
+    if body == "" then
+      body = nil
+    else
+      body = unescape(body)
+      headers["Content-Type"] = content_type(path)
+    end
+    requests[#requests + 1] = wrk.format(method, path, headers, body)
+  end
   if #requests == 0 then
     error("mix.lua: no requests in " .. file)
   end

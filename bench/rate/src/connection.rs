@@ -76,6 +76,9 @@ impl Request {
     /// `hit` as sent to `host`: keep-alive, with its body's type and length.
     pub fn render(hit: &Hit, host: &str) -> Self {
         let mut head = format!("{} {} HTTP/1.1\r\nHost: {host}\r\n", hit.method, hit.path);
+        for (name, value) in &hit.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(content_type) = hit.content_type {
             head.push_str(&format!("Content-Type: {content_type}\r\n"));
         }
@@ -327,11 +330,12 @@ mod tests {
     }
 
     #[test]
-    fn a_post_is_rendered_with_its_type_and_length_and_a_get_without_a_body() {
+    fn a_post_is_rendered_with_its_type_and_length_and_a_get_with_its_headers_and_no_body() {
         let post = Hit {
             method: http::Method::POST,
             path: "/mp/collect?api_secret=s".to_owned(),
             content_type: Some("application/json"),
+            headers: Vec::new(),
             body: bytes::Bytes::from_static(b"{}"),
         };
         assert_eq!(
@@ -343,11 +347,12 @@ mod tests {
             method: http::Method::GET,
             path: "/g/collect?en=page_view".to_owned(),
             content_type: None,
+            headers: vec![("User-Agent".to_owned(), "Mozilla/5.0".to_owned())],
             body: bytes::Bytes::new(),
         };
         assert_eq!(
             Request::render(&get, "h").bytes,
-            b"GET /g/collect?en=page_view HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /g/collect?en=page_view HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0\r\n\r\n"
         );
     }
 }
