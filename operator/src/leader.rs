@@ -89,7 +89,8 @@ impl Leadership {
     pub async fn start(client: Client, options: LeaderOptions) -> Result<Self, Error> {
         let seconds = options.duration.as_secs().max(2);
         let grace = (seconds / 3).max(1);
-        let manager = LeaseManagerBuilder::new(client.clone(), &options.lease_name)
+        let lease_client = with_timeout(client.clone(), Duration::from_secs(grace));
+        let manager = LeaseManagerBuilder::new(lease_client, &options.lease_name)
             .with_namespace(&options.namespace)
             .with_identity(&options.identity)
             .with_duration(seconds)
@@ -181,6 +182,24 @@ impl Drop for Leadership {
             tasks.manager.abort();
         }
     }
+}
+
+/// `client` with every request bounded by `timeout`, for the election. A renewal lost on a
+/// connection that died without a reset would otherwise wait for the client's read
+/// timeout (295 s), while the manager goes on believing it leads: the Lease expires,
+/// [`Leadership::confirm`] refuses every write, and a single replica writes nothing for
+/// minutes (seen on the test node after a pod-network stall). Bounded, the renewal fails
+/// within the grace, the manager retries on a fresh connection and renews in time.
+fn with_timeout(client: Client, timeout: Duration) -> Client {
+    let namespace = client.default_namespace().to_string();
+    let send = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+        let client = client.clone();
+        async move { client.send(request).await }
+    });
+    Client::new(
+        tower::ServiceBuilder::new().timeout(timeout).service(send),
+        namespace,
+    )
 }
 
 /// Whether `lease` is held by `identity` and unexpired at `now`.

@@ -1,6 +1,8 @@
 //! Two operators on one scope: only the Lease holder writes, and when it dies the other
 //! takes over within the lease duration; a graceful shutdown releases the Lease.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hermes_compiler::contract;
@@ -61,6 +63,18 @@ async fn event_reporters(ns: &TestNamespace) -> Vec<String> {
     reporters
 }
 
+/// Changes the Tag (its generation 2) and waits until that generation is live.
+async fn second_generation_goes_live(ns: &TestNamespace) {
+    let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
+    ns.apply(&[&item_sku]).await.unwrap();
+    wait_status::<Tag>(ns, "low-stock-signal", |s| {
+        (s.live_generation == Some(2))
+            .then_some(())
+            .ok_or_else(|| "generation 2 not live".into())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_duration() {
     let ns = namespace_with_crds("leader").await.unwrap();
@@ -98,14 +112,7 @@ async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_d
     );
 
     // The new leader reconciles changes.
-    let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
-    ns.apply(&[&item_sku]).await.unwrap();
-    wait_status::<Tag>(&ns, "low-stock-signal", |s| {
-        (s.live_generation == Some(2))
-            .then_some(())
-            .ok_or_else(|| "generation 2 not live".into())
-    })
-    .await;
+    second_generation_goes_live(&ns).await;
     let reporters = event_reporters(&ns).await;
     assert!(reporters.contains(&follower_id), "{reporters:?}");
     drop(follower);
@@ -128,4 +135,63 @@ async fn graceful_shutdown_releases_the_leader_lease() {
         "{:?}",
         stopping.elapsed()
     );
+}
+
+/// A client whose next write to a Lease, once armed, never gets an answer: a request lost
+/// on a connection that died without a reset (the kube client would wait for its
+/// 295 s read timeout).
+fn lease_write_hangs(
+    client: kube::Client,
+    armed: Arc<AtomicBool>,
+    hung: Arc<AtomicUsize>,
+) -> kube::Client {
+    let namespace = client.default_namespace().to_string();
+    let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
+        let client = client.clone();
+        let lease_write =
+            request.method() != http::Method::GET && request.uri().path().contains("/leases/");
+        let hang = lease_write && armed.swap(false, Ordering::SeqCst);
+        if hang {
+            hung.fetch_add(1, Ordering::SeqCst);
+        }
+        async move {
+            if hang {
+                std::future::pending::<()>().await;
+            }
+            client.send(request).await
+        }
+    });
+    kube::Client::new(service, namespace)
+}
+
+#[tokio::test]
+async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
+    let ns = namespace_with_crds("leader-hang").await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
+    let _gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
+    let (armed, hung) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let client = lease_write_hangs(ns.client(), armed.clone(), hung.clone());
+    let _operator = Operator::start(client, elected(&ns, "op-a"));
+    wait_holder(&ns, |h| h == Some("op-a")).await;
+    wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
+
+    // The next renewal hangs; wait until the Lease would have expired without another.
+    armed.store(true, Ordering::SeqCst);
+    wait_for(TIMEOUT, || async {
+        (hung.load(Ordering::SeqCst) > 0)
+            .then_some(())
+            .ok_or_else(|| "no renewal attempted yet".to_string())
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS)).await;
+
+    // Still the only replica, and still writing: the hung renewal timed out, the Lease was
+    // renewed again, and a change goes live within the usual wait.
+    second_generation_goes_live(&ns).await;
+    assert_eq!(holder(&ns).await.as_deref(), Some("op-a"));
 }
