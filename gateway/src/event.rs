@@ -138,10 +138,7 @@ impl Headers {
     /// The first header of this name (case-insensitive) whose value is text (visible
     /// ASCII); headers with other bytes are skipped, as before they were ever copied.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map
-            .get_all(name)
-            .iter()
-            .find_map(|value| value.to_str().ok())
+        self.get_all(name).next()
     }
 
     /// Every value of this header that is text, in arrival order.
@@ -177,6 +174,41 @@ impl Headers {
     }
 }
 
+impl Headers {
+    /// Headers of these `(name, value)` pairs, or the first pair no request can carry.
+    pub fn try_from_pairs<N: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Result<Self, InvalidHeader> {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            let (name, value) = header(name.as_ref(), value.as_ref())?;
+            map.append(name, value);
+        }
+        Ok(Headers::new(map))
+    }
+}
+
+/// A header no request can carry: its name as given, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("the header {name:?} cannot be sent: {reason}")]
+pub struct InvalidHeader {
+    /// The name as given.
+    pub name: String,
+    /// What is wrong with the name or the value.
+    pub reason: String,
+}
+
+/// One header, checked.
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), InvalidHeader> {
+    let invalid = |reason: String| InvalidHeader {
+        name: name.to_string(),
+        reason,
+    };
+    let header = HeaderName::from_bytes(name.as_bytes()).map_err(|e| invalid(e.to_string()))?;
+    let value = HeaderValue::from_str(value).map_err(|e| invalid(e.to_string()))?;
+    Ok((header, value))
+}
+
 impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
         self.map == other.map && self.cookies() == other.cookies()
@@ -189,10 +221,7 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Headers {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(pairs: I) -> Self {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_ref().as_bytes()),
-                HeaderValue::from_str(value.as_ref()),
-            ) {
+            if let Ok((name, value)) = header(name.as_ref(), value.as_ref()) {
                 map.append(name, value);
             }
         }

@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use hermes_gateway::collect::{Limits, MpQuery, parse_ga4, parse_mp};
-use hermes_gateway::event::{Event, Headers, RequestInfo};
+use hermes_gateway::event::{Event, Headers, InvalidHeader, RequestInfo};
 use url::{Url, form_urlencoded};
 
 use super::file::Hit;
@@ -23,13 +23,8 @@ pub enum HitError {
     },
     /// A header of the hit is no HTTP header (its name or value), which no request can
     /// carry.
-    #[error("the header {name:?} cannot be sent: {reason}")]
-    Header {
-        /// The header's name as written.
-        name: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    Header(#[from] InvalidHeader),
     /// The gateway refuses the `/g/collect` hit.
     #[error("the gateway refuses the gtag hit: {0}")]
     Ga4(#[from] hermes_gateway::collect::CollectError),
@@ -107,19 +102,7 @@ fn parse_measurement_protocol(
 /// hit's `cookies`, when it lists any, stand for its `Cookie` header (values as written,
 /// decoded); otherwise a `Cookie` header's cookies are read as the gateway reads them.
 fn request_info(hit: &Hit, method: &str, path: &str, query: &str) -> Result<RequestInfo, HitError> {
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in &hit.headers {
-        let invalid = |reason: String| HitError::Header {
-            name: name.clone(),
-            reason,
-        };
-        let header = http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|error| invalid(error.to_string()))?;
-        let value =
-            http::HeaderValue::from_str(value).map_err(|error| invalid(error.to_string()))?;
-        headers.append(header, value);
-    }
-    let mut headers = Headers::new(headers);
+    let mut headers = Headers::try_from_pairs(&hit.headers)?;
     if !hit.cookies.is_empty() {
         headers = headers.with_cookies(
             hit.cookies
@@ -155,7 +138,7 @@ mod tests {
             .err()
             .expect("an invalid header name is refused");
         assert!(
-            matches!(&error, HitError::Header { name, .. } if name == "x bad"),
+            matches!(&error, HitError::Header(InvalidHeader { name, .. }) if name == "x bad"),
             "{error}"
         );
     }
