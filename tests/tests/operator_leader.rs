@@ -63,6 +63,15 @@ async fn event_reporters(ns: &TestNamespace) -> Vec<String> {
     reporters
 }
 
+/// A namespace holding the low-stock Tag and its Trigger, watched by one gateway replica.
+async fn low_stock_tag_with_a_gateway(prefix: &str) -> (TestNamespace, GatewayWatcher) {
+    let ns = namespace_with_crds(prefix).await.unwrap();
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag]).await.unwrap();
+    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
+    (ns, gateway)
+}
+
 /// Changes the Tag (its generation 2) and waits until that generation is live.
 async fn second_generation_goes_live(ns: &TestNamespace) {
     let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
@@ -77,10 +86,7 @@ async fn second_generation_goes_live(ns: &TestNamespace) {
 
 #[tokio::test]
 async fn only_the_leader_writes_and_a_dead_leader_is_replaced_within_the_lease_duration() {
-    let ns = namespace_with_crds("leader").await.unwrap();
-    let (trigger, tag) = fixtures::low_stock_signal();
-    ns.apply(&[&trigger, &tag]).await.unwrap();
-    let _gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
+    let (ns, _gateway) = low_stock_tag_with_a_gateway("leader").await;
     let a = Operator::start(ns.client(), elected(&ns, "op-a"));
     let first = wait_holder(&ns, |h| h.is_some()).await.unwrap();
     let b = Operator::start(ns.client(), elected(&ns, "op-b"));
@@ -166,10 +172,7 @@ fn lease_write_hangs(
 
 #[tokio::test]
 async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
-    let ns = namespace_with_crds("leader-hang").await.unwrap();
-    let (trigger, tag) = fixtures::low_stock_signal();
-    ns.apply(&[&trigger, &tag]).await.unwrap();
-    let _gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
+    let (ns, _gateway) = low_stock_tag_with_a_gateway("leader-hang").await;
     let (armed, hung) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicUsize::new(0)),
