@@ -13,7 +13,8 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
 
 use crate::TIMEOUT;
-use crate::namespace::TestNamespace;
+use crate::fixtures;
+use crate::namespace::{TestNamespace, namespace_with_crds};
 use crate::wait::wait_for;
 
 /// How long the replica's report Lease lasts: short, so tests see expiry quickly.
@@ -76,6 +77,20 @@ impl GatewayWatcher {
         .await
         .unwrap_or_else(|error| panic!("gateway did not swap the new config in: {error}"))
     }
+}
+
+/// A namespace (CRDs applied) holding the examples' low-stock Tag and its Trigger,
+/// watched by one gateway replica, `gw-0`; panics if the cluster cannot give one.
+pub async fn low_stock_tag_with_a_gateway(prefix: &str) -> (TestNamespace, GatewayWatcher) {
+    let ns = namespace_with_crds(prefix)
+        .await
+        .unwrap_or_else(|error| panic!("no test namespace: {error}"));
+    let (trigger, tag) = fixtures::low_stock_signal();
+    ns.apply(&[&trigger, &tag])
+        .await
+        .unwrap_or_else(|error| panic!("low-stock Tag and Trigger not applied: {error}"));
+    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
+    (ns, gateway)
 }
 
 impl Drop for GatewayWatcher {

@@ -30,6 +30,7 @@ pub mod gateway_process;
 pub mod gateway_report;
 pub mod gateway_watcher;
 pub mod helm;
+pub mod hung_request;
 pub mod identity;
 mod kubeconfig;
 mod kubectl;

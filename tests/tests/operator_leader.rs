@@ -1,15 +1,14 @@
 //! Two operators on one scope: only the Lease holder writes, and when it dies the other
 //! takes over within the lease duration; a graceful shutdown releases the Lease.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hermes_compiler::contract;
 use hermes_crds::api::Tag;
 use hermes_tests::fixtures::{self, TagFixture, event_data};
 use hermes_tests::gateway_config::{config_map, wait_config};
-use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::gateway_watcher::low_stock_tag_with_a_gateway;
+use hermes_tests::hung_request::{HungRequest, write_to};
 use hermes_tests::operator::{self, Operator};
 use hermes_tests::status::{field_managers, wait_ready, wait_status};
 use hermes_tests::{TIMEOUT, TestNamespace, namespace_with_crds, wait_for};
@@ -61,15 +60,6 @@ async fn event_reporters(ns: &TestNamespace) -> Vec<String> {
     reporters.sort();
     reporters.dedup();
     reporters
-}
-
-/// A namespace holding the low-stock Tag and its Trigger, watched by one gateway replica.
-async fn low_stock_tag_with_a_gateway(prefix: &str) -> (TestNamespace, GatewayWatcher) {
-    let ns = namespace_with_crds(prefix).await.unwrap();
-    let (trigger, tag) = fixtures::low_stock_signal();
-    ns.apply(&[&trigger, &tag]).await.unwrap();
-    let gateway = GatewayWatcher::start(ns.client(), &ns, "gw-0");
-    (ns, gateway)
 }
 
 /// Changes the Tag (its generation 2) and waits until that generation is live.
@@ -143,54 +133,17 @@ async fn graceful_shutdown_releases_the_leader_lease() {
     );
 }
 
-/// A client whose next write to a Lease, once armed, never gets an answer: a request lost
-/// on a connection that died without a reset (the kube client would wait for its
-/// 295 s read timeout).
-fn lease_write_hangs(
-    client: kube::Client,
-    armed: Arc<AtomicBool>,
-    hung: Arc<AtomicUsize>,
-) -> kube::Client {
-    let namespace = client.default_namespace().to_string();
-    let service = tower::service_fn(move |request: http::Request<kube::client::Body>| {
-        let client = client.clone();
-        let lease_write =
-            request.method() != http::Method::GET && request.uri().path().contains("/leases/");
-        let hang = lease_write && armed.swap(false, Ordering::SeqCst);
-        if hang {
-            hung.fetch_add(1, Ordering::SeqCst);
-        }
-        async move {
-            if hang {
-                std::future::pending::<()>().await;
-            }
-            client.send(request).await
-        }
-    });
-    kube::Client::new(service, namespace)
-}
-
 #[tokio::test]
 async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
     let (ns, _gateway) = low_stock_tag_with_a_gateway("leader-hang").await;
-    let (armed, hung) = (
-        Arc::new(AtomicBool::new(false)),
-        Arc::new(AtomicUsize::new(0)),
-    );
-    let client = lease_write_hangs(ns.client(), armed.clone(), hung.clone());
-    let _operator = Operator::start(client, elected(&ns, "op-a"));
+    let lease_write = HungRequest::new(ns.client(), |r| write_to(r, "leases"));
+    let _operator = Operator::start(lease_write.client(), elected(&ns, "op-a"));
     wait_holder(&ns, |h| h == Some("op-a")).await;
     wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
 
     // The next renewal hangs; wait until the Lease would have expired without another.
-    armed.store(true, Ordering::SeqCst);
-    wait_for(TIMEOUT, || async {
-        (hung.load(Ordering::SeqCst) > 0)
-            .then_some(())
-            .ok_or_else(|| "no renewal attempted yet".to_string())
-    })
-    .await
-    .unwrap();
+    lease_write.arm();
+    lease_write.wait_hung().await;
     tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS)).await;
 
     // Still the only replica, and still writing: the hung renewal timed out, the Lease was
