@@ -65,6 +65,11 @@ pub struct OperatorArgs {
     /// sharding with small configs (tests, trials).
     #[arg(long, default_value_t = contract::SHARD_LIMIT_BYTES, value_parser = shard_bytes)]
     config_shard_bytes: usize,
+    /// Give up on an API request after this many seconds (watches excepted), so that a
+    /// request lost on a dead connection is retried instead of waiting for the client's
+    /// 295 s read timeout.
+    #[arg(long, default_value_t = crate::api_timeout::DEFAULT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    api_request_timeout_seconds: u64,
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -109,6 +114,7 @@ pub async fn run(args: OperatorArgs) -> anyhow::Result<()> {
     options.debounce = Duration::from_millis(args.debounce_ms);
     options.max_config_shards = args.max_config_shards;
     options.config_shard_bytes = args.config_shard_bytes;
+    options.api_request_timeout = Duration::from_secs(args.api_request_timeout_seconds);
     if !args.no_leader_election {
         options.leader = Some(LeaderOptions {
             namespace: args
@@ -194,6 +200,16 @@ mod tests {
             let parsed = Cli::try_parse_from(["hermes-operator", "--config-shard-bytes", refused]);
             assert!(parsed.is_err(), "--config-shard-bytes {refused} is refused");
         }
+    }
+
+    #[test]
+    fn api_requests_give_up_after_ten_seconds_unless_told_and_never_at_once() {
+        let default = Cli::try_parse_from(["hermes-operator"]).unwrap();
+        assert_eq!(default.args.api_request_timeout_seconds, 10);
+        let set = Cli::try_parse_from(["hermes-operator", "--api-request-timeout-seconds", "3"]);
+        assert_eq!(set.unwrap().args.api_request_timeout_seconds, 3);
+        let zero = Cli::try_parse_from(["hermes-operator", "--api-request-timeout-seconds", "0"]);
+        assert!(zero.is_err(), "a zero timeout is refused");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::api_timeout;
 use crate::cache::NamespaceCache;
 use crate::discovery;
 use crate::error::Error;
@@ -69,11 +70,13 @@ pub struct Options {
     pub max_config_shards: usize,
     /// The most config bytes one ConfigMap holds ([`contract::SHARD_LIMIT_BYTES`]).
     pub config_shard_bytes: usize,
+    /// Every API request but watches gives up after this long ([`api_timeout`]).
+    pub api_request_timeout: Duration,
 }
 
 impl Options {
     /// Defaults for `namespaces`: the default ConfigMap, no election, no topic, no
-    /// metrics endpoint, 100 ms debounce, 5 min resync, no topic check.
+    /// metrics endpoint, 100 ms debounce, 5 min resync, no topic check, 10 s API requests.
     pub fn new(namespaces: Vec<String>, identity: impl Into<String>) -> Self {
         Options {
             namespaces,
@@ -89,6 +92,7 @@ impl Options {
             topic_check: None,
             max_config_shards: contract::MAX_SHARDS,
             config_shard_bytes: contract::SHARD_LIMIT_BYTES,
+            api_request_timeout: api_timeout::DEFAULT,
         }
     }
 }
@@ -112,11 +116,14 @@ async fn connect_topic_check(options: &TopicCheckOptions) -> Option<TopicCheck> 
 }
 
 /// Run until `shutdown` completes; then stop the workers and release the leader Lease.
+/// Every request through `client` but watches is bounded by
+/// [`Options::api_request_timeout`].
 pub async fn run(
     client: Client,
     options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
+    let client = api_timeout::bounded(client, options.api_request_timeout);
     let mut shutdown = std::pin::pin!(shutdown);
     tokio::select! {
         () = wait_for_crds(&client) => {}

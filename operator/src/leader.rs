@@ -15,6 +15,7 @@ use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::api_timeout;
 use crate::error::Error;
 
 /// Why this replica may not write now.
@@ -89,7 +90,11 @@ impl Leadership {
     pub async fn start(client: Client, options: LeaderOptions) -> Result<Self, Error> {
         let seconds = options.duration.as_secs().max(2);
         let grace = (seconds / 3).max(1);
-        let lease_client = with_timeout(client.clone(), Duration::from_secs(grace));
+        // Election requests give up within the grace, sooner than other requests: a
+        // renewal lost on a dead connection must fail and be retried before the Lease
+        // lapses, or [`Leadership::confirm`] refuses every write while the manager still
+        // believes it leads (seen on the test node after a pod-network stall).
+        let lease_client = api_timeout::bounded(client.clone(), Duration::from_secs(grace));
         let manager = LeaseManagerBuilder::new(lease_client, &options.lease_name)
             .with_namespace(&options.namespace)
             .with_identity(&options.identity)
@@ -182,24 +187,6 @@ impl Drop for Leadership {
             tasks.manager.abort();
         }
     }
-}
-
-/// `client` with every request bounded by `timeout`, for the election. A renewal lost on a
-/// connection that died without a reset would otherwise wait for the client's read
-/// timeout (295 s), while the manager goes on believing it leads: the Lease expires,
-/// [`Leadership::confirm`] refuses every write, and a single replica writes nothing for
-/// minutes (seen on the test node after a pod-network stall). Bounded, the renewal fails
-/// within the grace, the manager retries on a fresh connection and renews in time.
-fn with_timeout(client: Client, timeout: Duration) -> Client {
-    let namespace = client.default_namespace().to_string();
-    let send = tower::service_fn(move |request: http::Request<kube::client::Body>| {
-        let client = client.clone();
-        async move { client.send(request).await }
-    });
-    Client::new(
-        tower::ServiceBuilder::new().timeout(timeout).service(send),
-        namespace,
-    )
 }
 
 /// Whether `lease` is held by `identity` and unexpired at `now`.

@@ -8,7 +8,9 @@
 //! and counted by [`events`] into [`metrics`]; wiring in [`controller`].
 //! [`lookup_import`] backs `hermes lookup import`; [`lookup_feed`] applies the Pub/Sub
 //! feeds of LookupTables (leader only) through it; [`cli`] is the command line.
+//! Every API request but watches is bounded by [`api_timeout`].
 
+pub mod api_timeout;
 pub mod cache;
 pub mod cli;
 pub mod controller;
