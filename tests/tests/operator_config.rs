@@ -4,13 +4,15 @@
 //! import` of a 5,000-row feed reaching a gateway.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use hermes_compiler::contract;
 use hermes_crds::api::{LookupTable, STALLED, Tag};
 use hermes_operator::lookup_import::{self, Header, Target};
 use hermes_tests::fixtures::{self, LookupTableFixture, TagFixture, TriggerFixture, event_data};
 use hermes_tests::gateway_config::{config_map, wait_config};
-use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::gateway_watcher::{GatewayWatcher, low_stock_tag_with_a_gateway};
+use hermes_tests::hung_request::{HungRequest, write_to};
 use hermes_tests::operator::{Operator, options};
 use hermes_tests::status::{condition, live_with, ready, wait_ready, wait_status};
 use hermes_tests::{TIMEOUT, TestNamespace, namespace_with_crds, wait_for};
@@ -244,4 +246,29 @@ async fn lookup_import_of_5000_rows_goes_to_a_config_map_and_reaches_the_gateway
         .await
         .unwrap_err();
     assert!(error.to_string().contains("not found"), "{error}");
+}
+
+#[tokio::test]
+async fn a_config_write_that_never_answers_is_given_up_and_the_change_still_goes_live() {
+    let (ns, _gateway) = low_stock_tag_with_a_gateway("config-hang").await;
+    let config_write = HungRequest::new(ns.client(), |r| write_to(r, "configmaps"));
+    let mut options = options(&ns, "op");
+    options.api_request_timeout = Duration::from_secs(2);
+    let _operator = Operator::start(config_write.client(), options);
+    wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
+
+    // The change's config write never answers (the kube client alone would wait 295 s).
+    config_write.arm();
+    let item_sku = fixtures::low_stock_signal_tag().field("sku", event_data("item_sku"));
+    ns.apply(&[&item_sku]).await.unwrap();
+    config_write.wait_hung().await;
+
+    // The write gives up after 2 s, the reconcile is retried, and the change goes live in
+    // the usual wait.
+    wait_status::<Tag>(&ns, "low-stock-signal", |s| {
+        (s.live_generation == Some(2))
+            .then_some(())
+            .ok_or_else(|| "generation 2 not live".into())
+    })
+    .await;
 }

@@ -9,7 +9,8 @@ use hermes_crds::api::{RECONCILING, STALLED, Tag, Trigger};
 use hermes_tests::fixtures::{self, TagFixture, TriggerFixture, event_data};
 use hermes_tests::gateway_config::{config_map, wait_config};
 use hermes_tests::gateway_report::write_gateway_lease;
-use hermes_tests::gateway_watcher::GatewayWatcher;
+use hermes_tests::gateway_watcher::{GatewayWatcher, low_stock_tag_with_a_gateway};
+use hermes_tests::hung_request::{HungRequest, status_write};
 use hermes_tests::operator::{Operator, options};
 use hermes_tests::status::{condition, field_managers, ready, wait_ready};
 use hermes_tests::{TIMEOUT, namespace_with_crds, wait_for};
@@ -309,4 +310,22 @@ async fn ready_statuses_are_not_rewritten_when_nothing_changes() {
         metrics.contains("hermes_operator_config_publication_seconds_count 1"),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_status_patch_that_never_answers_is_given_up_and_the_tag_still_becomes_ready() {
+    let (ns, _gateway) = low_stock_tag_with_a_gateway("status-hang").await;
+
+    // The operator's first status patch never answers (the kube client alone would wait
+    // 295 s).
+    let status_patch = HungRequest::new(ns.client(), status_write);
+    status_patch.arm();
+    let mut options = options(&ns, "op");
+    options.api_request_timeout = Duration::from_secs(2);
+    let _operator = Operator::start(status_patch.client(), options);
+    status_patch.wait_hung().await;
+
+    // The patch gives up after 2 s, the reconcile is retried, and the Tag is Ready in the
+    // usual wait.
+    wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
 }
