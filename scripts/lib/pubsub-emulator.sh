@@ -3,6 +3,7 @@
 #
 #   source scripts/lib/pubsub-emulator.sh
 #   pubsub_emulator_start 8085 "$WORK"      # sets PUBSUB_EMULATOR_PID, waits until it answers
+#   pubsub_emulator_start 8085 "$WORK" 1    # the same, the JVM kept to core 1
 #   pubsub_create_topic 8085 hermes-local low-stock [low-stock-local]
 #   export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 
@@ -10,11 +11,14 @@ PUBSUB_EMULATOR_BIN="${PUBSUB_EMULATOR_BIN:-/usr/lib/google-cloud-sdk/platform/p
 
 # Starts the emulator on 127.0.0.1:PORT with its data and log under DIR, in its own session
 # (so the JVM and its children stop together), and waits up to a minute for it to answer.
+# With CPUS (a taskset list), the JVM and every thread it starts run on those cores only.
 # Fails, with the log's tail, if it does not.
 pubsub_emulator_start() {
-  local port="$1" dir="$2"
+  local port="$1" dir="$2" cpus="${3:-}"
+  local pin=()
+  [[ -n "$cpus" ]] && pin=(taskset -c "$cpus")
   mkdir -p "$dir/pubsub"
-  setsid "$PUBSUB_EMULATOR_BIN" --host=127.0.0.1 --port="$port" --data-dir="$dir/pubsub" \
+  setsid "${pin[@]}" "$PUBSUB_EMULATOR_BIN" --host=127.0.0.1 --port="$port" --data-dir="$dir/pubsub" \
     >"$dir/emulator.log" 2>&1 &
   PUBSUB_EMULATOR_PID=$!
   for _ in $(seq 1 120); do
