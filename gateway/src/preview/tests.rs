@@ -20,6 +20,7 @@ use crate::settings::GatewaySettings;
 
 const TOKEN: &str = "preview-token";
 const LOW_STOCK: &str = "/g/collect?v=2&tid=G-0000&cid=555.1&en=LowStock&ep.sku=BOWL-10";
+const MP_SECRET: &str = "shop-secret";
 
 fn state(recorder: Arc<RecordingPublisher>, hits_per_session: usize) -> Arc<AppState> {
     let mut registry = Registry::default();
@@ -35,6 +36,7 @@ fn state(recorder: Arc<RecordingPublisher>, hits_per_session: usize) -> Arc<AppS
         settings: GatewaySettings {
             debug_token: Some(TOKEN.into()),
             max_body_bytes: 4096,
+            mp_secrets: GatewaySettings::parse_mp_secrets(&format!("G-SHOP={MP_SECRET}")).unwrap(),
             ..Default::default()
         },
         metrics,
@@ -182,6 +184,33 @@ async fn the_header_form_of_the_session_id_traces_too() {
         .unwrap();
     send(&state, request).await;
     assert_eq!(kept(&state, &session).len(), 1);
+}
+
+#[tokio::test]
+async fn a_measurement_protocol_hit_of_a_session_is_traced_with_its_data() {
+    let recorder = Arc::new(RecordingPublisher::new());
+    let state = state(recorder.clone(), 10);
+    let session = start(&state, false).await;
+    let purchase = json!({"client_id": "1.2", "events": [{"name": "purchase", "params": {
+        "session_id": "1", "transaction_id": "MP-1", "currency": "EUR", "value": 99.9,
+        "items": [{"item_id": "BOWL-10", "price": 33.3, "quantity": 3}]
+    }}]});
+    let request = Request::post(format!(
+        "/mp/collect?measurement_id=G-SHOP&api_secret={MP_SECRET}"
+    ))
+    .header(super::SESSION_HEADER, &session)
+    .body(Body::from(purchase.to_string()))
+    .unwrap();
+    assert_eq!(send(&state, request).await.status(), StatusCode::NO_CONTENT);
+    let hits = kept(&state, &session);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].path, "/mp/collect");
+    let event = &hits[0].events[0];
+    assert_eq!(event.event_name, "purchase");
+    assert_eq!(event.event_data["transaction_id"], "MP-1");
+    let fired = event.tags.iter().filter(|t| t.fired).count();
+    assert!(fired > 0, "{:?}", event.tags);
+    assert_eq!(hits[0].published, recorder.messages().len());
 }
 
 #[tokio::test]

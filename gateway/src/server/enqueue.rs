@@ -13,7 +13,7 @@ use crate::events::{
     EventEvaluated, FieldsDropped, TagFired, TagMessageNotEnqueued, TriggerMatched,
 };
 use crate::fire::{self, EventTrace, PreparedConfig, RenderedMessage};
-use crate::preview::PreviewHit;
+use crate::preview::{PreviewHit, Session};
 use crate::publish::{OutgoingMessage, Record};
 
 /// What the gateway did with a hit it did not refuse.
@@ -40,23 +40,25 @@ pub(crate) struct Explanation {
     pub events: Vec<EventTrace>,
 }
 
-/// Evaluate every event against `config` (the snapshot the hit was parsed with); queue the messages, or explain them when `debug` is set. A hit
-/// of an open preview session is also traced into it (and, in dry run, not published).
-/// A message the publisher refuses as unpublishable is counted for its tag and skipped;
-/// a full queue refuses the hit (503), so the client sends it again.
+/// Evaluate every event against `config` (the snapshot the hit was parsed with); queue the
+/// messages, or explain them when `debug` is set. A hit of an open preview session
+/// (`preview`, looked up once by the handler, before parsing: the session that decided
+/// which events were parsed with their data is the one they are traced into) is also
+/// traced into it (and, in dry run, not published). A message the publisher refuses as
+/// unpublishable is counted for its tag and skipped; a full queue refuses the hit (503),
+/// so the client sends it again.
 pub(crate) async fn fire_and_enqueue(
     state: &AppState,
     config: Option<Arc<PreparedConfig>>,
     events: &[Event],
     request: &RequestInfo,
     debug: bool,
+    preview: Option<Arc<Session>>,
 ) -> Result<Handled, Refusal> {
     let config = config.ok_or(Refusal::NoConfig)?;
     if debug {
         return Ok(Handled::Explained(explain(state, &config, events, request)));
     }
-    // A hit of an open preview session is traced; with none open, one atomic load.
-    let preview = state.preview.session_for(request);
     let dry_run = preview.as_ref().is_some_and(|session| session.dry_run());
     let mut traces = Vec::new();
     let mut outgoing = Vec::new();

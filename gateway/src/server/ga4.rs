@@ -29,9 +29,11 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     // One config for the whole hit: the one that says which events need their data is
     // the one they are evaluated against. A traced hit (debug mode, an open preview
     // session) shows every event's data; otherwise an event no tag can fire on is kept
-    // as its name alone.
+    // as its name alone. The session is looked up once (with none open, one atomic
+    // load): one opened while this hit is parsed does not get it with name-only events.
     let config = state.config.current();
-    let traced = debug || state.preview.session_for(&info).is_some();
+    let preview = state.preview.session_for(&info);
+    let traced = debug || preview.is_some();
     let needs_data = |name: &str| {
         traced
             || config
@@ -42,5 +44,5 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
     if state.settings.truncate_ip {
         truncate_ip_overrides(&mut events);
     }
-    fire_and_enqueue(state, config, &events, &info, debug).await
+    fire_and_enqueue(state, config, &events, &info, debug, preview).await
 }

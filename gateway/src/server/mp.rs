@@ -73,7 +73,8 @@ async fn handle(state: &AppState, request: Request) -> Result<Handled, Refusal> 
         truncate_ip_overrides(&mut outcome.events);
     }
     let config = state.config.current();
-    fire_and_enqueue(state, config, &outcome.events, &info, debug).await
+    let preview = state.preview.session_for(&info);
+    fire_and_enqueue(state, config, &outcome.events, &info, debug, preview).await
 }
 
 /// The stream a request is for: its measurement id, or its Firebase app id.
