@@ -287,6 +287,7 @@ def test_full_values_reference_secrets_and_set_every_flag(full):
         "--config-map=hermes-gateway-config",
         "--metrics-addr=0.0.0.0:9090",
         "--debounce-ms=100",
+        "--api-request-timeout-seconds=30",
         "--log-format=text",
         "--leader-lease-seconds=20",
         "--publication-topic=projects/acme/topics/hermes-config",

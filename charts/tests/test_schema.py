@@ -36,6 +36,7 @@ def test_a_typo_fails_with_the_schemas_message(values, message):
         ({"gateway": {"buffer": {"persistence": {"enabled": True, "accessModes": ["ReadOnlyMany"]}}}}, "at '/gateway/buffer/persistence/accessModes/0'"),
         ({"gateway": {"deadLetterTopic": "projects/acme"}}, "at '/gateway/deadLetterTopic'"),
         ({"gateway": {"shutdown": {"delaySeconds": -1}}}, "at '/gateway/shutdown/delaySeconds'"),
+        ({"operator": {"apiRequestTimeoutSeconds": 0}}, "at '/operator/apiRequestTimeoutSeconds'"),
     ],
 )
 def test_a_wrong_type_or_value_fails_with_the_schemas_message(values, message):
