@@ -369,6 +369,40 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Parameters {
 mod tests {
     use super::*;
 
+    /// Ids are what consumers de-duplicate on, so they must not change between versions:
+    /// a hit retried across an upgrade must give the id its first attempt had. The
+    /// expected ids are what the gateway gave when this test was written.
+    #[test]
+    fn the_stable_id_of_an_event_is_the_same_as_earlier_versions_gave() {
+        let data = serde_json::json!({
+            "event_name": "purchase",
+            "client_id": "1111111111.1732880000",
+            "value": 59.9,
+            "page_title": "Caf\u{e9} \"Dog\" Bowls\n",
+            "items": [{"item_id": "SKU-1", "quantity": 2}, {"item_id": "SKU-2", "price": 9.95}],
+            "x-ga-system_properties": {"ss": "1", "fv": "2"},
+        });
+        let Value::Object(data) = data else {
+            unreachable!("a JSON object literal")
+        };
+        let ga4 = Event {
+            client: ClientKind::Ga4,
+            data: data.clone(),
+        };
+        let mp = Event {
+            client: ClientKind::MeasurementProtocol,
+            data,
+        };
+        assert_eq!(
+            [ga4.stable_id(0), ga4.stable_id(1), mp.stable_id(0)],
+            [
+                "2d47b729-d6e0-8878-9d74-7a8c5443f26c",
+                "8c857bf4-213c-8070-a9a3-321ba319e857",
+                "ebae9936-22ea-8737-9943-519a555bcff8",
+            ]
+        );
+    }
+
     #[test]
     fn a_query_is_decoded_when_first_read_and_compares_by_its_parameters() {
         let query = Query::new("dl=https%3A%2F%2Fshop.example%2F&dt=Dog+Bowls&en=page_view");
