@@ -199,7 +199,7 @@ fn build_event<'p>(
     if !needs_data(name) {
         return Ok(Event {
             client: ClientKind::Ga4,
-            data: EventBuilder::new(name, 0).name_only(),
+            data: params::name_only(name),
         });
     }
     let mut builder = EventBuilder::new(name, params);

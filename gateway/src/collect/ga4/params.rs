@@ -149,11 +149,6 @@ impl<'a> EventBuilder<'a> {
         true
     }
 
-    /// The event data of an event nobody reads beyond its name: `event_name` alone.
-    pub(crate) fn name_only(self) -> EventData {
-        self.data
-    }
-
     /// The finished event data. `ip` and `user_agent` come from the request and fill
     /// `ip_override` / `user_agent` unless the hit set them; `js_client_id` (from the `_ga`
     /// cookie) fills `x-ga-js_client_id` and stands in for a missing `cid`.
@@ -218,6 +213,14 @@ impl<'a> EventBuilder<'a> {
         }
         self.data
     }
+}
+
+/// The event data of an event nobody reads beyond its name: `event_name` alone, in a map
+/// sized for it (most events of a hit are such; a builder's map has room for a full event).
+pub(crate) fn name_only(event_name: &str) -> EventData {
+    let mut data = EventData::with_capacity(1);
+    data.insert("event_name".into(), Value::String(event_name.to_string()));
+    data
 }
 
 /// `prefix` + `key` in one allocation (`format!` goes through the formatting machinery,
