@@ -4,9 +4,11 @@
 //! Event data is a JSON object with sGTM's common event data keys (`event_name`,
 //! `client_id`, `items`, `x-ga-*`, …), so payloads can send it as it is.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use axum::http::header::{AsHeaderName, COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use hermes_crds::api::ClientKind;
@@ -91,26 +93,27 @@ impl RequestInfo {
     }
 
     /// The first query parameter of this name.
-    pub fn query_parameter(&self, name: &str) -> Option<&str> {
-        self.query.parameters().first(name)
+    pub fn query_parameter(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query.first(name)
     }
 
     /// The first cookie of this name.
-    pub fn cookie(&self, name: &str) -> Option<&str> {
+    pub fn cookie(&self, name: &str) -> Option<Cow<'_, str>> {
         self.headers.cookie(name)
     }
 
     /// The `User-Agent` header.
     pub fn user_agent(&self) -> Option<&str> {
-        self.headers.get("user-agent")
+        self.headers.get(USER_AGENT)
     }
 }
 
 /// A request's headers as received, read in place: a browser sends about fifteen, and
 /// most hits are read for nothing but their user agent, so copying each into owned
-/// strings cost more than the rest of a page view's handling. Cookies are split and
-/// decoded the first time one is read (the GA4 parser's `_ga`, a cookie variable, the
-/// preview's session).
+/// strings cost more than the rest of a page view's handling. One cookie is looked up by
+/// scanning the `Cookie` headers and decoding only its value (the GA4 parser's `_ga`, a
+/// cookie variable, the preview's session); all of them are split and decoded only when
+/// all are asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Headers {
     map: HeaderMap,
@@ -137,41 +140,58 @@ impl Headers {
 
     /// The first header of this name (case-insensitive) whose value is text (visible
     /// ASCII); headers with other bytes are skipped, as before they were ever copied.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    /// (A [`HeaderName`] is looked up without parsing a name first.)
+    pub fn get(&self, name: impl AsHeaderName) -> Option<&str> {
         self.get_all(name).next()
     }
 
     /// Every value of this header that is text, in arrival order.
-    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn get_all<'a>(&'a self, name: impl AsHeaderName) -> impl Iterator<Item = &'a str> + 'a {
         self.map
             .get_all(name)
             .into_iter()
             .filter_map(|value| value.to_str().ok())
     }
 
-    /// The first cookie of this name.
-    pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies()
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, value)| value.as_str())
+    /// The first cookie of this name, its value percent-decoded: as [`Headers::cookies`]
+    /// would give it, without splitting and decoding every other cookie (a browser's
+    /// `Cookie` header carries a handful, and a hit reads one or two).
+    pub fn cookie(&self, name: &str) -> Option<Cow<'_, str>> {
+        if let Some(cookies) = self.cookies.get() {
+            return cookies
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| Cow::Borrowed(value.as_str()));
+        }
+        self.get_all(COOKIE)
+            .flat_map(|header| header.split(';'))
+            .find_map(|pair| {
+                let (cookie, value) = pair.trim().split_once('=')?;
+                (cookie.trim() == name).then(|| decode_cookie_value(value))
+            })
     }
 
     /// Every cookie of every `Cookie` header, values percent-decoded, in arrival order.
     pub fn cookies(&self) -> &[(String, String)] {
         self.cookies.get_or_init(|| {
-            self.get_all("cookie")
+            self.get_all(COOKIE)
                 .flat_map(|header| header.split(';'))
                 .filter_map(|pair| {
                     let (name, value) = pair.trim().split_once('=')?;
-                    let value = percent_encoding::percent_decode_str(value.trim())
-                        .decode_utf8_lossy()
-                        .into_owned();
-                    Some((name.trim().to_string(), value))
+                    Some((
+                        name.trim().to_string(),
+                        decode_cookie_value(value).into_owned(),
+                    ))
                 })
                 .collect()
         })
     }
+}
+
+/// A cookie's value as sent, trimmed and percent-decoded (bytes that are not UTF-8 become
+/// U+FFFD).
+fn decode_cookie_value(value: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy()
 }
 
 impl Headers {
@@ -250,6 +270,16 @@ impl Query {
     /// The query string as sent.
     pub fn raw(&self) -> &str {
         &self.raw
+    }
+
+    /// The first value of `name`, decoded: as [`Query::parameters`] would give it, without
+    /// decoding every other parameter (a gtag hit has about twenty, and a variable reads
+    /// one).
+    pub fn first(&self, name: &str) -> Option<Cow<'_, str>> {
+        if let Some(parameters) = self.decoded.get() {
+            return parameters.first(name).map(Cow::Borrowed);
+        }
+        crate::collect::form::first(self.raw.as_bytes(), name)
     }
 
     /// The decoded parameters, in order.
@@ -414,8 +444,11 @@ mod tests {
             query,
             ..RequestInfo::default()
         };
-        assert_eq!(request.query_parameter("dl"), Some("https://shop.example/"));
-        assert_eq!(request.query_parameter("dt"), Some("Dog Bowls"));
+        assert_eq!(
+            request.query_parameter("dl").as_deref(),
+            Some("https://shop.example/")
+        );
+        assert_eq!(request.query_parameter("dt").as_deref(), Some("Dog Bowls"));
         assert_eq!(request.query_parameter("cid"), None);
         let built: Query = [
             ("dl", "https://shop.example/"),

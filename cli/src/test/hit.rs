@@ -151,14 +151,14 @@ mod tests {
              cookies: {_ga: GA1.1.2.2}\n",
         );
         let request = parse(&listed).unwrap().request;
-        assert_eq!(request.cookie("_ga"), Some("GA1.1.2.2"));
+        assert_eq!(request.cookie("_ga").as_deref(), Some("GA1.1.2.2"));
         assert_eq!(request.user_agent(), Some("shop/1"));
         let header_only = gtag_hit(
             "gtag: /g/collect?v=2&tid=G-1&en=page_view\n\
              headers: {Cookie: \"_ga=GA1.1.1.1; theme=dark%20mode\"}\n",
         );
         let request = parse(&header_only).unwrap().request;
-        assert_eq!(request.cookie("_ga"), Some("GA1.1.1.1"));
-        assert_eq!(request.cookie("theme"), Some("dark mode"));
+        assert_eq!(request.cookie("_ga").as_deref(), Some("GA1.1.1.1"));
+        assert_eq!(request.cookie("theme").as_deref(), Some("dark mode"));
     }
 }

@@ -42,6 +42,14 @@ fn split(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
         )
 }
 
+/// The value of the first pair of `input` named `name`, decoded (as [`pairs`] would give
+/// it): names are decoded until one matches, and only that value.
+pub(crate) fn first<'a>(input: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
+    raw_pairs(input)
+        .find(|(pair_name, _)| pair_name == name)
+        .map(|(_, value)| decode(value))
+}
+
 /// One name or value decoded; borrowed when it needs no decoding and is valid UTF-8.
 pub(crate) fn decode(part: &[u8]) -> Cow<'_, str> {
     if !needs_unescaping(part) {
@@ -220,7 +228,8 @@ mod tests {
 
     proptest! {
         /// Any bytes, weighted towards the characters that matter, decode exactly as
-        /// `form_urlencoded::parse` decodes them.
+        /// `form_urlencoded::parse` decodes them, and one name's first value as its
+        /// first pair there.
         #[test]
         fn decodes_exactly_as_form_urlencoded(
             input in proptest::collection::vec(
@@ -237,7 +246,11 @@ mod tests {
             prop_assert_eq!(&ours, &theirs);
             let shared = parameters(&input);
             let shared: Vec<_> = shared.iter().map(|(n, v)| (Cow::Borrowed(n), Cow::Borrowed(v))).collect();
-            prop_assert_eq!(shared, theirs);
+            prop_assert_eq!(&shared, &theirs);
+            for (name, _) in &theirs {
+                let expected = theirs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+                prop_assert_eq!(first(&input, name), expected);
+            }
         }
     }
 }

@@ -36,6 +36,7 @@ impl<'a> Context<'a> {
     /// Resolve `variable` to its values.
     pub fn resolve(&self, variable: &CompiledVariable) -> Values<'a> {
         let owned = |s: &str| vec![Cow::Owned(Value::String(s.to_string()))];
+        let text_value = |s: Cow<'_, str>| vec![Cow::Owned(Value::String(s.into_owned()))];
         match variable {
             CompiledVariable::EventData { path } => {
                 let mut out = Vec::new();
@@ -64,11 +65,13 @@ impl<'a> Context<'a> {
             CompiledVariable::QueryParameter { name } => self
                 .request
                 .query_parameter(name)
-                .map(owned)
+                .map(text_value)
                 .unwrap_or_default(),
-            CompiledVariable::Cookie { name } => {
-                self.request.cookie(name).map(owned).unwrap_or_default()
-            }
+            CompiledVariable::Cookie { name } => self
+                .request
+                .cookie(name)
+                .map(text_value)
+                .unwrap_or_default(),
             CompiledVariable::Request { property } => match property {
                 RequestProperty::ClientIp => self
                     .request

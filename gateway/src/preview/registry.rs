@@ -1,6 +1,7 @@
 //! The open preview sessions of this replica. The hit path asks [`PreviewRegistry::session_for`],
 //! which is one atomic load while no session is open.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -62,8 +63,8 @@ impl PreviewRegistry {
         }
         let id = request
             .cookie(SESSION_COOKIE)
-            .or_else(|| request.header(SESSION_HEADER))?;
-        self.find(id)
+            .or_else(|| request.header(SESSION_HEADER).map(Cow::Borrowed))?;
+        self.find(&id)
     }
 
     /// The open session with this id.

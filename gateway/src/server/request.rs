@@ -4,11 +4,16 @@ use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, HeaderName, Method, Uri};
 
 use crate::collect::{Cidr, client_ip, truncate_ip};
 use crate::event::{Headers, Query, RequestInfo};
 use crate::settings::{DEBUG_HEADER, GatewaySettings};
+
+/// The debug header's name, parsed once: looking a header up by a string parses it first.
+const DEBUG: HeaderName = HeaderName::from_static(DEBUG_HEADER);
+/// `X-Forwarded-For`, parsed once.
+const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// What a handler needs of a request's head: its description for variables (the client
 /// IP truncated when so configured, so no tag sees the full address), and whether it
@@ -19,12 +24,7 @@ pub(crate) fn describe(parts: &mut Parts, settings: &GatewaySettings) -> (Reques
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let debug = settings.debug_allowed(
-        parts
-            .headers
-            .get(DEBUG_HEADER)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let debug = settings.debug_allowed(parts.headers.get(DEBUG).and_then(|v| v.to_str().ok()));
     let mut info = request_info(
         &parts.method,
         &parts.uri,
@@ -50,7 +50,7 @@ pub(crate) fn request_info(
     let query = uri.query().map(Query::new).unwrap_or_default();
     let client_ip = peer.map(|peer| {
         // Several X-Forwarded-For headers are one list, in order.
-        let forwarded: Vec<&str> = headers.get_all("x-forwarded-for").collect();
+        let forwarded: Vec<&str> = headers.get_all(FORWARDED_FOR).collect();
         let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
         client_ip(peer.ip(), forwarded.as_deref(), trusted_proxies)
     });
@@ -85,9 +85,12 @@ mod tests {
         let info = request_info(&Method::GET, &uri, headers, Some(peer), &[]);
         assert_eq!(info.path, "/g/collect");
         assert_eq!(info.method, "GET");
-        assert_eq!(info.query_parameter("dl"), Some("https://shop.example/"));
-        assert_eq!(info.cookie("_ga"), Some("GA1.1.123.456"));
-        assert_eq!(info.cookie("theme"), Some("dark mode"));
+        assert_eq!(
+            info.query_parameter("dl").as_deref(),
+            Some("https://shop.example/")
+        );
+        assert_eq!(info.cookie("_ga").as_deref(), Some("GA1.1.123.456"));
+        assert_eq!(info.cookie("theme").as_deref(), Some("dark mode"));
         assert_eq!(info.header("x-shop-id"), Some("eu-1"));
         assert_eq!(info.user_agent(), Some("Mozilla/5.0"));
         assert_eq!(info.client_ip, Some(peer.ip()));
@@ -110,14 +113,38 @@ mod tests {
             Some("eu-2"),
             "the first value that is text, by any case of the name"
         );
-        assert_eq!(info.cookie("_ga"), Some("GA1.1.1.2"));
+        assert_eq!(info.cookie("_ga").as_deref(), Some("GA1.1.1.2"));
         assert_eq!(
-            info.cookie("theme"),
+            info.cookie("theme").as_deref(),
             Some("dark mode"),
             "from the second header"
         );
         assert_eq!(info.cookie("missing"), None);
         assert_eq!(info.user_agent(), None);
+    }
+
+    #[test]
+    fn a_cookie_read_alone_is_the_first_of_its_name_that_all_cookies_give() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            " a = 1 ; theme=dark%20mode;broken; a=2".parse().unwrap(),
+        );
+        headers.append(header::COOKIE, "b=%E2%82%AC; theme=light".parse().unwrap());
+        let all = Headers::new(headers.clone()).cookies().to_vec();
+        assert_eq!(all.len(), 5, "{all:?}");
+        for (name, _) in &all {
+            let first = all.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+            assert_eq!(
+                Headers::new(headers.clone()).cookie(name).as_deref(),
+                first,
+                "{name}"
+            );
+        }
+        assert_eq!(
+            Headers::new(headers).cookie("b").as_deref(),
+            Some("\u{20ac}")
+        );
     }
 
     #[test]

@@ -52,8 +52,7 @@ pub fn parse_ga4_selective(
     limits: &Limits,
     needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Event>, CollectError> {
-    let shared: Pairs =
-        form::raw_pairs(query.strip_prefix('?').unwrap_or(query).as_bytes()).collect();
+    let shared = pairs(query.strip_prefix('?').unwrap_or(query).as_bytes());
     parse_events(shared, body, request, limits, needs_data)
 }
 
@@ -90,18 +89,26 @@ fn parse_events(
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let own: Pairs = form::raw_pairs(line).collect();
+            let own = pairs(line);
             check_counts(index, &own, limits)?;
             build(index, &own)
         })
         .collect()
 }
 
+/// The pairs of a query string or body line, in a vector sized for them at once (a gtag
+/// hit has about twenty: growing one pair at a time moved them four times).
+fn pairs(input: &[u8]) -> Pairs<'_> {
+    let mut pairs = Vec::with_capacity(input.iter().filter(|&&byte| byte == b'&').count() + 1);
+    pairs.extend(form::raw_pairs(input));
+    pairs
+}
+
 /// What every event of a request takes from the request itself.
 struct RequestParts<'r> {
     ip: Option<String>,
     user_agent: Option<&'r str>,
-    js_client_id: Option<&'r str>,
+    js_client_id: Option<String>,
 }
 
 impl<'r> RequestParts<'r> {
@@ -109,7 +116,11 @@ impl<'r> RequestParts<'r> {
         RequestParts {
             ip: request.client_ip.map(crate::collect::client_ip::ip_text),
             user_agent: request.user_agent(),
-            js_client_id: request.cookie("_ga").and_then(ga_cookie_client_id),
+            js_client_id: request
+                .cookie("_ga")
+                .as_deref()
+                .and_then(ga_cookie_client_id)
+                .map(str::to_owned),
         }
     }
 }
@@ -207,7 +218,11 @@ fn build_event<'p>(
         builder.apply(key, form::decode(value));
     }
     let request = request();
-    let data = builder.finish(request.ip.clone(), request.user_agent, request.js_client_id);
+    let data = builder.finish(
+        request.ip.clone(),
+        request.user_agent,
+        request.js_client_id.as_deref(),
+    );
     Ok(Event {
         client: ClientKind::Ga4,
         data,

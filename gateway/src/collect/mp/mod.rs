@@ -37,9 +37,11 @@ pub struct MpQuery<'a> {
 }
 
 impl<'a> MpQuery<'a> {
-    /// The three parameters from a request's decoded query.
+    /// The three parameters from a request's decoded query. (An MP query carries two or
+    /// three parameters: decoding them all at once serves the three reads.)
     pub fn from_request(request: &'a RequestInfo) -> Self {
-        let get = |name| request.query_parameter(name).filter(|v| !v.is_empty());
+        let parameters = request.query.parameters();
+        let get = |name| parameters.first(name).filter(|v| !v.is_empty());
         MpQuery {
             measurement_id: get("measurement_id"),
             firebase_app_id: get("firebase_app_id"),
