@@ -174,22 +174,37 @@ fn build_event<'p>(
             .filter(|(k, _)| !overridden(k))
             .chain(own.iter())
     };
-    let last = |key: &str| {
-        merged()
-            .rfind(|(k, _)| k == key)
-            .map(|(_, v)| form::decode(v))
-    };
-    match last("v").as_deref() {
+    // One pass over the parameters for what every event is checked for: the last `v`
+    // and `en` (a line's own win over the query's), the parameter count, and the first
+    // item index over the limit.
+    let (mut version, mut event_name, mut params, mut item_too_high) = (None, None, 0, None);
+    for (key, value) in merged() {
+        match item_index(key) {
+            Some(item) => {
+                if item > limits.max_items_per_event {
+                    item_too_high.get_or_insert(item);
+                }
+            }
+            None => {
+                params += 1;
+                match key.as_ref() {
+                    "v" => version = Some(*value),
+                    "en" => event_name = Some(*value),
+                    _ => {}
+                }
+            }
+        }
+    }
+    match version.map(form::decode).as_deref() {
         None => return Err(CollectError::MissingVersion),
         Some("2") => {}
         Some(other) => return Err(CollectError::UnsupportedVersion(other.to_string())),
     }
-    let name = match last("en") {
+    let name = match event_name.map(form::decode) {
         Some(name) if !name.is_empty() => name,
         _ => return Err(CollectError::MissingEventName { event: index }),
     };
     let name = name.as_ref();
-    let params = merged().filter(|(k, _)| item_index(k).is_none()).count();
     if params > limits.max_params_per_event {
         return Err(CollectError::TooManyParams {
             event: index,
@@ -197,10 +212,7 @@ fn build_event<'p>(
             max: limits.max_params_per_event,
         });
     }
-    if let Some(item) = merged()
-        .filter_map(|(k, _)| item_index(k))
-        .find(|&item| item > limits.max_items_per_event)
-    {
+    if let Some(item) = item_too_high {
         return Err(CollectError::ItemIndexTooHigh {
             event: index,
             index: item,
