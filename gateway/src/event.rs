@@ -12,11 +12,26 @@ use axum::http::header::{AsHeaderName, COOKIE, USER_AGENT};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use hermes_crds::api::ClientKind;
-use serde_json::{Map, Value};
+use indexmap::IndexMap;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// sGTM event data: one JSON object per event.
-pub type EventData = Map<String, Value>;
+/// sGTM event data: one JSON object per event, its keys in the order the parser wrote
+/// them (serialized, as a JSON object, exactly as a `serde_json::Map` with the same
+/// entries). Keys are hashed with foldhash, not SipHash: every key of every event a tag
+/// may fire on is hashed on insert, and SipHash was 2 % of the gateway's samples. A hit
+/// carries at most `limits.max_params_per_event` keys an event, so a flood of colliding
+/// keys stays bounded.
+pub type EventData = IndexMap<String, Value, foldhash::fast::RandomState>;
+
+/// A copy of event data as a JSON value, for traces and tools.
+pub fn event_data_value(data: &EventData) -> Value {
+    Value::Object(
+        data.iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    )
+}
 
 /// The key of the parsed consent state in event data: an object with `ad_storage`,
 /// `analytics_storage`, `ad_user_data` and `ad_personalization`, each `"granted"` or
@@ -417,11 +432,11 @@ mod tests {
         };
         let ga4 = Event {
             client: ClientKind::Ga4,
-            data: data.clone(),
+            data: data.clone().into_iter().collect(),
         };
         let mp = Event {
             client: ClientKind::MeasurementProtocol,
-            data,
+            data: data.into_iter().collect(),
         };
         assert_eq!(
             [ga4.stable_id(0), ga4.stable_id(1), mp.stable_id(0)],

@@ -97,7 +97,7 @@ pub fn evaluate(
             event_id: run.event_id().to_string(),
             event_name: event.name().to_string(),
             client: event.client.as_str().to_string(),
-            event_data: Value::Object(event.data.clone()),
+            event_data: crate::event::event_data_value(&event.data),
             triggers: std::mem::take(&mut run.trigger_traces),
             tags: tag_traces,
         });

@@ -119,7 +119,7 @@ fn event(data: Value) -> Event {
     let Value::Object(data) = data else { panic!() };
     Event {
         client: ClientKind::Ga4,
-        data,
+        data: data.into_iter().collect(),
     }
 }
 

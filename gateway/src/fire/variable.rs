@@ -7,7 +7,7 @@ use hermes_crds::api::{MatchType, RequestProperty};
 use serde_json::Value;
 
 use super::prepare::{PreparedConfig, PreparedTable};
-use crate::event::{Event, RequestInfo};
+use crate::event::{Event, EventData, RequestInfo};
 
 /// The evaluation context: what a variable is resolved against (the config, the event,
 /// the request, and the item inside a per-item fan-out). Not a "scope", which in Hermes
@@ -130,11 +130,7 @@ fn regex_row<'a>(table: &'a PreparedTable, key: &str) -> Option<Cow<'a, Value>> 
     })
 }
 
-fn walk_object<'a>(
-    data: &'a serde_json::Map<String, Value>,
-    path: &[PathSegment],
-    out: &mut Values<'a>,
-) {
+fn walk_object<'a>(data: &'a EventData, path: &[PathSegment], out: &mut Values<'a>) {
     let Some((first, rest)) = path.split_first() else {
         return;
     };

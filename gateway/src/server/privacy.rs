@@ -24,7 +24,7 @@ pub(crate) fn truncate_ip_overrides(events: &mut [Event]) {
                 event.data.insert(IP_OVERRIDE.into(), truncated);
             }
             None => {
-                event.data.remove(IP_OVERRIDE);
+                event.data.swap_remove(IP_OVERRIDE);
             }
         }
     }
@@ -38,7 +38,7 @@ mod tests {
     use super::*;
 
     fn event(ip: Option<Value>) -> Event {
-        let mut data = crate::event::EventData::new();
+        let mut data = crate::event::EventData::default();
         data.insert("event_name".into(), json!("purchase"));
         if let Some(ip) = ip {
             data.insert(IP_OVERRIDE.into(), ip);

@@ -48,7 +48,7 @@ pub(crate) struct EventBuilder<'a> {
 impl<'a> EventBuilder<'a> {
     /// A builder whose event data starts with `event_name`, with room for `params` keys.
     pub(crate) fn new(event_name: &str, params: usize) -> Self {
-        let mut data = EventData::with_capacity(params + 8);
+        let mut data = EventData::with_capacity_and_hasher(params + 8, Default::default());
         data.insert("event_name".into(), Value::String(event_name.to_string()));
         EventBuilder {
             data,
@@ -135,16 +135,24 @@ impl<'a> EventBuilder<'a> {
 
     /// `ep.`, `epn.`, `up.`, `upn.`, `sst.` parameters; false for other prefixes.
     fn apply_prefixed(&mut self, prefix: &str, name: &str, value: &str) -> bool {
-        let (target, value) = match prefix {
-            "ep" => (&mut self.data, Value::String(value.to_string())),
-            "epn" => (&mut self.data, number_or_string(value)),
-            "up" => (&mut self.user_properties, Value::String(value.to_string())),
-            "upn" => (&mut self.user_properties, number_or_string(value)),
-            "sst" => (&mut self.sst_properties, Value::String(value.to_string())),
+        let value = match prefix {
+            "ep" | "up" | "sst" => Value::String(value.to_string()),
+            "epn" | "upn" => number_or_string(value),
             _ => return false,
         };
         if !name.is_empty() {
-            target.insert(name.to_string(), value);
+            let name = name.to_string();
+            match prefix {
+                "ep" | "epn" => {
+                    self.data.insert(name, value);
+                }
+                "up" | "upn" => {
+                    self.user_properties.insert(name, value);
+                }
+                _ => {
+                    self.sst_properties.insert(name, value);
+                }
+            }
         }
         true
     }
@@ -218,7 +226,7 @@ impl<'a> EventBuilder<'a> {
 /// The event data of an event nobody reads beyond its name: `event_name` alone, in a map
 /// sized for it (most events of a hit are such; a builder's map has room for a full event).
 pub(crate) fn name_only(event_name: &str) -> EventData {
-    let mut data = EventData::with_capacity(1);
+    let mut data = EventData::with_capacity_and_hasher(1, Default::default());
     data.insert("event_name".into(), Value::String(event_name.to_string()));
     data
 }

@@ -50,7 +50,7 @@ pub(crate) fn build_events(
         .filter(|(index, _)| !omit.event(*index))
         .filter_map(|(index, event)| Some((index, event.as_object()?)))
         .map(|(index, event)| {
-            let mut data = EventData::new();
+            let mut data = EventData::default();
             let name = event.get("name").and_then(Value::as_str).unwrap_or("");
             data.insert("event_name".into(), Value::String(name.to_string()));
             data.extend(head.iter().map(|(k, v)| (k.clone(), v.clone())));

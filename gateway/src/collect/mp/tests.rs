@@ -99,7 +99,7 @@ fn valid_purchase_becomes_sgtm_event_data() {
     let event = &outcome.events[0];
     assert_eq!(event.client, ClientKind::MeasurementProtocol);
     assert_eq!(
-        Value::Object(event.data.clone()),
+        crate::event::event_data_value(&event.data),
         json!({
             "event_name": "purchase",
             "client_id": "1234567890.1718000000",
