@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::path::FieldPath;
 use super::{
     MAX_CUSTOM_ITEM_PARAMS, MAX_EVENTS, MAX_ITEMS, MAX_PARAM_VALUE, MAX_PARAMS, Validator,
 };
@@ -70,7 +71,8 @@ impl Validator {
     }
 
     fn check_event(&mut self, index: usize, event: &Value) {
-        let path = &format!("events[{index}]");
+        let events = FieldPath::Root("events");
+        let path = events.index(index);
         let Some(object) = event.as_object() else {
             self.report(
                 path,
@@ -81,7 +83,7 @@ impl Validator {
         };
         let mut name_seen = false;
         for (key, value) in object {
-            let field_path = format!("{path}.{key}");
+            let field_path = path.key(key);
             match key.as_str() {
                 "name" => {
                     name_seen = true;
@@ -106,22 +108,22 @@ impl Validator {
                         ),
                     }
                 }
-                "params" => self.check_params(index, &field_path, value),
-                "timestamp_micros" | "timestampMicros" => self.check_timestamp(&field_path, value),
+                "params" => self.check_params(index, field_path, value),
+                "timestamp_micros" | "timestampMicros" => self.check_timestamp(field_path, value),
                 // Google cannot read such a payload at all: the whole request fails.
                 _ => self.report_unparsable(format!("({path}) {key}: Cannot find field.")),
             }
         }
         if !name_seen {
             self.report(
-                format!("{path}.name"),
+                path.key("name"),
                 Code::ValueRequired,
                 "The event has no name.",
             );
         }
     }
 
-    fn check_params(&mut self, event: usize, path: &str, params: &Value) {
+    fn check_params(&mut self, event: usize, path: FieldPath<'_>, params: &Value) {
         let Some(object) = params.as_object() else {
             self.report(
                 path,
@@ -136,16 +138,16 @@ impl Validator {
                 event,
                 name: name.clone(),
             };
-            let param_path = format!("{path}.{name}");
+            let param_path = path.key(name);
             if let Some(problem) = check_name(NameKind::Param, name) {
                 let description = problem.describe(NameKind::Param, name);
-                self.report(param_path.as_str(), problem.code, description);
+                self.report(param_path, problem.code, description);
             }
             if name == "items" {
-                self.check_items(event, &param_path, value);
+                self.check_items(event, param_path, value);
             } else {
                 self.check_value(
-                    &param_path,
+                    param_path,
                     "Parameter",
                     name,
                     value,
@@ -158,7 +160,14 @@ impl Validator {
 
     /// A parameter or item value: a string within `limit` characters, a number, a
     /// boolean or null.
-    fn check_value(&mut self, path: &str, what: &str, name: &str, value: &Value, limit: usize) {
+    fn check_value(
+        &mut self,
+        path: FieldPath<'_>,
+        what: &str,
+        name: &str,
+        value: &Value,
+        limit: usize,
+    ) {
         match value {
             Value::String(text) => {
                 let length = text.chars().count();
@@ -179,7 +188,7 @@ impl Validator {
         }
     }
 
-    fn check_items(&mut self, event: usize, path: &str, items: &Value) {
+    fn check_items(&mut self, event: usize, path: FieldPath<'_>, items: &Value) {
         let Some(list) = items.as_array() else {
             self.report(
                 path,
@@ -192,17 +201,17 @@ impl Validator {
         let items_part = std::mem::replace(&mut self.part, Part::Request);
         for (index, item) in list.iter().enumerate() {
             self.part = Part::Item { event, index };
-            let item_path = format!("{path}[{index}]");
+            let item_path = path.index(index);
             let Some(object) = item.as_object() else {
                 self.report(item_path, Code::ValueInvalid, "An item must be an object.");
                 continue;
             };
-            self.check_item(&item_path, object);
+            self.check_item(item_path, object);
         }
         self.part = items_part;
     }
 
-    fn check_item(&mut self, path: &str, item: &Map<String, Value>) {
+    fn check_item(&mut self, path: FieldPath<'_>, item: &Map<String, Value>) {
         let names_item = |key: &str| item.get(key).is_some_and(|v| !v.is_null() && v != "");
         if !names_item("item_id") && !names_item("item_name") {
             self.report(
@@ -223,14 +232,14 @@ impl Validator {
             MAX_CUSTOM_ITEM_PARAMS,
         );
         for (key, value) in item {
-            let key_path = format!("{path}.{key}");
+            let key_path = path.key(key);
             if !ITEM_KEYS.contains(&key.as_str())
                 && let Some(problem) = check_name(NameKind::ItemParam, key)
             {
                 let description = problem.describe(NameKind::ItemParam, key);
-                self.report(key_path.as_str(), problem.code, description);
+                self.report(key_path, problem.code, description);
             }
-            self.check_value(&key_path, "Item parameter", key, value, MAX_PARAM_VALUE);
+            self.check_value(key_path, "Item parameter", key, value, MAX_PARAM_VALUE);
         }
     }
 }

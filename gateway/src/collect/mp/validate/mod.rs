@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use serde_json::Value;
 
 mod events;
+mod path;
 
 use super::MpQuery;
 use super::body::{Body, Entry, Misplaced};
@@ -127,7 +128,14 @@ impl Validator {
 
     /// Report `count` above `max` (`EXCEEDED_MAX_ENTITIES`): "`{owner}` has `{count}`
     /// `{what}`; the maximum is `{max}`."
-    fn check_count(&mut self, path: &str, owner: &str, count: usize, what: &str, max: usize) {
+    fn check_count(
+        &mut self,
+        path: impl Into<String>,
+        owner: &str,
+        count: usize,
+        what: &str,
+        max: usize,
+    ) {
         if count > max {
             self.report(
                 path,
@@ -330,7 +338,7 @@ impl Validator {
 
     /// `timestamp_micros` at `path`: an integer (or a string of digits) within 72 hours
     /// before and 5 minutes after now.
-    fn check_timestamp(&mut self, path: &str, value: &Value) {
+    fn check_timestamp(&mut self, path: impl Into<String>, value: &Value) {
         let Some(micros) = timestamp_micros(value) else {
             self.report(
                 path,
