@@ -178,28 +178,29 @@ impl Headers {
                 .find(|(n, _)| n == name)
                 .map(|(_, value)| Cow::Borrowed(value.as_str()));
         }
-        self.get_all(COOKIE)
-            .flat_map(|header| header.split(';'))
-            .find_map(|pair| {
-                let (cookie, value) = pair.trim().split_once('=')?;
-                (cookie.trim() == name).then(|| decode_cookie_value(value))
-            })
+        self.cookie_pairs()
+            .find(|(cookie, _)| *cookie == name)
+            .map(|(_, value)| decode_cookie_value(value))
     }
 
     /// Every cookie of every `Cookie` header, values percent-decoded, in arrival order.
     pub fn cookies(&self) -> &[(String, String)] {
         self.cookies.get_or_init(|| {
-            self.get_all(COOKIE)
-                .flat_map(|header| header.split(';'))
-                .filter_map(|pair| {
-                    let (name, value) = pair.trim().split_once('=')?;
-                    Some((
-                        name.trim().to_string(),
-                        decode_cookie_value(value).into_owned(),
-                    ))
-                })
+            self.cookie_pairs()
+                .map(|(name, value)| (name.to_string(), decode_cookie_value(value).into_owned()))
                 .collect()
         })
+    }
+
+    /// Every `name=value` of every `Cookie` header, in arrival order: names trimmed,
+    /// values as sent; a pair without `=` is skipped.
+    fn cookie_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.get_all(COOKIE)
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                Some((name.trim(), value))
+            })
     }
 }
 

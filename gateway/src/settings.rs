@@ -4,6 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use axum::http::HeaderName;
+
 use crate::collect::{Cidr, Limits};
 
 /// How the gateway treats requests. Built by `main` from flags and environment.
@@ -55,6 +57,8 @@ impl MpStrictness {
 
 /// The request header carrying the debug token.
 pub const DEBUG_HEADER: &str = "x-hermes-debug";
+/// [`DEBUG_HEADER`] as a header name, parsed once: a lookup by a string parses it first.
+pub const DEBUG_HEADER_NAME: HeaderName = HeaderName::from_static(DEBUG_HEADER);
 
 /// Default largest body: gtag.js batches stay far below; MP requests are ≤ 130 kB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;

@@ -50,6 +50,11 @@ pub(crate) fn first<'a>(input: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
         .map(|(_, value)| decode(value))
 }
 
+/// The most pairs `input` can hold (one more than its `&`s), to size a collection once.
+pub(crate) fn most_pairs(input: &[u8]) -> usize {
+    input.iter().filter(|&&byte| byte == b'&').count() + 1
+}
+
 /// One name or value decoded; borrowed when it needs no decoding and is valid UTF-8.
 pub(crate) fn decode(part: &[u8]) -> Cow<'_, str> {
     if !needs_unescaping(part) {
@@ -69,8 +74,7 @@ pub(crate) fn decode(part: &[u8]) -> Cow<'_, str> {
 /// The pairs of `input` (decoded as [`pairs`] decodes them) in one [`Parameters`]: each
 /// part is written straight into its shared string.
 pub(crate) fn parameters(input: &[u8]) -> Parameters {
-    let count = input.iter().filter(|&&byte| byte == b'&').count() + 1;
-    let mut parameters = Parameters::with_capacity(count, input.len());
+    let mut parameters = Parameters::with_capacity(most_pairs(input), input.len());
     let mut scratch = Vec::new();
     for (name, value) in split(input) {
         parameters.push_with(name, value, |part, text| {

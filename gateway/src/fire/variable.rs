@@ -35,8 +35,7 @@ impl<'a> Context<'a> {
 
     /// Resolve `variable` to its values.
     pub fn resolve(&self, variable: &CompiledVariable) -> Values<'a> {
-        let owned = |s: &str| vec![Cow::Owned(Value::String(s.to_string()))];
-        let text_value = |s: Cow<'_, str>| vec![Cow::Owned(Value::String(s.into_owned()))];
+        let owned = |s: &str| text_value(s.into());
         match variable {
             CompiledVariable::EventData { path } => {
                 let mut out = Vec::new();
@@ -128,6 +127,12 @@ fn regex_row<'a>(table: &'a PreparedTable, key: &str) -> Option<Cow<'a, Value>> 
             _ => Cow::Borrowed(value),
         })
     })
+}
+
+/// One text value (a header, a query parameter, a cookie, a request property) as a
+/// variable's values.
+fn text_value<'v>(text: Cow<'_, str>) -> Values<'v> {
+    vec![Cow::Owned(Value::String(text.into_owned()))]
 }
 
 fn walk_object<'a>(data: &'a EventData, path: &[PathSegment], out: &mut Values<'a>) {

@@ -66,7 +66,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(AllowHeaders::list([
             HeaderName::from_static("content-type"),
-            HeaderName::from_static(crate::settings::DEBUG_HEADER),
+            crate::settings::DEBUG_HEADER_NAME,
         ]));
     let browser = Router::new()
         .route("/g/collect", get(ga4::collect).post(ga4::collect))

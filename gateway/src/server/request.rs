@@ -8,11 +8,9 @@ use axum::http::{HeaderMap, HeaderName, Method, Uri};
 
 use crate::collect::{Cidr, client_ip, truncate_ip};
 use crate::event::{Headers, Query, RequestInfo};
-use crate::settings::{DEBUG_HEADER, GatewaySettings};
+use crate::settings::{DEBUG_HEADER_NAME, GatewaySettings};
 
-/// The debug header's name, parsed once: looking a header up by a string parses it first.
-const DEBUG: HeaderName = HeaderName::from_static(DEBUG_HEADER);
-/// `X-Forwarded-For`, parsed once.
+/// `X-Forwarded-For`, parsed once: looking a header up by a string parses it first.
 const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// What a handler needs of a request's head: its description for variables (the client
@@ -24,7 +22,12 @@ pub(crate) fn describe(parts: &mut Parts, settings: &GatewaySettings) -> (Reques
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let debug = settings.debug_allowed(parts.headers.get(DEBUG).and_then(|v| v.to_str().ok()));
+    let debug = settings.debug_allowed(
+        parts
+            .headers
+            .get(DEBUG_HEADER_NAME)
+            .and_then(|v| v.to_str().ok()),
+    );
     let mut info = request_info(
         &parts.method,
         &parts.uri,

@@ -99,7 +99,7 @@ fn parse_events(
 /// The pairs of a query string or body line, in a vector sized for them at once (a gtag
 /// hit has about twenty: growing one pair at a time moved them four times).
 fn pairs(input: &[u8]) -> Pairs<'_> {
-    let mut pairs = Vec::with_capacity(input.iter().filter(|&&byte| byte == b'&').count() + 1);
+    let mut pairs = Vec::with_capacity(form::most_pairs(input));
     pairs.extend(form::raw_pairs(input));
     pairs
 }
@@ -108,7 +108,8 @@ fn pairs(input: &[u8]) -> Pairs<'_> {
 struct RequestParts<'r> {
     ip: Option<String>,
     user_agent: Option<&'r str>,
-    js_client_id: Option<String>,
+    /// The `_ga` cookie (its client id is read from it when an event is built).
+    ga_cookie: Option<Cow<'r, str>>,
 }
 
 impl<'r> RequestParts<'r> {
@@ -116,11 +117,7 @@ impl<'r> RequestParts<'r> {
         RequestParts {
             ip: request.client_ip.map(crate::collect::client_ip::ip_text),
             user_agent: request.user_agent(),
-            js_client_id: request
-                .cookie("_ga")
-                .as_deref()
-                .and_then(ga_cookie_client_id)
-                .map(str::to_owned),
+            ga_cookie: request.cookie("_ga"),
         }
     }
 }
@@ -233,7 +230,7 @@ fn build_event<'p>(
     let data = builder.finish(
         request.ip.clone(),
         request.user_agent,
-        request.js_client_id.as_deref(),
+        request.ga_cookie.as_deref().and_then(ga_cookie_client_id),
     );
     Ok(Event {
         client: ClientKind::Ga4,
