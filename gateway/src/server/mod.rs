@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderName, Method};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::routing::{get, post};
 use prometheus_client::registry::Registry;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::{Level, Span};
 
@@ -55,14 +55,22 @@ pub struct AppState {
 
 /// The gateway's router.
 pub fn app(state: Arc<AppState>) -> Router {
-    let cors_settings = state.settings.clone();
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+    let allowed = {
+        let settings = state.settings.clone();
+        move |origin: &HeaderValue| {
             origin
                 .to_str()
-                .is_ok_and(|o| cors_settings.origin_allowed(o))
+                .is_ok_and(|origin| settings.origin_allowed(origin))
+        }
+    };
+    let credentials_allowed = allowed.clone();
+    // Credentials only for an allowed origin: a response to a request without one (a
+    // sendBeacon or image hit, the shop's back end) carries no CORS grant it cannot use.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| allowed(origin)))
+        .allow_credentials(AllowCredentials::predicate(move |origin, _| {
+            credentials_allowed(origin)
         }))
-        .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers(AllowHeaders::list([
             HeaderName::from_static("content-type"),

@@ -74,7 +74,8 @@ fn get(uri: &str) -> Request<Body> {
 }
 
 #[tokio::test]
-async fn browser_hits_get_204_with_credentialed_cors_for_allowed_origins_only() {
+async fn browser_hits_get_204_with_credentialed_cors_for_allowed_origins_only_and_no_grant_without_one()
+ {
     let recorder = Arc::new(RecordingPublisher::new());
     let state = state(recorder.clone(), true);
     let request = Request::get(LOW_STOCK)
@@ -96,6 +97,12 @@ async fn browser_hits_get_204_with_credentialed_cors_for_allowed_origins_only() 
         .unwrap();
     let (_, headers, _) = send(state.clone(), other).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
+
+    let (status, headers, _) = send(state.clone(), get(LOW_STOCK)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS));
 
     let preflight = Request::options("/g/collect")
         .header(header::ORIGIN, "https://shop.example")
@@ -108,6 +115,7 @@ async fn browser_hits_get_204_with_credentialed_cors_for_allowed_origins_only() 
         headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://shop.example"
     );
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
 }
 
 #[tokio::test]
