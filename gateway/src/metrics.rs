@@ -5,6 +5,7 @@
 
 use std::sync::Mutex;
 
+use hermes_crds::api::ClientKind;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -104,15 +105,59 @@ pub struct Metrics {
     pub config_info: Family<ConfigLabels, Gauge>,
     /// Serializes the swap of the `config_info` series (remove old, set new).
     pub(crate) config_info_lock: Mutex<()>,
+    /// The `hits` series of accepted hits, by client (see [`PerClient`]).
+    pub(crate) accepted_hits: PerClient,
+    /// The `events_evaluated` series, by client (see [`PerClient`]).
+    pub(crate) evaluated_events: PerClient,
+}
+
+/// One series of a family per client, taken out when the metrics are made. Every hit and
+/// every event bump one of these: through the family, each bump hashed its labels (with
+/// SipHash) under the family's lock; through this, it is one atomic add. The series
+/// exist, at 0, from the start.
+#[derive(Debug)]
+pub(crate) struct PerClient {
+    ga4: Counter,
+    measurement_protocol: Counter,
+}
+
+impl PerClient {
+    fn new(series: impl Fn(&'static str) -> Counter) -> Self {
+        PerClient {
+            ga4: series(ClientKind::Ga4.as_str()),
+            measurement_protocol: series(ClientKind::MeasurementProtocol.as_str()),
+        }
+    }
+
+    /// The series of `client`.
+    pub(crate) fn get(&self, client: ClientKind) -> &Counter {
+        match client {
+            ClientKind::Ga4 => &self.ga4,
+            ClientKind::MeasurementProtocol => &self.measurement_protocol,
+        }
+    }
 }
 
 impl Metrics {
     /// Create the metrics and register them in `registry` under `hermes_gateway_`.
     pub fn register(registry: &mut Registry) -> Self {
         let mut r = Registrar::new(registry, "hermes_gateway");
+        let hits: Family<HitLabels, Counter> =
+            r.add("hits", "Hits received, by client and outcome");
+        let events_evaluated: Family<ClientLabels, Counter> =
+            r.add("events_evaluated", "Events evaluated, by client");
+        let accepted_hits = PerClient::new(|client| {
+            let outcome = HitOutcome::Accepted;
+            hits.get_or_create(&HitLabels { client, outcome }).clone()
+        });
+        let evaluated_events = PerClient::new(|client| {
+            events_evaluated
+                .get_or_create(&ClientLabels { client })
+                .clone()
+        });
         Metrics {
-            hits: r.add("hits", "Hits received, by client and outcome"),
-            events_evaluated: r.add("events_evaluated", "Events evaluated, by client"),
+            hits,
+            events_evaluated,
             triggers_matched: r.add("triggers_matched", "Triggers that fired"),
             tags_fired: r.add("tags_fired", "Tags that fired"),
             tag_messages_not_enqueued: r.add(
@@ -127,6 +172,8 @@ impl Metrics {
             config_loads: r.add("config_loads", "Config loads, by outcome"),
             config_info: r.add("config_info", "The config being served (1, label hash)"),
             config_info_lock: Mutex::new(()),
+            accepted_hits,
+            evaluated_events,
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use hermes_crds::api::ClientKind;
 
-use crate::metrics::{ClientLabels, Metrics, TagLabels, TriggerLabels};
+use crate::metrics::{Metrics, TagLabels, TriggerLabels};
 use crate::publish::EnqueueError;
 
 /// An event was evaluated against the config.
@@ -15,10 +15,7 @@ impl EventEvaluated {
     pub(crate) fn emit(self, metrics: &Metrics) {
         let client = self.client.as_str();
         tracing::trace!(client, "event evaluated");
-        metrics
-            .events_evaluated
-            .get_or_create(&ClientLabels { client })
-            .inc();
+        metrics.evaluated_events.get(self.client).inc();
     }
 }
 

@@ -46,8 +46,8 @@ pub(crate) enum HitEnded<'a> {
 }
 
 impl HitEnded<'_> {
-    pub(crate) fn emit(self, client: ClientKind, metrics: &Metrics) {
-        let client = client.as_str();
+    pub(crate) fn emit(self, kind: ClientKind, metrics: &Metrics) {
+        let client = kind.as_str();
         let outcome = match self {
             HitEnded::Accepted { events, messages } => {
                 tracing::trace!(client, events, messages, "hit accepted");
@@ -67,9 +67,12 @@ impl HitEnded<'_> {
                 HitOutcome::Refused(reason)
             }
         };
-        metrics
-            .hits
-            .get_or_create(&HitLabels { client, outcome })
-            .inc();
+        match outcome {
+            HitOutcome::Accepted => metrics.accepted_hits.get(kind).inc(),
+            _ => metrics
+                .hits
+                .get_or_create(&HitLabels { client, outcome })
+                .inc(),
+        };
     }
 }

@@ -244,6 +244,9 @@ async fn each_hit_is_counted_once_under_the_reason_its_answer_gives() {
         "hermes_gateway_hits_total{client=\"ga4\",outcome=\"body_too_large\"} 1",
         "hermes_gateway_hits_total{client=\"measurementProtocol\",outcome=\"missing_api_secret\"} 1",
         "hermes_gateway_events_evaluated_total{client=\"ga4\"} 1",
+        // The series every accepted hit and every event bump exist from the start.
+        "hermes_gateway_hits_total{client=\"measurementProtocol\",outcome=\"accepted\"} 0",
+        "hermes_gateway_events_evaluated_total{client=\"measurementProtocol\"} 0",
         "hermes_gateway_tags_fired_total{tag=\"low-stock-signal\"} 1",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
