@@ -22,12 +22,14 @@ pub(crate) fn describe(parts: &mut Parts, settings: &GatewaySettings) -> (Reques
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let debug = settings.debug_allowed(
-        parts
-            .headers
-            .get(DEBUG_HEADER_NAME)
-            .and_then(|v| v.to_str().ok()),
-    );
+    // Without a debug token (most gateways) the header is not even looked up.
+    let debug = settings.debug_token.is_some()
+        && settings.debug_allowed(
+            parts
+                .headers
+                .get(DEBUG_HEADER_NAME)
+                .and_then(|v| v.to_str().ok()),
+        );
     let mut info = request_info(
         &parts.method,
         &parts.uri,
