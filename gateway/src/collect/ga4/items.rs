@@ -18,7 +18,9 @@ pub(crate) fn item_index(key: &str) -> Option<usize> {
 /// `discount` and `index` as numbers); `k<d>`/`v<d>` pairs become custom item parameters;
 /// a token with an unknown key is kept under that key.
 pub(crate) fn parse_item(value: &str) -> Value {
-    let mut item = Map::new();
+    // Sized once for its tokens (a custom parameter takes two): growing the map rehashed
+    // every key twice for a typical item.
+    let mut item = Map::with_capacity(memchr::memchr_iter(b'~', value.as_bytes()).count() + 1);
     // Custom parameters: names and values arrive as separate tokens (k0…k9, v0…v9).
     let mut custom_names: [Option<&str>; 10] = [None; 10];
     let mut custom_values: [Option<&str>; 10] = [None; 10];
