@@ -19,20 +19,58 @@ use crate::event::Parameters;
 /// property test below holds this to `form_urlencoded`.)
 #[cfg(test)]
 pub(crate) fn pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    raw_pairs(input).map(|(name, value)| (name, decode(value)))
+    raw_pairs(input).map(|(name, value)| (name.into_str(), decode(value)))
 }
 
 /// [`pairs`] with only the names decoded: each value as sent, for [`decode`] to decode
 /// if and when it is read.
-pub(crate) fn raw_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, &[u8])> {
+pub(crate) fn raw_pairs(input: &[u8]) -> impl Iterator<Item = (Name<'_>, &[u8])> {
     Sequences { rest: input }.map(|sequence| {
-        let name = if sequence.name_escaped {
-            decode(sequence.name)
+        let name = if sequence.name_escaped || !sequence.name_ascii {
+            Name::Decoded(decode(sequence.name))
         } else {
-            utf8(sequence.name)
+            Name::Ascii(sequence.name)
         };
         (name, sequence.value)
     })
+}
+
+/// A pair's name, decoded. Most names are compared, never read as text (a page view's
+/// twenty are looked at for `v`, `en` and item indexes only), so an ASCII name without
+/// escapes is kept as its bytes and checked as UTF-8 only when it is read as text.
+#[derive(Debug, Clone)]
+pub(crate) enum Name<'a> {
+    /// ASCII as sent: no `+`, `%` or byte above 0x7F.
+    Ascii(&'a [u8]),
+    /// Anything else, decoded as [`decode`] decodes it.
+    Decoded(Cow<'a, str>),
+}
+
+impl<'a> Name<'a> {
+    /// The name's bytes (UTF-8 either way).
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Name::Ascii(bytes) => bytes,
+            Name::Decoded(text) => text.as_bytes(),
+        }
+    }
+
+    /// The name as text.
+    pub(crate) fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            Name::Ascii(bytes) => utf8(bytes),
+            Name::Decoded(text) => Cow::Borrowed(text),
+        }
+    }
+
+    /// The name as text, owned or borrowed from the input.
+    #[cfg(test)]
+    pub(crate) fn into_str(self) -> Cow<'a, str> {
+        match self {
+            Name::Ascii(bytes) => utf8(bytes),
+            Name::Decoded(text) => text,
+        }
+    }
 }
 
 /// One `name=value` sequence of a form, neither part decoded.
@@ -42,6 +80,8 @@ struct Sequence<'a> {
     /// Whether the name holds a `+` or `%` (found while looking for its end, so a name
     /// without one is not scanned again before it is borrowed).
     name_escaped: bool,
+    /// Whether every byte of the name is ASCII (found in the same scan).
+    name_ascii: bool,
 }
 
 /// The `name=value` sequences of a form: `&`-separated, empty sequences skipped, a
@@ -62,6 +102,7 @@ impl<'a> Iterator for Sequences<'a> {
                 return None;
             }
             let mut name_escaped = false;
+            let mut name_ascii = true;
             let mut name_end = input.len();
             for (at, &byte) in input.iter().enumerate() {
                 match byte {
@@ -70,6 +111,7 @@ impl<'a> Iterator for Sequences<'a> {
                         break;
                     }
                     b'+' | b'%' => name_escaped = true,
+                    0x80.. => name_ascii = false,
                     _ => {}
                 }
             }
@@ -92,6 +134,7 @@ impl<'a> Iterator for Sequences<'a> {
                 name,
                 value,
                 name_escaped,
+                name_ascii,
             });
         }
     }
@@ -101,7 +144,7 @@ impl<'a> Iterator for Sequences<'a> {
 /// it): names are decoded until one matches, and only that value.
 pub(crate) fn first<'a>(input: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
     raw_pairs(input)
-        .find(|(pair_name, _)| pair_name == name)
+        .find(|(pair_name, _)| pair_name.as_bytes() == name.as_bytes())
         .map(|(_, value)| decode(value))
 }
 

@@ -6,12 +6,22 @@ use serde_json::{Map, Value};
 use crate::collect::number_or_string;
 
 /// The item index of a `prN` parameter name (`pr1` → 1), or `None` for other names.
-pub(crate) fn item_index(key: &str) -> Option<usize> {
-    let digits = key.strip_prefix("pr")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+pub(crate) fn item_index(key: &[u8]) -> Option<usize> {
+    let digits = key.strip_prefix(b"pr")?;
+    if digits.is_empty() {
         return None;
     }
-    digits.parse::<usize>().ok().filter(|&n| n >= 1)
+    // As `str::parse::<usize>` reads a run of ASCII digits: `None` when it overflows.
+    digits
+        .iter()
+        .try_fold(0usize, |number, &digit| {
+            digit.is_ascii_digit().then(|| {
+                number
+                    .checked_mul(10)?
+                    .checked_add(usize::from(digit - b'0'))
+            })?
+        })
+        .filter(|&n| n >= 1)
 }
 
 /// A GA4 item from one `prN` value. Known keys get GA4 names (`price`, `quantity`,
@@ -106,13 +116,17 @@ mod tests {
 
     #[test]
     fn item_index_reads_pr_numbers_only() {
-        assert_eq!(item_index("pr1"), Some(1));
-        assert_eq!(item_index("pr200"), Some(200));
-        assert_eq!(item_index("pr0"), None);
-        assert_eq!(item_index("pr"), None);
-        assert_eq!(item_index("prx"), None);
-        assert_eq!(item_index("pr+1"), None);
-        assert_eq!(item_index("ep.pr1"), None);
+        assert_eq!(item_index(b"pr1"), Some(1));
+        assert_eq!(item_index(b"pr200"), Some(200));
+        assert_eq!(item_index(b"pr007"), Some(7));
+        assert_eq!(item_index(b"pr0"), None);
+        assert_eq!(item_index(b"pr"), None);
+        assert_eq!(item_index(b"prx"), None);
+        assert_eq!(item_index(b"pr+1"), None);
+        assert_eq!(item_index(b"pr1x"), None);
+        assert_eq!(item_index(b"ep.pr1"), None);
+        // Too large for a usize: not an item index, as `parse` would have it.
+        assert_eq!(item_index(b"pr99999999999999999999999"), None);
     }
 
     #[test]

@@ -18,14 +18,16 @@ use std::cell::OnceCell;
 
 use hermes_crds::api::ClientKind;
 
-use super::{CollectError, Limits, form};
+use super::form::{self, Name};
+use super::{CollectError, Limits};
 use crate::event::{Event, RequestInfo};
 use items::item_index;
 use params::EventBuilder;
 
 /// Parameters with their names decoded and their values as sent: a value is decoded only
-/// when the event it belongs to is built (or it is `v` or `en`).
-type Pairs<'a> = Vec<(Cow<'a, str>, &'a [u8])>;
+/// when the event it belongs to is built (or it is `v` or `en`), a name read as text only
+/// then too.
+type Pairs<'a> = Vec<(Name<'a>, &'a [u8])>;
 
 /// Parse one `/g/collect` request into its events, in body-line order.
 ///
@@ -78,7 +80,7 @@ fn parse_events(
     check_counts(0, &shared, limits)?;
     // What built events take from the request: worked out once, and only if one is built.
     let parts = OnceCell::new();
-    let build = |index, own: &[(Cow<'_, str>, &[u8])]| {
+    let build = |index, own: &[(Name<'_>, &[u8])]| {
         let parts = || parts.get_or_init(|| RequestParts::of(request));
         build_event(index, &shared, own, parts, limits, needs_data)
     };
@@ -135,7 +137,7 @@ fn ga_cookie_client_id(cookie: &str) -> Option<&str> {
 fn check_counts(event: usize, pairs: &Pairs, limits: &Limits) -> Result<(), CollectError> {
     let items = pairs
         .iter()
-        .filter(|(k, _)| item_index(k).is_some())
+        .filter(|(k, _)| item_index(k.as_bytes()).is_some())
         .count();
     let params = pairs.len() - items;
     if params > limits.max_params_per_event {
@@ -159,16 +161,16 @@ fn check_counts(event: usize, pairs: &Pairs, limits: &Limits) -> Result<(), Coll
 fn build_event<'p>(
     index: usize,
     shared: &Pairs,
-    own: &[(Cow<'_, str>, &[u8])],
+    own: &[(Name<'_>, &[u8])],
     request: impl FnOnce() -> &'p RequestParts<'p>,
     limits: &Limits,
     needs_data: &dyn Fn(&str) -> bool,
 ) -> Result<Event, CollectError> {
-    let overridden = |key: &str| own.iter().any(|(k, _)| k == key);
+    let overridden = |key: &[u8]| own.iter().any(|(k, _)| k.as_bytes() == key);
     let merged = || {
         shared
             .iter()
-            .filter(|(k, _)| !overridden(k))
+            .filter(|(k, _)| !overridden(k.as_bytes()))
             .chain(own.iter())
     };
     // One pass over the parameters for what every event is checked for: the last `v`
@@ -176,6 +178,7 @@ fn build_event<'p>(
     // item index over the limit.
     let (mut version, mut event_name, mut params, mut item_too_high) = (None, None, 0, None);
     for (key, value) in merged() {
+        let key = key.as_bytes();
         match item_index(key) {
             Some(item) => {
                 if item > limits.max_items_per_event {
@@ -184,9 +187,9 @@ fn build_event<'p>(
             }
             None => {
                 params += 1;
-                match key.as_ref() {
-                    "v" => version = Some(*value),
-                    "en" => event_name = Some(*value),
+                match key {
+                    b"v" => version = Some(*value),
+                    b"en" => event_name = Some(*value),
                     _ => {}
                 }
             }
@@ -224,7 +227,7 @@ fn build_event<'p>(
     }
     let mut builder = EventBuilder::new(name, params);
     for (key, value) in merged() {
-        builder.apply(key, form::decode(value));
+        builder.apply(&key.as_str(), form::decode(value));
     }
     let request = request();
     let data = builder.finish(

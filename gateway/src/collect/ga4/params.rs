@@ -64,13 +64,13 @@ impl<'a> EventBuilder<'a> {
 
     /// Apply one wire parameter, its value decoded (`en` is skipped: the name was given
     /// to [`Self::new`]).
-    pub(crate) fn apply(&mut self, key: &'a str, value: Cow<'a, str>) {
+    pub(crate) fn apply(&mut self, key: &str, value: Cow<'a, str>) {
         if let Some((prefix, name)) = key.split_once('.')
             && self.apply_prefixed(prefix, name, &value)
         {
             return;
         }
-        if let Some(index) = item_index(key) {
+        if let Some(index) = item_index(key.as_bytes()) {
             self.items.push((index, value));
             return;
         }

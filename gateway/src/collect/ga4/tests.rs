@@ -490,6 +490,31 @@ fn non_utf8_and_odd_encodings_do_not_panic() {
 }
 
 #[test]
+fn a_line_overrides_a_shared_parameter_whatever_encoding_either_name_uses() {
+    // The same names, encoded differently in the query and in the line: they are one
+    // parameter, as form decoding makes them, and the line's value wins.
+    let query = "v=2&tid=G-1&ep.gift+wrap=no&ep.caf%C3%A9=1&%65n=page_view&ep.size=S";
+    let body = "ep.gift%20wrap=yes&ep.café=2&en=purchase\n".as_bytes();
+    let events = parse_ga4(query, body, &request(), &Limits::default()).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].name(),
+        "purchase",
+        "`%65n` is `en`, and the line's wins"
+    );
+    let data = &events[0].data;
+    assert_eq!(data["gift wrap"], "yes");
+    assert_eq!(data["café"], "2");
+    assert_eq!(
+        data["size"], "S",
+        "a shared parameter the line leaves alone"
+    );
+    // A version given only in percent-encoded form is still the version.
+    let events = parse_ga4("%76=2&en=page_view", b"", &request(), &Limits::default()).unwrap();
+    assert_eq!(events[0].name(), "page_view");
+}
+
+#[test]
 fn events_nobody_reads_are_kept_as_their_name_and_the_others_in_full() {
     let body = "en=page_view\nen=purchase&ep.transaction_id=T-1&pr1=idSKU-1~qt2";
     let limits = Limits::default();
