@@ -332,11 +332,16 @@ async fn worker(ctx: Arc<Context>, cache: NamespaceCache, debounce: Duration, re
                     next_at = next_at.min(at);
                 }
             }
-            Err(error) if error.is_not_leader() => ReconcileStoppedNotLeader {
-                namespace,
-                error: &error,
+            Err(error) if error.is_not_leader() => {
+                ReconcileStoppedNotLeader {
+                    namespace,
+                    error: &error,
+                }
+                .emit(&ctx.metrics);
+                if let Some(delay) = retry_after_not_leader(*leader.borrow(), &mut backoff) {
+                    next_at = Instant::now() + delay;
+                }
             }
-            .emit(&ctx.metrics),
             Err(error) => {
                 let retry_in = if error.is_transient() {
                     backoff.next()
@@ -355,6 +360,21 @@ async fn worker(ctx: Arc<Context>, cache: NamespaceCache, debounce: Duration, re
             }
         }
     }
+}
+
+/// When to reconcile again after a reconcile stopped before writing because the Lease,
+/// read back, was no longer this replica's. If the election still says this replica
+/// leads, its renewals came late (a runtime busy for seconds, say with a 100,000-row
+/// lookup table, or a slow API server): the Lease lapsed, and the manager renews it or
+/// another replica takes it. Nothing else would wake this namespace's worker (leadership
+/// did not change), so it tries again with the transient-error backoff; without that, the
+/// namespace's configs and statuses waited for the next resync. If the election says
+/// another replica leads, the worker waits for leadership to change instead.
+fn retry_after_not_leader(
+    still_elected: bool,
+    backoff: &mut impl Iterator<Item = Duration>,
+) -> Option<Duration> {
+    if still_elected { backoff.next() } else { None }
 }
 
 /// Retry delays after transient errors: 500 ms doubling to 60 s, forever (a reconcile
@@ -388,6 +408,20 @@ mod tests {
         assert_eq!(delays[1], Duration::from_secs(1));
         assert_eq!(delays[7], Duration::from_secs(60));
         assert_eq!(delays[19], Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_lapsed_lease_is_retried_with_backoff_while_elected_and_left_to_the_election_otherwise() {
+        let mut backoff = retry_backoff();
+        assert_eq!(
+            retry_after_not_leader(true, &mut backoff),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            retry_after_not_leader(true, &mut backoff),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(retry_after_not_leader(false, &mut backoff), None);
     }
 
     #[test]
