@@ -103,6 +103,18 @@ pub struct Reconciled {
     pub recheck_at: Option<Timestamp>,
 }
 
+/// Runs `work` (CPU-bound: a compile of 10,000 Tags or a 100,000-row lookup table takes
+/// seconds) with the runtime told to hand this worker's other tasks to another thread
+/// first. Otherwise they waited for it, the leader Lease's renewals among them: the Lease
+/// lapsed during a long compile, and the write after it was refused, compile after
+/// compile. On a current-thread runtime (unit tests) it just runs `work`.
+fn off_the_runtime<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// Reconcile the namespace `cache` holds. `changed_since` is when the first change it
 /// handles arrived.
 pub async fn reconcile(
@@ -112,7 +124,7 @@ pub async fn reconcile(
     changed_since: Option<Instant>,
 ) -> Result<Reconciled, ReconcileError> {
     let namespace = cache.namespace.as_str();
-    let compiled = compile(cache, ctx.config_map_limits, &ctx.metrics)?;
+    let compiled = off_the_runtime(|| compile(cache, ctx.config_map_limits, &ctx.metrics))?;
     let write = write_config(ctx, cache, &compiled, &mut memory.write, changed_since).await;
     let publication = publish_outcome(
         ctx,
