@@ -289,7 +289,19 @@ impl Stack {
         old: Option<&str>,
         since: Instant,
     ) -> (String, Duration) {
-        let hash = wait_for(TIMEOUT, || async {
+        self.wait_gateway_change_within(old, since, TIMEOUT).await
+    }
+
+    /// [`Self::wait_gateway_change`] with a deadline of its own, for a change that takes
+    /// long to compile and load (100,000 lookup rows, debug builds, beside the other tests
+    /// of the binary on two cores).
+    pub async fn wait_gateway_change_within(
+        &self,
+        old: Option<&str>,
+        since: Instant,
+        within: Duration,
+    ) -> (String, Duration) {
+        let hash = wait_for(within, || async {
             match self.gateway_hash().await {
                 Some(hash) if Some(hash.as_str()) != old => Ok(hash),
                 other => Err(format!("gateway serves {other:?}")),
