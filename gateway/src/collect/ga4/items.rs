@@ -8,19 +8,13 @@ use crate::collect::number_or_string;
 /// The item index of a `prN` parameter name (`pr1` → 1), or `None` for other names.
 pub(crate) fn item_index(key: &[u8]) -> Option<usize> {
     let digits = key.strip_prefix(b"pr")?;
-    if digits.is_empty() {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    // As `str::parse::<usize>` reads a run of ASCII digits: `None` when it overflows.
-    digits
-        .iter()
-        .try_fold(0usize, |number, &digit| {
-            digit.is_ascii_digit().then(|| {
-                number
-                    .checked_mul(10)?
-                    .checked_add(usize::from(digit - b'0'))
-            })?
-        })
+    std::str::from_utf8(digits)
+        .ok()?
+        .parse::<usize>()
+        .ok()
         .filter(|&n| n >= 1)
 }
 
