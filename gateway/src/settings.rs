@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use axum::http::HeaderName;
+use axum::http::{HeaderMap, HeaderName};
 
 use crate::collect::{Cidr, Limits};
 
@@ -103,6 +103,13 @@ impl GatewaySettings {
             (Some(token), Some(given)) => !token.is_empty() && constant_time_eq(token, given),
             _ => false,
         }
+    }
+
+    /// Whether `headers` carry the configured token in [`DEBUG_HEADER`]. Without a token
+    /// (most gateways) the header is not even looked up: this runs on every hit.
+    pub fn debug_requested(&self, headers: &HeaderMap) -> bool {
+        self.debug_token.is_some()
+            && self.debug_allowed(headers.get(DEBUG_HEADER_NAME).and_then(|v| v.to_str().ok()))
     }
 
     /// Whether a browser origin may send hits.

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderName, Method, Uri};
 
 use crate::collect::{Cidr, client_ip, truncate_ip};
 use crate::event::{Headers, Query, RequestInfo};
-use crate::settings::{DEBUG_HEADER_NAME, GatewaySettings};
+use crate::settings::GatewaySettings;
 
 /// `X-Forwarded-For`, parsed once: looking a header up by a string parses it first.
 const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -22,14 +22,7 @@ pub(crate) fn describe(parts: &mut Parts, settings: &GatewaySettings) -> (Reques
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    // Without a debug token (most gateways) the header is not even looked up.
-    let debug = settings.debug_token.is_some()
-        && settings.debug_allowed(
-            parts
-                .headers
-                .get(DEBUG_HEADER_NAME)
-                .and_then(|v| v.to_str().ok()),
-        );
+    let debug = settings.debug_requested(&parts.headers);
     let mut info = request_info(
         &parts.method,
         &parts.uri,
