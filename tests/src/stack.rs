@@ -27,8 +27,9 @@ pub const TOPICS: [&str; 5] = [
     "config-publications",
 ];
 pub use crate::low_stock::LOW_STOCK_HIT;
-/// Generous for processes on a loaded two-core machine.
-const TIMEOUT: Duration = Duration::from_secs(60);
+/// Generous for processes on a loaded two-core machine: the stack's waits, a config
+/// change among them ([`Stack::wait_gateway_change`]).
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The test's subscription to topic `name`.
 fn subscription(name: &str) -> String {
