@@ -1,5 +1,6 @@
 //! The Hermes gateway: collect → fire → publish.
 
+pub mod allocator;
 pub mod cli;
 pub mod collect;
 pub mod config_source;

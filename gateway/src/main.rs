@@ -7,9 +7,10 @@ use clap::Parser;
 /// third of its user-space time (`perf record` under `wrk` with the counting publisher);
 /// the hit path allocates small, short-lived strings and maps per event. Built with
 /// `no_thp`: with transparent huge pages on `madvise` (Debian's default) mimalloc asks
-/// for huge pages and the idle gateway grew from 12 to 22 MiB resident.
+/// for huge pages and the idle gateway grew from 12 to 22 MiB resident. Why our own
+/// `GlobalAlloc` over mimalloc: `hermes_gateway::allocator`.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: hermes_gateway::allocator::Allocator = hermes_gateway::allocator::Allocator;
 
 #[derive(Parser)]
 #[command(
