@@ -17,11 +17,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::{BasePublisher, Publisher as TopicPublisher};
 use google_cloud_pubsub::error::PublishError;
-use google_cloud_pubsub::model::Message;
 use hermes_buffer::{Delivery, Record};
 
 use super::sink::TopicSink;
 use crate::events::PublishRequestSent;
+use crate::publish::worker::pubsub_message;
 use crate::publish::{BatchSettings, PublishMetrics};
 
 /// The client's delay timer: longer than any lane takes to hand it a batch and flush, so
@@ -73,7 +73,8 @@ impl TopicSink for PubSubSink {
             let mut futures: Vec<Option<_>> = (0..batch.len()).map(|_| None).collect();
             for request in &requests {
                 for &index in &request.records {
-                    futures[index] = Some(self.publisher.publish(message_of(&batch[index].record)));
+                    futures[index] =
+                        Some(self.publisher.publish(pubsub_message(&batch[index].record)));
                 }
             }
             self.publisher.flush().await;
@@ -163,19 +164,6 @@ fn record_size(record: &Record) -> usize {
             .iter()
             .map(|(k, v)| k.len() + v.len())
             .sum::<usize>()
-}
-
-fn message_of(record: &Record) -> Message {
-    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
-        record
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    if let Some(key) = record.ordering_key.as_deref().filter(|k| !k.is_empty()) {
-        message = message.set_ordering_key(key);
-    }
-    message
 }
 
 #[cfg(test)]
