@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::settings::{DEBUG_HEADER, GatewaySettings};
+use crate::settings::{DEBUG_HEADER_NAME, GatewaySettings};
 
 /// Whether the request carries the debug token (never, when none is configured).
 pub(crate) fn authorized(headers: &HeaderMap, settings: &GatewaySettings) -> bool {
     let given = headers
-        .get(DEBUG_HEADER)
+        .get(DEBUG_HEADER_NAME)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .or_else(|| {
@@ -77,8 +77,7 @@ mod tests {
             &with(header::AUTHORIZATION, "Bearer t0k"),
             &settings()
         ));
-        let debug = header::HeaderName::from_static(DEBUG_HEADER);
-        assert!(authorized(&with(debug, "t0k"), &settings()));
+        assert!(authorized(&with(DEBUG_HEADER_NAME, "t0k"), &settings()));
     }
 
     #[test]
