@@ -46,7 +46,12 @@ fn every_realistic_pairs_gtag_hit_fires_its_tag_with_version_1() {
             "pair {i}: {hit} fired {:?}",
             outcome.tags_fired
         );
-        assert_eq!(mine[0].data["version"], "1", "pair {i}: {}", mine[0].data);
+        assert_eq!(
+            mine[0].data.value()["version"],
+            "1",
+            "pair {i}: {}",
+            mine[0].data
+        );
         assert!(mine[0].topic.ends_with(&format!("/{}", variety.topic(i))));
     }
     assert!(

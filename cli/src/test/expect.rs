@@ -62,11 +62,12 @@ pub fn compare(expected: &ExpectedMessage, got: &RenderedMessage) -> Vec<Differe
             differ(format!("attributes.{name}"), json_text(value), published);
         }
     }
+    let data = got.data.value();
     if let Some(payload) = &expected.payload {
-        subset_differences("payload", payload, Some(&got.data), &mut differ);
+        subset_differences("payload", payload, Some(&data), &mut differ);
     }
     for key in &expected.absent {
-        if let Some(value) = got.data.get(key) {
+        if let Some(value) = data.get(key) {
             differ(format!("payload.{key}"), ABSENT.into(), value.to_string());
         }
     }
@@ -142,13 +143,14 @@ pub fn expected_summary(message: &ExpectedMessage) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hermes_gateway::fire::MessageData;
     use serde_json::json;
 
     fn message(data: Value) -> RenderedMessage {
         RenderedMessage {
             tag: "promotion-used".into(),
             topic: "projects/p/topics/promotions".into(),
-            data,
+            data: MessageData::of(&data),
             attributes: [("event_name".to_string(), "purchase".to_string())].into(),
             ordering_key: Some("T-1".into()),
             dropped_fields: Vec::new(),

@@ -15,7 +15,8 @@ use serde_json::Value;
 use prepare::FastMap;
 pub use prepare::{PrepareError, PreparedConfig};
 pub use render::{
-    EVENT_ID_ATTRIBUTE, EVENT_NAME_ATTRIBUTE, ITEM_INDEX_ATTRIBUTE, RenderedMessage, TAG_ATTRIBUTE,
+    EVENT_ID_ATTRIBUTE, EVENT_NAME_ATTRIBUTE, ITEM_INDEX_ATTRIBUTE, MessageData, RenderedMessage,
+    TAG_ATTRIBUTE,
 };
 pub use trace::{ConditionTrace, EventTrace, TagTrace, TriggerTrace};
 

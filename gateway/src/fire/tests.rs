@@ -10,6 +10,16 @@ use serde_json::{Value, json};
 use super::*;
 use crate::event::{CONSENT_KEY, Event, RequestInfo};
 
+fn item_key(key: &str) -> CompiledVariable {
+    CompiledVariable::Item { key: key.into() }
+}
+
+fn constant(value: &str) -> CompiledVariable {
+    CompiledVariable::Constant {
+        value: value.into(),
+    }
+}
+
 fn event_data(path: &str) -> CompiledVariable {
     let path = path
         .split('.')
@@ -123,6 +133,16 @@ fn event(data: Value) -> Event {
     }
 }
 
+/// `tag`, fired by a trigger on `purchase`, on [`purchase`].
+fn fire_on_purchase(tag: CompiledTag) -> EventOutcome {
+    let cfg = config(
+        vec![("t", trigger(&["purchase"], vec![]))],
+        vec![("tag", tag)],
+        vec![],
+    );
+    run(&cfg, purchase())
+}
+
 fn run(config: &PreparedConfig, data: Value) -> EventOutcome {
     evaluate(config, &event(data), &RequestInfo::default(), 0, false)
 }
@@ -219,9 +239,7 @@ fn missing_variables_never_match_and_negation_of_missing_holds() {
 fn any_item_predicates_hold_when_one_item_matches() {
     for variable in [
         event_data("items.[*].promotion_id"),
-        CompiledVariable::Item {
-            key: "promotion_id".into(),
-        },
+        item_key("promotion_id"),
     ] {
         let c = cond(variable, Operator::NotEmpty, "");
         let cfg = config(
@@ -249,42 +267,23 @@ fn per_item_fan_out_sends_one_message_per_matching_item() {
                 event_data("transaction_id"),
                 FieldType::String,
             ),
-            field(
-                "sku",
-                CompiledVariable::Item {
-                    key: "item_id".into(),
-                },
-                FieldType::String,
-            ),
-            field(
-                "qty",
-                CompiledVariable::Item {
-                    key: "quantity".into(),
-                },
-                FieldType::Integer,
-            ),
+            field("sku", item_key("item_id"), FieldType::String),
+            field("qty", item_key("quantity"), FieldType::Integer),
         ],
     );
     t.per_item = Some(vec![cond(
-        CompiledVariable::Item {
-            key: "price".into(),
-        },
+        item_key("price"),
         Operator::GreaterThanOrEqual,
         "10",
     )]);
-    let cfg = config(
-        vec![("t", trigger(&["purchase"], vec![]))],
-        vec![("tag", t)],
-        vec![],
-    );
-    let out = run(&cfg, purchase());
+    let out = fire_on_purchase(t);
     assert_eq!(out.messages.len(), 2);
     assert_eq!(
-        out.messages[0].data,
+        out.messages[0].data.value(),
         json!({"transaction_id": "T-1", "sku": "BOWL-10", "qty": 2})
     );
     assert_eq!(out.messages[1].attributes[ITEM_INDEX_ATTRIBUTE], "1");
-    assert_eq!(out.messages[1].data["sku"], "MUG-22");
+    assert_eq!(out.messages[1].data.value()["sku"], "MUG-22");
 }
 
 #[test]
@@ -346,9 +345,7 @@ fn lookup_tables_match_exact_case_insensitive_and_regex_with_defaults() {
     };
     let table = |match_type, rows, default| CompiledLookupTable {
         generation: Some(1),
-        input: CompiledVariable::Item {
-            key: "item_id".into(),
-        },
+        input: item_key("item_id"),
         match_type,
         rows,
         default,
@@ -393,11 +390,11 @@ fn lookup_tables_match_exact_case_insensitive_and_regex_with_defaults() {
     let cfg = config(vec![("t", trigger(&[], vec![]))], vec![("tag", t)], tables);
     let out = run(&cfg, purchase());
     assert_eq!(
-        out.messages[0].data,
+        out.messages[0].data.value(),
         json!({"threshold": 5, "family": "family BOWL", "default": "none"})
     );
     assert_eq!(
-        out.messages[1].data,
+        out.messages[1].data.value(),
         json!({"ci": {"t": 3}, "family": "family MUG", "default": "none"})
     );
 }
@@ -406,9 +403,7 @@ fn lookup_tables_match_exact_case_insensitive_and_regex_with_defaults() {
 fn lookup_exists_fires_when_any_item_is_in_the_table() {
     let table = CompiledLookupTable {
         generation: Some(1),
-        input: CompiledVariable::Item {
-            key: "item_id".into(),
-        },
+        input: item_key("item_id"),
         match_type: MatchType::Exact,
         rows: vec![CompiledRow {
             key: "MUG-22".into(),
@@ -451,7 +446,7 @@ fn payload_types_convert_and_unconvertible_fields_are_reported() {
     let cfg = config(vec![("t", trigger(&[], vec![]))], vec![("tag", t)], vec![]);
     let out = run(&cfg, purchase());
     assert_eq!(
-        out.messages[0].data,
+        out.messages[0].data.value(),
         json!({"s": "30.5", "i": 30, "n": 2.5, "b": true, "j": {"a": 1},
                "items": ["BOWL-10", "MUG-22"]})
     );
@@ -464,20 +459,41 @@ fn whole_event_payload_applies_allow_exclude_and_add() {
     t.payload = CompiledPayload::EventData {
         allow: vec!["event_name".into(), "value".into(), "currency".into()],
         exclude: vec!["currency".into()],
-        add: vec![field(
-            "source",
-            CompiledVariable::Constant {
-                value: "shop".into(),
-            },
-            FieldType::String,
-        )],
+        add: vec![field("source", constant("shop"), FieldType::String)],
     };
     let cfg = config(vec![("t", trigger(&[], vec![]))], vec![("tag", t)], vec![]);
     let out = run(&cfg, purchase());
     assert_eq!(
-        out.messages[0].data,
+        out.messages[0].data.value(),
         json!({"event_name": "purchase", "value": 30.5, "source": "shop"})
     );
+}
+
+/// The body is written straight to JSON, never built as an object: its keys, values and
+/// order must still be what inserting each field into the event data gives. A field of
+/// an existing key replaces its value in place, a field that cannot take its type
+/// leaves the event's value, `item` and new keys follow the event data.
+#[test]
+fn whole_event_payload_is_the_json_of_the_event_data_with_its_fields_set() {
+    let mut t = tag(&["t"], vec![]);
+    t.payload = CompiledPayload::EventData {
+        allow: Vec::new(),
+        exclude: vec!["items".into()],
+        add: vec![
+            field("value", constant("99"), FieldType::Integer),
+            field("currency", constant("not a number"), FieldType::Number),
+            field("sku", item_key("item_id"), FieldType::String),
+            field("event_name", constant("order"), FieldType::String),
+        ],
+    };
+    t.per_item = Some(Vec::new());
+    let out = fire_on_purchase(t);
+    assert_eq!(out.messages.len(), 2);
+    assert_eq!(
+        out.messages[1].data.json(),
+        r#"{"event_name":"order","transaction_id":"T-1","value":99,"currency":"EUR","item":{"item_id":"MUG-22","price":10.5,"quantity":1,"promotion_id":"SUMMER"},"sku":"MUG-22"}"#
+    );
+    assert_eq!(out.messages[1].dropped_fields, vec!["currency"]);
 }
 
 #[test]

@@ -127,14 +127,13 @@ fn to_outgoing(state: &AppState, message: RenderedMessage) -> OutgoingMessage {
         fields: &message.dropped_fields,
     }
     .emit(&state.metrics);
-    let data = serde_json::to_vec(&message.data).unwrap_or_default();
     OutgoingMessage::new(
         message.tag,
         Record {
             topic: message.topic,
             attributes: message.attributes,
             ordering_key: message.ordering_key,
-            data: data.into(),
+            data: message.data.into_bytes(),
         },
     )
 }
