@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use hermes_compiler::config::{CompiledVariable, PathSegment};
 use hermes_crds::api::{MatchType, RequestProperty};
 use serde_json::Value;
+use smallvec::{SmallVec, smallvec};
 
 use super::prepare::{PreparedConfig, PreparedTable};
 use crate::event::{Event, EventData, RequestInfo};
@@ -21,8 +22,9 @@ pub(crate) struct Context<'a> {
     pub item: Option<&'a Value>,
 }
 
-/// Zero or more values; most variables give at most one.
-pub(crate) type Values<'a> = Vec<Cow<'a, Value>>;
+/// Zero or more values. Most variables give at most one, kept inline: a variable is
+/// resolved for every condition and payload field of every firing event.
+pub(crate) type Values<'a> = SmallVec<[Cow<'a, Value>; 1]>;
 
 impl<'a> Context<'a> {
     /// The context for one item of a fan-out.
@@ -38,7 +40,7 @@ impl<'a> Context<'a> {
         let owned = |s: &str| text_value(s.into());
         match variable {
             CompiledVariable::EventData { path } => {
-                let mut out = Vec::new();
+                let mut out = Values::new();
                 walk_object(&self.event.data, path, &mut out);
                 out
             }
@@ -87,7 +89,7 @@ impl<'a> Context<'a> {
             CompiledVariable::Constant { value } => owned(value),
             CompiledVariable::LookupTable { name } => match self.config.tables.get(name) {
                 Some(table) => self.look_up(table),
-                None => Vec::new(),
+                None => Values::new(),
             },
         }
     }
@@ -132,7 +134,7 @@ fn regex_row<'a>(table: &'a PreparedTable, key: &str) -> Option<Cow<'a, Value>> 
 /// One text value (a header, a query parameter, a cookie, a request property) as a
 /// variable's values.
 fn text_value<'v>(text: Cow<'_, str>) -> Values<'v> {
-    vec![Cow::Owned(Value::String(text.into_owned()))]
+    smallvec![Cow::Owned(Value::String(text.into_owned()))]
 }
 
 fn walk_object<'a>(data: &'a EventData, path: &[PathSegment], out: &mut Values<'a>) {
