@@ -105,35 +105,30 @@ pub(crate) fn render(
 ) -> RenderedMessage {
     let in_fan_out = context.item.is_some();
     let mut dropped = Vec::new();
-    let data = match &tag.payload {
+    let mut fields = Fields::default();
+    let (event, compiled) = match &tag.payload {
         CompiledPayload::EventData {
             allow,
             exclude,
             add,
         } => {
-            let mut fields = Fields::default();
             if let Some(item) = context.item {
                 fields.set("item", Cow::Borrowed(item));
             }
-            add_fields(&mut fields, add, context, in_fan_out, &mut dropped);
-            serialized(&Body {
-                event: Some(EventDataBody {
-                    data: &context.event.data,
-                    allow,
-                    exclude,
-                }),
-                fields: &fields.0,
-            })
+            let event = EventDataBody {
+                data: &context.event.data,
+                allow,
+                exclude,
+            };
+            (Some(event), add.as_slice())
         }
-        CompiledPayload::Fields { fields: compiled } => {
-            let mut fields = Fields::default();
-            add_fields(&mut fields, compiled, context, in_fan_out, &mut dropped);
-            serialized(&Body {
-                event: None,
-                fields: &fields.0,
-            })
-        }
+        CompiledPayload::Fields { fields } => (None, fields.as_slice()),
     };
+    add_fields(&mut fields, compiled, context, in_fan_out, &mut dropped);
+    let data = serialized(&Body {
+        event,
+        fields: &fields.0,
+    });
     let mut attributes = BTreeMap::new();
     for attribute in &tag.attributes {
         if let Some(value) = context.resolve(&attribute.value).first() {
@@ -238,12 +233,12 @@ fn add_fields<'k, 'v>(
         let rendered = if is_multi_valued(&field.value, in_fan_out) {
             values
                 .into_iter()
-                .map(|v| convert_value(v, field.type_).map(Cow::into_owned))
+                .map(|v| convert(v, field.type_).map(Cow::into_owned))
                 .collect::<Option<Vec<_>>>()
                 .map(|values| Cow::Owned(Value::Array(values)))
         } else {
             match values.into_iter().next() {
-                Some(v) => convert_value(v, field.type_),
+                Some(v) => convert(v, field.type_),
                 None => continue,
             }
         };
@@ -254,68 +249,56 @@ fn add_fields<'k, 'v>(
     }
 }
 
-/// [`convert`], keeping a value that already has the field's type as it is (borrowed
-/// from the event when it was).
-fn convert_value(value: Cow<'_, Value>, to: FieldType) -> Option<Cow<'_, Value>> {
-    let kept = match (to, value.as_ref()) {
-        (FieldType::String, Value::String(_))
-        | (FieldType::Number, Value::Number(_))
-        | (FieldType::Boolean, Value::Bool(_)) => true,
-        (FieldType::Integer, Value::Number(n)) => n.is_i64(),
-        (FieldType::Json, v) => !v.is_string(),
-        _ => false,
-    };
-    if kept {
-        return Some(value);
-    }
-    convert(&value, to).map(Cow::Owned)
-}
-
-/// Convert a value to a payload field type; `None` when it cannot take that type.
-pub(crate) fn convert(value: &Value, to: FieldType) -> Option<Value> {
-    match to {
-        FieldType::String => Some(Value::String(text(value).into_owned())),
-        FieldType::Integer => match value {
-            Value::Bool(b) => Some(Value::from(i64::from(*b))),
-            _ => {
-                if let Some(i) = value.as_i64() {
-                    return Some(Value::from(i));
+/// Convert a value to a payload field type; `None` when it cannot take that type. A value
+/// that already has the type is kept as it is (borrowed from the event when it was).
+fn convert(value: Cow<'_, Value>, to: FieldType) -> Option<Cow<'_, Value>> {
+    let converted = match to {
+        FieldType::String => match value.as_ref() {
+            Value::String(_) => return Some(value),
+            other => Value::String(text(other).into_owned()),
+        },
+        FieldType::Integer => match value.as_ref() {
+            Value::Number(n) if n.is_i64() => return Some(value),
+            Value::Bool(b) => Value::from(i64::from(*b)),
+            other => {
+                if let Ok(i) = text(other).trim().parse::<i64>() {
+                    Value::from(i)
+                } else {
+                    let f = number(other)?;
+                    if !(f.is_finite() && f.abs() < 9.2e18) {
+                        return None;
+                    }
+                    Value::from(f.trunc() as i64)
                 }
-                let text = text(value);
-                if let Ok(i) = text.trim().parse::<i64>() {
-                    return Some(Value::from(i));
-                }
-                let f = number(value)?;
-                (f.is_finite() && f.abs() < 9.2e18).then(|| Value::from(f.trunc() as i64))
             }
         },
-        FieldType::Number => match value {
-            Value::Bool(b) => Some(Value::from(i64::from(*b))),
-            Value::Number(n) => Some(Value::Number(n.clone())),
-            _ => number(value).and_then(Number::from_f64).map(Value::Number),
+        FieldType::Number => match value.as_ref() {
+            Value::Number(_) => return Some(value),
+            Value::Bool(b) => Value::from(i64::from(*b)),
+            other => Value::Number(number(other).and_then(Number::from_f64)?),
         },
-        FieldType::Boolean => match value {
-            Value::Bool(b) => Some(Value::Bool(*b)),
+        FieldType::Boolean => match value.as_ref() {
+            Value::Bool(_) => return Some(value),
             Value::Number(n) => match n.as_f64() {
-                Some(1.0) => Some(Value::Bool(true)),
-                Some(0.0) => Some(Value::Bool(false)),
-                _ => None,
+                Some(1.0) => Value::Bool(true),
+                Some(0.0) => Value::Bool(false),
+                _ => return None,
             },
             Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" => Some(Value::Bool(true)),
-                "false" | "0" => Some(Value::Bool(false)),
-                _ => None,
+                "true" | "1" => Value::Bool(true),
+                "false" | "0" => Value::Bool(false),
+                _ => return None,
             },
-            _ => None,
+            _ => return None,
         },
-        FieldType::Json => match value {
-            Value::String(s) => Some(
-                serde_json::from_str::<Value>(s)
-                    .ok()
-                    .filter(|v| v.is_object() || v.is_array())
-                    .unwrap_or_else(|| value.clone()),
-            ),
-            other => Some(other.clone()),
+        FieldType::Json => match value.as_ref() {
+            // A string holding an object or array is that JSON; any other value is kept.
+            Value::String(s) => match serde_json::from_str::<Value>(s) {
+                Ok(parsed) if parsed.is_object() || parsed.is_array() => parsed,
+                _ => return Some(value),
+            },
+            _ => return Some(value),
         },
-    }
+    };
+    Some(Cow::Owned(converted))
 }
