@@ -18,6 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::mix::Hit;
+use crate::pacer::{Pacer, PacerError};
 
 /// When a connection sends: its first request at `start + offset`, then one every
 /// `interval`, until `end`.
@@ -63,6 +64,8 @@ pub enum ConnectionError {
     Closed { path: String },
     #[error("the response to {path} is not HTTP/1.1: {reason}")]
     Malformed { path: String, reason: String },
+    #[error("waiting for the next request's due time")]
+    Pace(#[from] PacerError),
 }
 
 /// A hit rendered once as the bytes of an HTTP/1.1 request.
@@ -108,16 +111,18 @@ pub async fn run(
         .map_err(|source| ConnectionError::Connect { addr, source })?;
     // Latency, not throughput, is measured: send each small request at once.
     let _ = stream.set_nodelay(true);
+    let mut pacer = Pacer::new()?;
     let mut buffer = BytesMut::with_capacity(4096);
     let mut outcome = Outcome::default();
     let mut due = schedule.start + schedule.offset;
     while due < schedule.end {
         let now = Instant::now();
-        // On schedule: wait, then time from the actual send, as the timer may wake up to a
-        // millisecond late and that is not the server's doing. Behind schedule (the last
-        // response came late): send now and count the wait.
+        // On schedule: wait, then time from the actual send, as the timer (or the
+        // generator's one thread, busy with another connection) may wake it a little late
+        // and that is not the server's doing. Behind schedule (the last response came
+        // late): send now and count the wait.
         let sent = if now < due {
-            tokio::time::sleep_until(due.into()).await;
+            pacer.wait_until(due).await?;
             Instant::now()
         } else {
             due

@@ -10,6 +10,7 @@
 mod connection;
 mod latency;
 mod mix;
+mod pacer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
