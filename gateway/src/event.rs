@@ -21,14 +21,16 @@ use sha2::{Digest, Sha256};
 /// entries). Keys are hashed with foldhash, not SipHash: every key of every event a tag
 /// may fire on is hashed on insert, and SipHash was 2 % of the gateway's samples. A hit
 /// carries at most `limits.max_params_per_event` keys an event, so a flood of colliding
-/// keys stays bounded.
-pub type EventData = IndexMap<String, Value, foldhash::fast::RandomState>;
+/// keys stays bounded. Most keys are sGTM's own names (`page_location`, `client_id`, …):
+/// those are borrowed, not allocated for every event; only a hit's own names (`ep.*`,
+/// unknown parameters, a Measurement Protocol event's params) are owned.
+pub type EventData = IndexMap<Cow<'static, str>, Value, foldhash::fast::RandomState>;
 
 /// A copy of event data as a JSON value, for traces and tools.
 pub fn event_data_value(data: &EventData) -> Value {
     Value::Object(
         data.iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
+            .map(|(key, value)| (key.to_string(), value.clone()))
             .collect(),
     )
 }
@@ -433,11 +435,15 @@ mod tests {
         };
         let ga4 = Event {
             client: ClientKind::Ga4,
-            data: data.clone().into_iter().collect(),
+            data: data
+                .clone()
+                .into_iter()
+                .map(|(k, v)| (k.into(), v))
+                .collect(),
         };
         let mp = Event {
             client: ClientKind::MeasurementProtocol,
-            data: data.into_iter().collect(),
+            data: data.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         };
         assert_eq!(
             [ga4.stable_id(0), ga4.stable_id(1), mp.stable_id(0)],

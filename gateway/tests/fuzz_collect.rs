@@ -229,7 +229,7 @@ proptest! {
         let events = parse_ga4(&query, b"", &RequestInfo::default(), &Limits::default());
         let events = events.map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(events.len(), 1);
-        prop_assert_eq!(events[0].data.get(&name), Some(&Value::String(value)));
+        prop_assert_eq!(events[0].data.get(name.as_str()), Some(&Value::String(value)));
     }
 
     /// Every Measurement Protocol body gets an answer: each message names what it spoils,

@@ -129,7 +129,7 @@ fn event(data: Value) -> Event {
     let Value::Object(data) = data else { panic!() };
     Event {
         client: ClientKind::Ga4,
-        data: data.into_iter().collect(),
+        data: data.into_iter().map(|(k, v)| (k.into(), v)).collect(),
     }
 }
 

@@ -142,7 +142,7 @@ fn walk_object<'a>(data: &'a EventData, path: &[PathSegment], out: &mut Values<'
         return;
     };
     if let PathSegment::Key(key) = first
-        && let Some(value) = data.get(key)
+        && let Some(value) = data.get(key.as_str())
     {
         walk(value, rest, out);
     }

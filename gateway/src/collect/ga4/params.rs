@@ -118,19 +118,19 @@ impl<'a> EventBuilder<'a> {
                 ("x-ga-gcd", text())
             }
             "npa" | "dma" | "dma_cps" | "gcu" | "gcut" => {
-                self.data.insert(prefixed("x-ga-", key), text());
+                self.data.insert(prefixed("x-ga-", key).into(), text());
                 return;
             }
             _ => {
                 if let Some(system) = key.strip_prefix('_') {
                     self.system_properties.insert(system.to_string(), text());
                 } else {
-                    self.data.insert(prefixed("x-ga-mp2-", key), text());
+                    self.data.insert(prefixed("x-ga-mp2-", key).into(), text());
                 }
                 return;
             }
         };
-        self.data.insert(name.to_string(), value);
+        self.data.insert(name.into(), value);
     }
 
     /// `ep.`, `epn.`, `up.`, `upn.`, `sst.` parameters; false for other prefixes.
@@ -144,7 +144,7 @@ impl<'a> EventBuilder<'a> {
             let name = name.to_string();
             match prefix {
                 "ep" | "epn" => {
-                    self.data.insert(name, value);
+                    self.data.insert(name.into(), value);
                 }
                 "up" | "upn" => {
                     self.user_properties.insert(name, value);

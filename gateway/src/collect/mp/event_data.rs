@@ -19,6 +19,8 @@
 //!
 //! Body-level keys win over a parameter of the same name.
 
+use std::borrow::Cow;
+
 use hermes_crds::api::ClientKind;
 use serde_json::{Map, Value};
 
@@ -75,8 +77,8 @@ pub(crate) fn build_events(
 }
 
 /// Identity keys that lead every event, after `event_name`.
-fn head(body: &Body<'_>) -> Map<String, Value> {
-    let mut head = Map::new();
+fn head(body: &Body<'_>) -> EventData {
+    let mut head = EventData::default();
     let text = |entry: Option<super::body::Entry<'_>>| {
         entry.and_then(|e| e.value.as_str()).map(str::to_string)
     };
@@ -99,8 +101,8 @@ fn tail(
     query: &MpQuery<'_>,
     request: &RequestInfo,
     omit: &Omissions,
-) -> Map<String, Value> {
-    let mut tail = Map::new();
+) -> EventData {
+    let mut tail = EventData::default();
     if let Some(properties) = body.user_properties.and_then(|p| p.value.as_object()) {
         let values: Map<String, Value> = properties
             .iter()
@@ -169,15 +171,14 @@ fn add_params(data: &mut EventData, params: &Map<String, Value>, event: usize, o
         if omit.parameter(event, name) {
             continue;
         }
-        let (key, value) = match name.as_str() {
-            "session_id" => ("ga_session_id", session_id(value)),
-            "engagement_time_msec" => ("engagement_time_msec", number(value)),
-            "items" if !omit.is_empty() => ("items", kept_items(value, event, omit)),
-            other => (other, value.clone()),
+        let (key, value): (Cow<'static, str>, Value) = match name.as_str() {
+            "session_id" => ("ga_session_id".into(), session_id(value)),
+            "engagement_time_msec" => ("engagement_time_msec".into(), number(value)),
+            "items" if !omit.is_empty() => ("items".into(), kept_items(value, event, omit)),
+            other if data.contains_key(other) => continue,
+            other => (other.to_owned().into(), value.clone()),
         };
-        if !data.contains_key(key) {
-            data.insert(key.to_string(), value);
-        }
+        data.entry(key).or_insert(value);
     }
 }
 

@@ -124,7 +124,7 @@ fn valid_purchase_becomes_sgtm_event_data() {
             "user_agent": "shop-backend/1.4"
         })
     );
-    let keys: Vec<&String> = event.data.keys().take(2).collect();
+    let keys: Vec<&str> = event.data.keys().take(2).map(AsRef::as_ref).collect();
     assert_eq!(keys, ["event_name", "client_id"]);
 }
 
