@@ -16,6 +16,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator of `hermes-gateway` and `hermes-operator`, which this command can also
+/// run: `hermes_runtime::allocator`.
+#[global_allocator]
+static GLOBAL: hermes_runtime::allocator::Allocator = hermes_runtime::allocator::Allocator;
+
 /// Server-side tagging on Kubernetes: lint, test and compile Tag, Trigger and LookupTable
 /// manifests, print the CRDs.
 #[derive(Debug, Parser)]

@@ -1,6 +1,5 @@
 //! The Hermes gateway: collect → fire → publish.
 
-pub mod allocator;
 pub mod cli;
 pub mod collect;
 pub mod config_source;

@@ -2,6 +2,10 @@
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc, as in the gateway: `hermes_runtime::allocator`.
+#[global_allocator]
+static GLOBAL: hermes_runtime::allocator::Allocator = hermes_runtime::allocator::Allocator;
+
 /// Reconciles Hermes Tags, Triggers and LookupTables into live gateway config.
 #[derive(Parser, Debug)]
 #[command(name = "hermes-operator", version)]

@@ -2,6 +2,7 @@
 //! one place so the gateway, the operator, the `hermes` command and the tests set up a
 //! process the same way.
 
+pub mod allocator;
 mod crypto;
 mod logging;
 mod shutdown;

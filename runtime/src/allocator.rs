@@ -1,5 +1,14 @@
-//! The gateway's global allocator: mimalloc, asked through its plain entry points
-//! whenever they already give the alignment Rust asks for.
+//! The global allocator of Hermes' binaries: mimalloc, asked through its plain entry
+//! points whenever they already give the alignment Rust asks for.
+//!
+//! Why mimalloc instead of glibc's malloc: under load, glibc's `malloc`/`free` (with
+//! `malloc_consolidate` and `unlink_chunk`) took about 16 % of the gateway's samples, a
+//! third of its user-space time (`perf record` under `wrk` with the counting publisher),
+//! as the hit path allocates small, short-lived strings and maps per event; and a quarter
+//! of the operator's compile step at 10,000 Tags, which builds and drops a config of
+//! millions of small values. Built with `no_thp`: with transparent huge pages on
+//! `madvise` (Debian's default) mimalloc asks for huge pages and the idle gateway grew
+//! from 12 to 22 MiB resident.
 //!
 //! Why not `mimalloc::MiMalloc`: it passes every request to `mi_malloc_aligned`, even
 //! the `align ≤ 16` ones that are nearly all of Rust's. mimalloc v3 serves such a request
