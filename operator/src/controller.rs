@@ -154,7 +154,7 @@ pub async fn run(
         None => None,
     };
     let leadership = Arc::new(match options.leader.clone() {
-        Some(leader) => Leadership::start(client.clone(), leader).await?,
+        Some(leader) => Leadership::start(client.clone(), leader, metrics.clone()).await?,
         None => Leadership::always(),
     });
     tasks.spawn(track_leadership(

@@ -506,6 +506,23 @@ impl Emit for LeadershipLost<'_> {
     }
 }
 
+/// A step of the leader election (reading, taking or renewing the Lease) failed; it is
+/// retried after `retry_in`.
+pub struct LeaderElectionFailed<'a> {
+    /// The election's error.
+    pub error: &'a kube_lease_manager::LeaseManagerError,
+    /// When it is tried again.
+    pub retry_in: Duration,
+}
+
+impl Emit for LeaderElectionFailed<'_> {
+    fn emit(&self, metrics: &Metrics) {
+        let (error, retry_in) = (self.error, self.retry_in);
+        tracing::warn!(%error, ?retry_in, "leader election step failed; retrying");
+        metrics.leader_election_errors.inc();
+    }
+}
+
 /// Count one lookup feed message of `table` settled with `outcome`.
 fn count_feed(metrics: &Metrics, namespace: &str, table: &str, outcome: &str, reason: &str) {
     metrics

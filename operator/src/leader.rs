@@ -5,18 +5,22 @@
 //! even before its manager notices. Releasing on shutdown lets a follower take over at
 //! its next look instead of waiting for expiry.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::api_timeout;
 use crate::error::Error;
+use crate::events::{Emit, LeaderElectionFailed};
+use crate::metrics::Metrics;
 
 /// Why this replica may not write now.
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +62,15 @@ pub struct LeaderOptions {
 pub struct Leadership {
     state: watch::Receiver<bool>,
     lease: Option<(Api<Lease>, LeaderOptions)>,
-    tasks: Mutex<Option<ElectionTasks>>,
+    election: Mutex<Option<Election>>,
     /// Keeps an unelected `true` channel open, so that `changed()` pends forever.
     _fixed: Option<watch::Sender<bool>>,
 }
 
-struct ElectionTasks {
-    forwarder: JoinHandle<()>,
-    manager: JoinHandle<kube_lease_manager::Result<LeaseManager>>,
+/// The running election: `stop` ends it (the Lease released), `task` is its loop.
+struct Election {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<kube_lease_manager::Result<()>>,
 }
 
 impl Leadership {
@@ -81,13 +86,17 @@ impl Leadership {
         Leadership {
             state,
             lease,
-            tasks: Mutex::new(None),
+            election: Mutex::new(None),
             _fixed: Some(sender),
         }
     }
 
     /// Join the election; returns at once (not yet leader).
-    pub async fn start(client: Client, options: LeaderOptions) -> Result<Self, Error> {
+    pub async fn start(
+        client: Client,
+        options: LeaderOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, Error> {
         let seconds = options.duration.as_secs().max(2);
         let grace = (seconds / 3).max(1);
         // Election requests give up within the grace, sooner than other requests: a
@@ -104,22 +113,22 @@ impl Leadership {
             .build()
             .await
             .map_err(Error::StartLeaderElection)?;
-        let (mut elected, manager) = manager.watch().await;
         let (sender, state) = watch::channel(false);
-        let forwarder = tokio::spawn(async move {
-            loop {
-                let leader = *elected.borrow_and_update();
-                sender.send_replace(leader);
-                if elected.changed().await.is_err() {
-                    sender.send_replace(false);
-                    return;
-                }
-            }
-        });
+        let (stop, stopped) = oneshot::channel();
+        let election = tokio::spawn(elect(
+            manager,
+            sender,
+            stopped,
+            Duration::from_secs(grace),
+            metrics,
+        ));
         Ok(Leadership {
             state,
             lease: Some((Api::namespaced(client, &options.namespace), options)),
-            tasks: Mutex::new(Some(ElectionTasks { forwarder, manager })),
+            election: Mutex::new(Some(Election {
+                stop,
+                task: election,
+            })),
             _fixed: None,
         })
     }
@@ -162,15 +171,17 @@ impl Leadership {
     /// Stop competing and release the Lease if held (graceful shutdown). Later calls do
     /// nothing.
     pub async fn release(&self) {
-        let tasks = self.tasks.lock().ok().and_then(|mut tasks| tasks.take());
-        let Some(ElectionTasks { forwarder, manager }) = tasks else {
+        let election = self
+            .election
+            .lock()
+            .ok()
+            .and_then(|mut election| election.take());
+        let Some(Election { stop, task }) = election else {
             return;
         };
-        // Dropping the forwarder drops the manager's receiver: the manager releases.
-        forwarder.abort();
-        let _ = forwarder.await;
-        match tokio::time::timeout(Duration::from_secs(10), manager).await {
-            Ok(Ok(Ok(_))) => tracing::info!("leader Lease released"),
+        let _ = stop.send(());
+        match tokio::time::timeout(Duration::from_secs(10), task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("leader Lease released"),
             Ok(Ok(Err(error))) => tracing::warn!(%error, "leader Lease release failed"),
             Ok(Err(error)) => tracing::warn!(%error, "leader election task failed"),
             Err(_) => tracing::warn!("leader Lease release timed out"),
@@ -182,11 +193,63 @@ impl Drop for Leadership {
     /// Dropped without [`Leadership::release`] (a crash, an aborted task): stop renewing
     /// and let the Lease expire.
     fn drop(&mut self) {
-        if let Some(tasks) = self.tasks.get_mut().ok().and_then(|tasks| tasks.take()) {
-            tasks.forwarder.abort();
-            tasks.manager.abort();
+        if let Some(election) = self.election.get_mut().ok().and_then(|e| e.take()) {
+            election.task.abort();
         }
     }
+}
+
+/// The election loop: publish each change of leadership on `sender` until `stopped`,
+/// then release the Lease.
+///
+/// The manager's own loop (`LeaseManager::watch`) backs off 1 s, 2 s, … up to 30 s after
+/// failed requests and resets only when leadership changes, so a leader whose renewals
+/// failed a few times, even far apart, waited longer than a short Lease lasts before
+/// renewing again, and refused every write meanwhile (seen on a loaded two-core CI
+/// machine). Here a failure is retried within `grace`, well inside the Lease.
+async fn elect(
+    manager: LeaseManager,
+    sender: watch::Sender<bool>,
+    mut stopped: oneshot::Receiver<()>,
+    grace: Duration,
+    metrics: Arc<Metrics>,
+) -> kube_lease_manager::Result<()> {
+    let mut retries = election_retries(grace);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            changed = manager.changed() => match changed {
+                Ok(leader) => {
+                    sender.send_replace(leader);
+                    retries = election_retries(grace);
+                }
+                Err(error) => {
+                    let retry_in = retries.next().unwrap_or(grace);
+                    LeaderElectionFailed { error: &error, retry_in }.emit(&metrics);
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopped => break,
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            },
+        }
+    }
+    sender.send_replace(false);
+    manager.release().await
+}
+
+/// Delays between failed election steps: from a tenth of `grace`, doubling, never more
+/// than `grace`, for ever. (No jitter: a few replicas at most compete, and the manager
+/// already backs off on conflicting writes.)
+fn election_retries(grace: Duration) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::new()
+        .with_min_delay(grace / 10)
+        .with_factor(2.0)
+        .with_max_delay(grace)
+        .without_max_times()
+        .build()
 }
 
 /// Whether `lease` is held by `identity` and unexpired at `now`.
@@ -246,6 +309,16 @@ mod tests {
             renewed + SignedDuration::from_secs(6)
         ));
         assert!(!holds(&Lease::default(), "op-a", renewed));
+    }
+
+    #[test]
+    fn failed_election_steps_are_retried_within_the_grace_for_ever() {
+        let grace = Duration::from_secs(1);
+        let delays: Vec<Duration> = election_retries(grace).take(50).collect();
+        assert_eq!(delays.len(), 50);
+        assert_eq!(delays[0], Duration::from_millis(100));
+        assert!(delays.iter().all(|delay| *delay <= grace), "{delays:?}");
+        assert_eq!(delays[49], grace);
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub struct Metrics {
     pub(crate) publication_seconds: Histogram,
     pub(crate) live_seconds: Histogram,
     pub(crate) leader: Gauge,
+    pub(crate) leader_election_errors: Counter,
     pub(crate) feed_messages: Family<FeedLabels, Counter>,
     pub(crate) feed_stream_errors: Family<FeedTableLabels, Counter>,
     pub(crate) feed_report_errors: Family<FeedTableLabels, Counter>,
@@ -154,6 +155,7 @@ impl Metrics {
             publication_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             live_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
             leader: Gauge::default(),
+            leader_election_errors: Counter::default(),
             feed_messages: Family::default(),
             feed_stream_errors: Family::default(),
             feed_report_errors: Family::default(),
@@ -295,6 +297,11 @@ impl Metrics {
             "leader",
             "1 while this replica holds the leader Lease",
             metrics.leader.clone(),
+        );
+        r.register(
+            "leader_election_errors",
+            "Leader election steps (reading, taking or renewing the Lease) that failed and were retried",
+            metrics.leader_election_errors.clone(),
         );
         metrics
     }

@@ -18,6 +18,7 @@ use crate::wait::wait_for;
 pub struct HungRequest {
     client: Client,
     armed: Arc<AtomicBool>,
+    armings: AtomicUsize,
     hung: Arc<AtomicUsize>,
 }
 
@@ -51,6 +52,7 @@ impl HungRequest {
         HungRequest {
             client: Client::new(service, namespace),
             armed,
+            armings: AtomicUsize::new(0),
             hung,
         }
     }
@@ -62,15 +64,19 @@ impl HungRequest {
 
     /// Hang the next request picked.
     pub fn arm(&self) {
+        self.armings.fetch_add(1, Ordering::SeqCst);
         self.armed.store(true, Ordering::SeqCst);
     }
 
-    /// Wait until a request has hung; panics after [`TIMEOUT`].
+    /// Wait until the request picked after the last arming has hung; panics after
+    /// [`TIMEOUT`].
     pub async fn wait_hung(&self) {
+        let armings = self.armings.load(Ordering::SeqCst);
         wait_for(TIMEOUT, || async {
-            (self.hung.load(Ordering::SeqCst) > 0)
+            let hung = self.hung.load(Ordering::SeqCst);
+            (hung >= armings)
                 .then_some(())
-                .ok_or_else(|| "no request picked yet".to_string())
+                .ok_or_else(|| format!("{hung} of {armings} requests hung so far"))
         })
         .await
         .unwrap_or_else(|error| panic!("no request hung: {error}"));
