@@ -2,6 +2,14 @@
 //! measured from when the request was due (wrk2's model), so a slow response that delays
 //! the next requests counts against the server instead of silently lowering the rate.
 //!
+//! Each request is timed twice. As the generator saw it: from its due time (or its send,
+//! when on schedule) to the moment the generator had read the whole response. And as
+//! the server answered it: from the send to the kernel's receive timestamp of the
+//! response ([`crate::arrival`]), plus however long the server's previous response on
+//! this connection held the request past its due time. The second leaves out the
+//! generator's own stalls (its thread descheduled, its virtual CPU stopped by the host)
+//! and keeps everything the server did, including the queue its slowness built.
+//!
 //! HTTP/1.1 is spoken directly over the socket, each request written from bytes rendered
 //! once ([`Request`]) and each response read with `httparse`, as wrk does: the generator
 //! shares one core with nothing but itself and must stay far below the rates it measures
@@ -11,12 +19,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use crate::arrival;
 use crate::mix::Hit;
 use crate::pacer::{Pacer, PacerError};
 
@@ -33,8 +42,13 @@ pub struct Schedule {
 /// What one connection saw.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Microseconds from each request's due time to its full response.
+    /// Microseconds from each request's due time to its full response, as read.
     pub latencies_us: Vec<u32>,
+    /// Microseconds the server took with each request (module docs).
+    pub server_latencies_us: Vec<u32>,
+    /// Responses the kernel gave no receive timestamp; their server latency ends when
+    /// the generator read them.
+    pub untimestamped: u64,
     /// Responses whose status was not 2xx.
     pub non_2xx: u64,
 }
@@ -48,6 +62,8 @@ pub enum ConnectionError {
         #[source]
         source: std::io::Error,
     },
+    #[error("asking for receive timestamps (SO_TIMESTAMPNS)")]
+    Timestamps(#[source] std::io::Error),
     #[error("sending {path}")]
     Send {
         path: String,
@@ -111,10 +127,13 @@ pub async fn run(
         .map_err(|source| ConnectionError::Connect { addr, source })?;
     // Latency, not throughput, is measured: send each small request at once.
     let _ = stream.set_nodelay(true);
+    arrival::enable(&stream).map_err(ConnectionError::Timestamps)?;
     let mut pacer = Pacer::new()?;
     let mut buffer = BytesMut::with_capacity(4096);
     let mut outcome = Outcome::default();
     let mut due = schedule.start + schedule.offset;
+    // When the previous response on this connection reached the kernel.
+    let mut previous_arrived: Option<SystemTime> = None;
     while due < schedule.end {
         let now = Instant::now();
         // On schedule: wait, then time from the actual send, as the timer (or the
@@ -128,6 +147,8 @@ pub async fn run(
             due
         };
         let request = &requests[next.fetch_add(1, Ordering::Relaxed) % requests.len()];
+        let (send_at, send_wall) = (Instant::now(), SystemTime::now());
+        let due_wall = wall_time(due, send_at, send_wall);
         stream
             .write_all(&request.bytes)
             .await
@@ -135,17 +156,52 @@ pub async fn run(
                 path: request.path.clone(),
                 source,
             })?;
-        let status = read_response(&mut stream, &mut buffer, &request.path).await?;
-        let micros = sent.elapsed().as_micros();
-        outcome
-            .latencies_us
-            .push(u32::try_from(micros).unwrap_or(u32::MAX));
+        let (status, arrived) = read_response(&mut stream, &mut buffer, &request.path).await?;
+        outcome.latencies_us.push(micros(sent.elapsed()));
+        let arrived = arrived.unwrap_or_else(|| {
+            outcome.untimestamped += 1;
+            SystemTime::now()
+        });
+        let took = server_time(send_wall, arrived, due_wall, previous_arrived);
+        outcome.server_latencies_us.push(micros(took));
+        previous_arrived = Some(arrived);
         if !(200..300).contains(&status) {
             outcome.non_2xx += 1;
         }
         due += schedule.interval;
     }
     Ok(outcome)
+}
+
+/// The server's share of a request's latency (module docs): from `sent` to `arrived`,
+/// plus how long the previous response on the connection (`previous_arrived`) held the
+/// request past its `due` time. The generator's own delay between that response and
+/// the send is left out.
+fn server_time(
+    sent: SystemTime,
+    arrived: SystemTime,
+    due: SystemTime,
+    previous_arrived: Option<SystemTime>,
+) -> Duration {
+    let answering = arrived.duration_since(sent).unwrap_or(Duration::ZERO);
+    let held = previous_arrived
+        .and_then(|previous| previous.duration_since(due).ok())
+        .unwrap_or(Duration::ZERO);
+    answering + held
+}
+
+/// Whole microseconds, saturating.
+fn micros(duration: Duration) -> u32 {
+    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
+}
+
+/// The wall-clock time of `instant`, given that `now` is `now_wall`.
+fn wall_time(instant: Instant, now: Instant, now_wall: SystemTime) -> SystemTime {
+    if instant <= now {
+        now_wall - (now - instant)
+    } else {
+        now_wall + (instant - now)
+    }
 }
 
 /// How the body of a response ends.
@@ -156,12 +212,14 @@ enum Framing {
 }
 
 /// Reads one whole response off `stream` (bytes already read in `buffer`, what follows it
-/// left there) and returns its status code.
+/// left there) and returns its status code and when its last bytes reached the kernel
+/// (`None`: no timestamp given, or nothing of it had to be read).
 async fn read_response(
     stream: &mut TcpStream,
     buffer: &mut BytesMut,
     path: &str,
-) -> Result<u16, ConnectionError> {
+) -> Result<(u16, Option<SystemTime>), ConnectionError> {
+    let mut arrived = None;
     let malformed = |reason: String| ConnectionError::Malformed {
         path: path.to_owned(),
         reason,
@@ -175,7 +233,7 @@ async fn read_response(
                 let framing = framing(status, response.headers).map_err(malformed)?;
                 break (status, framing, head_len);
             }
-            Ok(httparse::Status::Partial) => fill(stream, buffer, path).await?,
+            Ok(httparse::Status::Partial) => arrived = fill(stream, buffer, path).await?,
             Err(error) => return Err(malformed(error.to_string())),
         }
     };
@@ -183,7 +241,7 @@ async fn read_response(
     match framing {
         Framing::Length(len) => {
             while buffer.len() < len {
-                fill(stream, buffer, path).await?;
+                arrived = fill(stream, buffer, path).await?;
             }
             buffer.advance(len);
         }
@@ -192,7 +250,7 @@ async fn read_response(
                 if let Some(at) = buffer.windows(2).position(|w| w == b"\r\n") {
                     break at;
                 }
-                fill(stream, buffer, path).await?;
+                arrived = fill(stream, buffer, path).await?;
             };
             let size = std::str::from_utf8(&buffer[..line_end])
                 .ok()
@@ -201,7 +259,7 @@ async fn read_response(
             // The size line, the chunk and its CRLF (the last chunk: no trailers expected).
             let chunk_len = line_end + 2 + size + 2;
             while buffer.len() < chunk_len {
-                fill(stream, buffer, path).await?;
+                arrived = fill(stream, buffer, path).await?;
             }
             buffer.advance(chunk_len);
             if size == 0 {
@@ -209,7 +267,7 @@ async fn read_response(
             }
         },
     }
-    Ok(status)
+    Ok((status, arrived))
 }
 
 /// The body framing of a response with `status` and `headers`.
@@ -236,30 +294,30 @@ fn framing(status: u16, headers: &[httparse::Header<'_>]) -> Result<Framing, Str
     ))
 }
 
-/// Reads more of the response into `buffer`.
+/// Reads more of the response into `buffer`; when what was read reached the kernel.
 async fn fill(
     stream: &mut TcpStream,
     buffer: &mut BytesMut,
     path: &str,
-) -> Result<(), ConnectionError> {
-    buffer.reserve(4096);
-    let read = stream
-        .read_buf(buffer)
-        .await
-        .map_err(|source| ConnectionError::Receive {
-            path: path.to_owned(),
-            source,
-        })?;
+) -> Result<Option<SystemTime>, ConnectionError> {
+    let (read, arrived) =
+        arrival::read(stream, buffer)
+            .await
+            .map_err(|source| ConnectionError::Receive {
+                path: path.to_owned(),
+                source,
+            })?;
     if read == 0 {
         return Err(ConnectionError::Closed {
             path: path.to_owned(),
         });
     }
-    Ok(())
+    Ok(arrived)
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
     use super::*;
@@ -298,6 +356,7 @@ mod tests {
         ])
         .await;
         let mut stream = TcpStream::connect(addr).await.expect("connects");
+        arrival::enable(&stream).expect("SO_TIMESTAMPNS");
         let mut buffer = BytesMut::new();
         let mut statuses = Vec::new();
         for _ in 0..4 {
@@ -305,11 +364,17 @@ mod tests {
                 .write_all(b"GET / HTTP/1.1\r\n\r\n")
                 .await
                 .expect("sends");
-            statuses.push(
-                read_response(&mut stream, &mut buffer, "/")
-                    .await
-                    .expect("reads"),
-            );
+            let sent = SystemTime::now();
+            let (status, arrived) = read_response(&mut stream, &mut buffer, "/")
+                .await
+                .expect("reads");
+            // Timed by the second half, written 2 ms after the first.
+            let arrived = arrived.expect("a receive timestamp");
+            let took = arrived
+                .duration_since(sent)
+                .expect("arrived after the send");
+            assert!(took >= Duration::from_millis(2), "{took:?}");
+            statuses.push(status);
         }
         assert_eq!(statuses, [200, 200, 204, 503]);
         assert!(buffer.is_empty(), "nothing of a response is left over");
@@ -332,6 +397,24 @@ mod tests {
                 .starts_with("the response to /g/collect is not HTTP/1.1"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_server_is_charged_for_holding_a_request_past_its_due_time_but_not_for_the_generator() {
+        let at = |ms: u64| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        // On schedule: due at 100, sent at 101 (the generator woke late), answered at 103.
+        assert_eq!(
+            server_time(at(101), at(103), at(100), Some(at(90))),
+            Duration::from_millis(2)
+        );
+        // The previous response came at 108, 8 ms past this request's due time; the
+        // generator, stalled, sent it only at 120; answered at 121.
+        assert_eq!(
+            server_time(at(120), at(121), at(100), Some(at(108))),
+            Duration::from_millis(9)
+        );
+        // The first request of a connection has no previous response.
+        assert_eq!(server_time(at(100), at(100), at(100), None), Duration::ZERO);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! Exits non-zero when a connection fails or a response is not 2xx.
 
+mod arrival;
 mod connection;
 mod latency;
 mod mix;
@@ -54,7 +55,12 @@ struct Report {
     achieved_rate: f64,
     requests: usize,
     non_2xx: u64,
+    /// As the generator saw it: from each request's due time to reading its response.
     latency_us: Percentiles,
+    /// As the server answered: the generator's own stalls left out (`connection.rs`).
+    server_latency_us: Percentiles,
+    /// Responses without a kernel receive timestamp (timed as read instead).
+    untimestamped: u64,
 }
 
 // One thread: the generator is pinned to its own core and must not compete with the server.
@@ -98,6 +104,10 @@ async fn main() -> anyhow::Result<()> {
             .context("a connection task panicked")?
             .context("a connection failed")?;
         total.latencies_us.extend(outcome.latencies_us);
+        total
+            .server_latencies_us
+            .extend(outcome.server_latencies_us);
+        total.untimestamped += outcome.untimestamped;
         total.non_2xx += outcome.non_2xx;
     }
     let elapsed = start.elapsed().as_secs_f64();
@@ -108,6 +118,8 @@ async fn main() -> anyhow::Result<()> {
         requests,
         non_2xx: total.non_2xx,
         latency_us: latency::percentiles(total.latencies_us),
+        server_latency_us: latency::percentiles(total.server_latencies_us),
+        untimestamped: total.untimestamped,
     };
     println!("{}", serde_json::to_string(&report)?);
     if report.non_2xx > 0 {

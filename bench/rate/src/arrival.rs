@@ -1,0 +1,99 @@
+//! Reading responses with the kernel's receive timestamp (`SO_TIMESTAMPNS`): when the
+//! last bytes read reached this machine's network stack, before the generator's thread
+//! got to them.
+//!
+//! Why: the generator's core is a virtual CPU like the server's, and the host stops it
+//! now and then for milliseconds. A response that arrives while it is stopped is read
+//! late, and the time it lay in the socket would count as the server's. On loopback the
+//! timestamp is taken as the server's write is delivered (in the server's own system
+//! call), so it is the moment the server answered, whatever the generator was doing.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime};
+
+use bytes::BytesMut;
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
+use nix::sys::time::TimeSpec;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+/// Asks the kernel to timestamp what `stream` receives.
+pub fn enable(stream: &TcpStream) -> io::Result<()> {
+    setsockopt(stream, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
+}
+
+/// One read: what arrived is appended to `buffer`. Returns the bytes read (0: the peer
+/// closed) and the receive timestamp of the last of them, when the kernel gave one.
+pub async fn read(
+    stream: &TcpStream,
+    buffer: &mut BytesMut,
+) -> io::Result<(usize, Option<SystemTime>)> {
+    let mut chunk = [0u8; 4096];
+    let (read, arrived) = stream
+        .async_io(Interest::READABLE, || {
+            let mut control = nix::cmsg_space!(TimeSpec);
+            let mut slices = [IoSliceMut::new(&mut chunk)];
+            let message = recvmsg::<()>(
+                stream.as_raw_fd(),
+                &mut slices,
+                Some(&mut control),
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(io::Error::from)?;
+            let arrived = message
+                .cmsgs()
+                .map_err(io::Error::from)?
+                .find_map(|cmsg| match cmsg {
+                    ControlMessageOwned::ScmTimestampns(at) => Some(wall_time(at)),
+                    _ => None,
+                });
+            Ok((message.bytes, arrived))
+        })
+        .await?;
+    buffer.extend_from_slice(&chunk[..read]);
+    Ok((read, arrived))
+}
+
+/// A `CLOCK_REALTIME` timespec as a `SystemTime`.
+fn wall_time(at: TimeSpec) -> SystemTime {
+    let seconds = u64::try_from(at.tv_sec()).unwrap_or(0);
+    let nanos = u32::try_from(at.tv_nsec()).unwrap_or(0);
+    SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_read_late_carries_the_time_it_arrived() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+        let addr = listener.local_addr().expect("address");
+        let client = TcpStream::connect(addr).await.expect("connects");
+        enable(&client).expect("SO_TIMESTAMPNS");
+        let (mut server, _) = listener.accept().await.expect("accepts");
+
+        let before = SystemTime::now();
+        server.write_all(b"hello").await.expect("writes");
+        // The generator stalled: the bytes lie in the socket for 50 ms before the read.
+        std::thread::sleep(Duration::from_millis(50));
+        let mut buffer = BytesMut::new();
+        let (read, arrived) = read(&client, &mut buffer).await.expect("reads");
+        let after = SystemTime::now();
+
+        assert_eq!((read, &buffer[..]), (5, &b"hello"[..]));
+        let arrived = arrived.expect("the kernel timestamps TCP on loopback");
+        assert!(
+            arrived >= before,
+            "{arrived:?} before the write at {before:?}"
+        );
+        let lay = after
+            .duration_since(arrived)
+            .expect("arrived before the read");
+        assert!(lay >= Duration::from_millis(50), "{lay:?}");
+    }
+}
