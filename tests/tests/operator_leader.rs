@@ -7,7 +7,7 @@ use hermes_compiler::contract;
 use hermes_crds::api::Tag;
 use hermes_tests::fixtures::{self, TagFixture, event_data};
 use hermes_tests::gateway_config::{config_map, wait_config};
-use hermes_tests::gateway_watcher::low_stock_tag_with_a_gateway;
+use hermes_tests::gateway_watcher::{GatewayWatcher, low_stock_tag_with_a_gateway};
 use hermes_tests::hung_request::{HungRequest, write_to};
 use hermes_tests::operator::{self, Operator};
 use hermes_tests::status::{field_managers, wait_ready, wait_status};
@@ -134,13 +134,22 @@ async fn graceful_shutdown_releases_the_leader_lease() {
     );
 }
 
-#[tokio::test]
-async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
-    let (ns, _gateway) = low_stock_tag_with_a_gateway("leader-hang").await;
+/// One operator, `op-a`, leading with its Tag `Live`, whose Lease writes go through a
+/// [`HungRequest`] the test arms.
+async fn leader_with_hung_lease_writes(
+    prefix: &str,
+) -> (TestNamespace, GatewayWatcher, HungRequest, Operator) {
+    let (ns, gateway) = low_stock_tag_with_a_gateway(prefix).await;
     let lease_write = HungRequest::new(ns.client(), |r| write_to(r, "leases"));
-    let _operator = Operator::start(lease_write.client(), elected(&ns, "op-a"));
+    let operator = Operator::start(lease_write.client(), elected(&ns, "op-a"));
     wait_holder(&ns, |h| h == Some("op-a")).await;
     wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
+    (ns, gateway, lease_write, operator)
+}
+
+#[tokio::test]
+async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
+    let (ns, _gateway, lease_write, _operator) = leader_with_hung_lease_writes("leader-hang").await;
 
     // The next renewal hangs; wait until the Lease would have expired without another.
     lease_write.arm();
@@ -155,11 +164,8 @@ async fn a_lease_renewal_that_never_answers_does_not_stop_the_leader_writing() {
 
 #[tokio::test]
 async fn a_leader_whose_renewals_failed_several_times_renews_within_a_lease_of_the_api_answering() {
-    let (ns, _gateway) = low_stock_tag_with_a_gateway("leader-fails").await;
-    let lease_write = HungRequest::new(ns.client(), |r| write_to(r, "leases"));
-    let _operator = Operator::start(lease_write.client(), elected(&ns, "op-a"));
-    wait_holder(&ns, |h| h == Some("op-a")).await;
-    wait_ready::<Tag>(&ns, "low-stock-signal", "True", "Live").await;
+    let (ns, _gateway, lease_write, _operator) =
+        leader_with_hung_lease_writes("leader-fails").await;
 
     // Ten renewals in a row never answer (as under an API server too loaded to answer
     // within the grace). After each failure kube-lease-manager's own loop waits 1 to 2

@@ -140,14 +140,12 @@ pub async fn run(
         // generator's one thread, busy with another connection) may wake it a little late
         // and that is not the server's doing. Behind schedule (the last response came
         // late): send now and count the wait.
-        let sent = if now < due {
+        if now < due {
             pacer.wait_until(due).await?;
-            Instant::now()
-        } else {
-            due
-        };
+        }
         let request = &requests[next.fetch_add(1, Ordering::Relaxed) % requests.len()];
         let (send_at, send_wall) = (Instant::now(), SystemTime::now());
+        let sent = if now < due { send_at } else { due };
         let due_wall = wall_time(due, send_at, send_wall);
         stream
             .write_all(&request.bytes)
