@@ -355,6 +355,7 @@ mod tests {
         .await;
         let mut stream = TcpStream::connect(addr).await.expect("connects");
         arrival::enable(&stream).expect("SO_TIMESTAMPNS");
+        arrival::wait_until_the_kernel_timestamps();
         let mut buffer = BytesMut::new();
         let mut statuses = Vec::new();
         for _ in 0..4 {
