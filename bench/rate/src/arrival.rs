@@ -62,32 +62,36 @@ fn wall_time(at: TimeSpec) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos)
 }
 
-/// For tests: returns once the kernel timestamps what arrives over loopback. The kernel
-/// turns receive timestamps on for the whole machine when the first socket asks, in
-/// deferred work, so a socket that has just asked may see its first bytes arrive
-/// untimestamped (a test failed 2 runs in 5 that way on a machine with no other
-/// timestamping socket). Call it after [`enable`] on the socket under test, which keeps
-/// them on once they are.
+/// For tests: returns once the kernel timestamps TCP that arrives over loopback. The
+/// kernel turns receive timestamps on for the whole machine when the first socket asks,
+/// in deferred work, and TCP reports only the timestamps taken on arrival, so a socket
+/// that has just asked may read its first bytes untimestamped (a test failed 2 runs in
+/// 5 that way on a machine with no other timestamping socket). Call it after [`enable`]
+/// on the socket under test, which keeps them on once they are.
 #[cfg(test)]
 pub(crate) fn wait_until_the_kernel_timestamps() {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("binds");
-    setsockopt(&socket, sockopt::ReceiveTimestampns, &true).expect("SO_TIMESTAMPNS");
-    socket
+    use std::io::Write;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+    let client =
+        std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connects");
+    setsockopt(&client, sockopt::ReceiveTimestampns, &true).expect("SO_TIMESTAMPNS");
+    client
         .set_read_timeout(Some(Duration::from_millis(100)))
         .expect("read timeout");
-    let address = socket.local_addr().expect("address");
+    let (mut server, _) = listener.accept().expect("accepts");
     for _ in 0..200 {
-        socket.send_to(b"x", address).expect("sends");
+        server.write_all(b"x").expect("writes");
         let mut byte = [0u8; 1];
         let mut slices = [IoSliceMut::new(&mut byte)];
         let mut control = nix::cmsg_space!(TimeSpec);
         let message = recvmsg::<()>(
-            socket.as_raw_fd(),
+            client.as_raw_fd(),
             &mut slices,
             Some(&mut control),
             MsgFlags::empty(),
         )
-        .expect("receives its own datagram");
+        .expect("reads the byte");
         let timestamped = message
             .cmsgs()
             .expect("control messages")
@@ -97,7 +101,7 @@ pub(crate) fn wait_until_the_kernel_timestamps() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    panic!("the kernel timestamped no loopback datagram within a second");
+    panic!("the kernel timestamped no loopback TCP within a second");
 }
 
 #[cfg(test)]
