@@ -9,7 +9,7 @@
 //! call), so it is the moment the server answered, whatever the generator was doing.
 
 use std::io::{self, IoSliceMut};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
@@ -19,7 +19,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Asks the kernel to timestamp what `stream` receives.
-pub fn enable(stream: &TcpStream) -> io::Result<()> {
+pub fn enable(stream: &impl AsFd) -> io::Result<()> {
     setsockopt(stream, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)
 }
 
@@ -32,27 +32,31 @@ pub async fn read(
     let mut chunk = [0u8; 4096];
     let (read, arrived) = stream
         .async_io(Interest::READABLE, || {
-            let mut control = nix::cmsg_space!(TimeSpec);
-            let mut slices = [IoSliceMut::new(&mut chunk)];
-            let message = recvmsg::<()>(
-                stream.as_raw_fd(),
-                &mut slices,
-                Some(&mut control),
-                MsgFlags::MSG_DONTWAIT,
-            )
-            .map_err(io::Error::from)?;
-            let arrived = message
-                .cmsgs()
-                .map_err(io::Error::from)?
-                .find_map(|cmsg| match cmsg {
-                    ControlMessageOwned::ScmTimestampns(at) => Some(wall_time(at)),
-                    _ => None,
-                });
-            Ok((message.bytes, arrived))
+            receive(stream, &mut chunk, MsgFlags::MSG_DONTWAIT)
         })
         .await?;
     buffer.extend_from_slice(&chunk[..read]);
     Ok((read, arrived))
+}
+
+/// One `recvmsg` into `chunk`: the bytes read and their receive timestamp, if any.
+fn receive(
+    socket: &impl AsRawFd,
+    chunk: &mut [u8],
+    flags: MsgFlags,
+) -> io::Result<(usize, Option<SystemTime>)> {
+    let mut control = nix::cmsg_space!(TimeSpec);
+    let mut slices = [IoSliceMut::new(chunk)];
+    let message = recvmsg::<()>(socket.as_raw_fd(), &mut slices, Some(&mut control), flags)
+        .map_err(io::Error::from)?;
+    let arrived = message
+        .cmsgs()
+        .map_err(io::Error::from)?
+        .find_map(|cmsg| match cmsg {
+            ControlMessageOwned::ScmTimestampns(at) => Some(wall_time(at)),
+            _ => None,
+        });
+    Ok((message.bytes, arrived))
 }
 
 /// A `CLOCK_REALTIME` timespec as a `SystemTime`.
@@ -75,28 +79,16 @@ pub(crate) fn wait_until_the_kernel_timestamps() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
     let client =
         std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connects");
-    setsockopt(&client, sockopt::ReceiveTimestampns, &true).expect("SO_TIMESTAMPNS");
+    enable(&client).expect("SO_TIMESTAMPNS");
     client
         .set_read_timeout(Some(Duration::from_millis(100)))
         .expect("read timeout");
     let (mut server, _) = listener.accept().expect("accepts");
     for _ in 0..200 {
         server.write_all(b"x").expect("writes");
-        let mut byte = [0u8; 1];
-        let mut slices = [IoSliceMut::new(&mut byte)];
-        let mut control = nix::cmsg_space!(TimeSpec);
-        let message = recvmsg::<()>(
-            client.as_raw_fd(),
-            &mut slices,
-            Some(&mut control),
-            MsgFlags::empty(),
-        )
-        .expect("reads the byte");
-        let timestamped = message
-            .cmsgs()
-            .expect("control messages")
-            .any(|cmsg| matches!(cmsg, ControlMessageOwned::ScmTimestampns(_)));
-        if timestamped {
+        let (_, arrived) =
+            receive(&client, &mut [0u8; 1], MsgFlags::empty()).expect("reads the byte");
+        if arrived.is_some() {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
