@@ -5,6 +5,7 @@
 #   pubsub_emulator_start 8085 "$WORK"      # sets PUBSUB_EMULATOR_PID, waits until it answers
 #   pubsub_emulator_start 8085 "$WORK" 1    # the same, the JVM kept to core 1
 #   pubsub_create_topic 8085 hermes-local low-stock [low-stock-local]
+#   pubsub_example_topics                   # the topics examples/ Tags publish to
 #   export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 
 PUBSUB_EMULATOR_BIN="${PUBSUB_EMULATOR_BIN:-/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator}"
@@ -55,4 +56,12 @@ pubsub_create_topic() {
       -d "{\"topic\":\"projects/$project/topics/$topic\"}" \
       "$api/subscriptions/$subscription" >/dev/null
   fi
+}
+
+# Prints the topics the Tags in examples/ publish to, one a line, sorted: bare names (the
+# project comes from examples/settings.yaml) or the topic of a full
+# `projects/P/topics/T` name.
+pubsub_example_topics() {
+  grep -rhoE "^\s*topic: [A-Za-z0-9./_-]+" examples/*.yaml \
+    | sed -E 's|^\s*topic: ||; s|.*/topics/||' | sort -u
 }
