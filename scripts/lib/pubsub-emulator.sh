@@ -6,6 +6,7 @@
 #   pubsub_emulator_start 8085 "$WORK" 1    # the same, the JVM kept to core 1
 #   pubsub_create_topic 8085 hermes-local low-stock [low-stock-local]
 #   pubsub_example_topics                   # the topics examples/ Tags publish to
+#   pubsub_create_example_topics 8085 hermes-local [relay]   # creates those (and more)
 #   export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 
 PUBSUB_EMULATOR_BIN="${PUBSUB_EMULATOR_BIN:-/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator}"
@@ -46,15 +47,16 @@ pubsub_emulator_stop() {
 }
 
 # Creates projects/PROJECT/topics/TOPIC on the emulator at PORT, and the subscription
-# SUBSCRIPTION to it when one is named.
+# SUBSCRIPTION to it when one is named. Non-zero when either request fails: explicit,
+# since a caller's `||` turns errexit off inside the function.
 pubsub_create_topic() {
   local port="$1" project="$2" topic="$3" subscription="${4:-}"
   local api="http://127.0.0.1:$port/v1/projects/$project"
-  curl -fsS -X PUT "$api/topics/$topic" >/dev/null
+  curl -fsS -X PUT "$api/topics/$topic" >/dev/null || return 1
   if [[ -n "$subscription" ]]; then
     curl -fsS -X PUT -H 'content-type: application/json' \
       -d "{\"topic\":\"projects/$project/topics/$topic\"}" \
-      "$api/subscriptions/$subscription" >/dev/null
+      "$api/subscriptions/$subscription" >/dev/null || return 1
   fi
 }
 
@@ -64,4 +66,18 @@ pubsub_create_topic() {
 pubsub_example_topics() {
   grep -rhoE "^\s*topic: [A-Za-z0-9./_-]+" examples/*.yaml \
     | sed -E 's|^\s*topic: ||; s|.*/topics/||' | sort -u
+}
+
+# Creates on the emulator at PORT the topics the Tags in examples/ publish to, and the
+# EXTRA topics named after them; fails, naming it, at the first it cannot create.
+pubsub_create_example_topics() {
+  local port="$1" project="$2" topic topics
+  shift 2
+  mapfile -t topics < <(pubsub_example_topics)
+  for topic in "${topics[@]}" "$@"; do
+    pubsub_create_topic "$port" "$project" "$topic" || {
+      echo "error: creating topic $topic on 127.0.0.1:$port" >&2
+      return 1
+    }
+  done
 }
