@@ -51,6 +51,8 @@ impl Appender {
             .iter()
             .map(|records| Frames::encode(records, appended_ms))
             .collect();
+        // From here on the records live on as their frames only (`encoded.rs`).
+        drop(shares);
         let mut writers: Vec<_> = topics.iter().map(|topic| topic.writer()).collect();
         // Checked under the locks: `close` marks the buffer closed, then syncs each topic
         // under its lock, so nothing is written after its topic was synced.
@@ -58,15 +60,13 @@ impl Appender {
             return Err(AppendError::Closed);
         }
         let mut full = Vec::new();
-        for (((topic, records), frames), writer) in
-            topics.iter().zip(&shares).zip(&frames).zip(&writers)
-        {
+        for ((topic, frames), writer) in topics.iter().zip(&frames).zip(&writers) {
             if let Some(broken) = writer.broken() {
                 return Err(broken.clone());
             }
             let held = topic.state().bytes;
             if held + frames.bytes.len() as u64 > self.max_bytes {
-                topic.metrics.full_refusals.inc_by(records.len() as u64);
+                topic.metrics.full_refusals.inc_by(frames.lens.len() as u64);
                 full.push(topic.name.clone());
             }
         }
@@ -75,17 +75,8 @@ impl Appender {
         }
         let mut to_sync = Vec::new();
         let mut first_error = None;
-        for (((topic, records), frames), writer) in
-            topics.iter().zip(shares).zip(frames).zip(&mut writers)
-        {
-            let written = writer.append(
-                topic,
-                frames,
-                records,
-                appended_ms,
-                &self.layout,
-                &mut to_sync,
-            );
+        for ((topic, frames), writer) in topics.iter().zip(frames).zip(&mut writers) {
+            let written = writer.append(topic, frames, appended_ms, &self.layout, &mut to_sync);
             if let Err(error) = written {
                 first_error.get_or_insert(error);
             }

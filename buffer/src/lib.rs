@@ -20,6 +20,7 @@ mod ack_log;
 mod acknowledge;
 mod append;
 mod config;
+mod encoded;
 mod error;
 mod metrics;
 mod reader;
@@ -38,6 +39,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Semaphore;
 
 pub use config::{BufferConfig, FsyncPolicy};
+pub use encoded::EncodedRecord;
 pub use error::{AppendError, OpenError, ReadError, ReaderError};
 pub use metrics::{BufferMetrics, ReadLabel, ReadSource, TopicLabel};
 pub use reader::{Acker, Delivery, RecordId, TopicReader};

@@ -16,8 +16,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::error;
 
 use crate::acknowledge::acknowledge;
+use crate::encoded::EncodedRecord;
 use crate::error::ReadError;
-use crate::record::{Record, StoredRecord};
 use crate::segment::{Frame, read_frame, segment_path};
 use crate::tail::Position;
 use crate::topic::{Topic, TopicState};
@@ -43,7 +43,9 @@ impl RecordId {
 #[derive(Debug)]
 pub struct Delivery {
     pub id: RecordId,
-    pub record: Record,
+    /// The record as its frame holds it: read in place, [`EncodedRecord::to_record`]
+    /// for an owned one.
+    pub record: EncodedRecord,
     /// When the record was appended (for publish latency and age).
     pub appended_at: SystemTime,
 }
@@ -244,10 +246,12 @@ impl Cursor {
             if progressed {
                 let mut state = self.topic.state();
                 for (position, stored) in found {
-                    if state.acked_before_open.remove(&stored.sequence) {
+                    if state.acked_before_open.remove(&stored.sequence()) {
                         continue;
                     }
-                    state.in_flight.insert(stored.sequence, stored.appended_ms);
+                    state
+                        .in_flight
+                        .insert(stored.sequence(), stored.appended_ms());
                     self.ready.push_back((position, delivery(stored)));
                 }
             }
@@ -260,7 +264,7 @@ impl Cursor {
 
     fn read_into(
         &mut self,
-        found: &mut Vec<(Position, StoredRecord)>,
+        found: &mut Vec<(Position, EncodedRecord)>,
         want: usize,
         source: Source,
     ) -> Result<Filled, ReadError> {
@@ -361,7 +365,7 @@ impl Cursor {
     fn take_from_memory(
         &mut self,
         state: &mut TopicState,
-        found: &mut Vec<(Position, StoredRecord)>,
+        found: &mut Vec<(Position, EncodedRecord)>,
         want: usize,
     ) {
         let Some(mut position) = self.position else {
@@ -371,14 +375,7 @@ impl Cursor {
         let mut next = state.tail.take_at(position);
         while let Some(entry) = next {
             position = entry.end();
-            found.push((
-                entry.position,
-                StoredRecord {
-                    sequence: entry.sequence,
-                    appended_ms: entry.appended_ms,
-                    record: entry.record,
-                },
-            ));
+            found.push((entry.position, entry.record));
             next = if found.len() < want {
                 state.tail.take_following(position)
             } else {
@@ -395,7 +392,7 @@ impl Cursor {
     /// Reads frames from the position up to `end`.
     fn read_frames(
         &mut self,
-        found: &mut Vec<(Position, StoredRecord)>,
+        found: &mut Vec<(Position, EncodedRecord)>,
         want: usize,
         end: u64,
         replayed: bool,
@@ -414,7 +411,7 @@ impl Cursor {
         let mut framed = true;
         while position.offset < end && found.len() < want {
             let available = end - position.offset;
-            match read_frame(&mut file, &self.topic.name, available, self.max_body)? {
+            match read_frame(&mut file, available, self.max_body)? {
                 Frame::Record(stored, len) => {
                     found.push((position, stored));
                     position.offset += len;
@@ -453,12 +450,12 @@ impl Cursor {
     }
 }
 
-fn delivery(stored: StoredRecord) -> Delivery {
+fn delivery(stored: EncodedRecord) -> Delivery {
     Delivery {
         id: RecordId {
-            sequence: stored.sequence,
+            sequence: stored.sequence(),
         },
-        record: stored.record,
-        appended_at: UNIX_EPOCH + Duration::from_millis(stored.appended_ms),
+        appended_at: UNIX_EPOCH + Duration::from_millis(stored.appended_ms()),
+        record: stored,
     }
 }

@@ -137,14 +137,6 @@ impl Frames {
     }
 }
 
-/// A decoded body: the record and where it stands in its topic's queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoredRecord {
-    pub sequence: u64,
-    pub appended_ms: u64,
-    pub record: Record,
-}
-
 /// The header of a frame: the body's length and checksum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameHeader {
@@ -167,32 +159,6 @@ impl FrameHeader {
     }
 }
 
-/// Decodes a body whose checksum matched; `None` when its fields do not add up (a damaged
-/// record whose checksum collided, or a writer bug), which callers treat as corruption.
-pub(crate) fn decode_body(topic: &str, body: &[u8]) -> Option<StoredRecord> {
-    let mut rest = body;
-    let sequence = u64::from_le_bytes(take(&mut rest, 8)?.try_into().ok()?);
-    let appended_ms = u64::from_le_bytes(take(&mut rest, 8)?.try_into().ok()?);
-    let key = take_str(&mut rest)?;
-    let count = take_len(&mut rest)?;
-    let mut attributes = BTreeMap::new();
-    for _ in 0..count {
-        let key = take_str(&mut rest)?;
-        let value = take_str(&mut rest)?;
-        attributes.insert(key, value);
-    }
-    Some(StoredRecord {
-        sequence,
-        appended_ms,
-        record: Record {
-            topic: topic.to_owned(),
-            attributes,
-            ordering_key: (!key.is_empty()).then_some(key),
-            data: Bytes::copy_from_slice(rest),
-        },
-    })
-}
-
 fn len_u32(len: usize) -> u32 {
     // Records are checked against `max_record_bytes` (a u32) before they are encoded.
     u32::try_from(len).unwrap_or(u32::MAX)
@@ -207,29 +173,10 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-    if rest.len() < n {
-        return None;
-    }
-    let (head, tail) = rest.split_at(n);
-    *rest = tail;
-    Some(head)
-}
-
-fn take_len(rest: &mut &[u8]) -> Option<usize> {
-    let bytes: [u8; 4] = take(rest, 4)?.try_into().ok()?;
-    usize::try_from(u32::from_le_bytes(bytes)).ok()
-}
-
-fn take_str(rest: &mut &[u8]) -> Option<String> {
-    let len = take_len(rest)?;
-    let bytes = take(rest, len)?;
-    String::from_utf8(bytes.to_vec()).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoded::EncodedRecord;
 
     fn sample() -> Record {
         Record::new("projects/p/topics/t", &b"{\"sku\":\"BOWL-10\"}"[..])
@@ -253,18 +200,10 @@ mod tests {
         let body = &out[FRAME_HEADER..];
         assert_eq!(header.body_len as usize, body.len());
         assert!(header.matches(body));
-        let stored = decode_body("projects/p/topics/t", body).unwrap();
-        assert_eq!(stored.sequence, 42);
-        assert_eq!(stored.appended_ms, 1_700_000_000_000);
-        assert_eq!(stored.record, record);
-    }
-
-    #[test]
-    fn an_empty_ordering_key_comes_back_as_none() {
-        let record = Record::new("t", "x").with_ordering_key("");
-        let out = frame(&record);
-        let stored = decode_body("t", &out[FRAME_HEADER..]).unwrap();
-        assert_eq!(stored.record.ordering_key, None);
+        let stored = EncodedRecord::parse(Bytes::copy_from_slice(body)).unwrap();
+        assert_eq!(stored.sequence(), 42);
+        assert_eq!(stored.appended_ms(), 1_700_000_000_000);
+        assert_eq!(stored.to_record("projects/p/topics/t"), record);
     }
 
     #[test]
@@ -306,9 +245,7 @@ mod tests {
     fn a_body_with_inconsistent_lengths_does_not_decode() {
         let out = frame(&sample());
         // Cut inside the attributes: lengths point past the end.
-        assert_eq!(
-            decode_body("t", &out[FRAME_HEADER..FRAME_HEADER + 30]),
-            None
-        );
+        let cut = Bytes::copy_from_slice(&out[FRAME_HEADER..FRAME_HEADER + 30]);
+        assert_eq!(EncodedRecord::parse(cut), None);
     }
 }

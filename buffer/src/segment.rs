@@ -9,7 +9,10 @@ use std::io::{self, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::record::{FRAME_HEADER, FrameHeader, StoredRecord, decode_body};
+use bytes::Bytes;
+
+use crate::encoded::EncodedRecord;
+use crate::record::{FRAME_HEADER, FrameHeader};
 
 /// The smallest valid body: sequence, append time, ordering key length, attribute count.
 const MIN_BODY: u32 = 8 + 8 + 4 + 4;
@@ -80,10 +83,10 @@ pub(crate) fn scan(bytes: &[u8], max_body: u32) -> Scan {
                 if let Some(from) = damaged_from.take() {
                     scan.damaged.push(from as u64..pos as u64);
                 }
-                last_sequence = Some(stored.sequence);
+                last_sequence = Some(stored.sequence());
                 scan.records.push(ScannedRecord {
-                    sequence: stored.sequence,
-                    appended_ms: stored.appended_ms,
+                    sequence: stored.sequence(),
+                    appended_ms: stored.appended_ms(),
                 });
                 pos += len;
                 scan.valid_end = pos as u64;
@@ -103,7 +106,7 @@ fn frame_at(
     pos: usize,
     max_body: u32,
     after: Option<u64>,
-) -> Option<(StoredRecord, usize)> {
+) -> Option<(EncodedRecord, usize)> {
     let header: [u8; FRAME_HEADER] = bytes.get(pos..pos + FRAME_HEADER)?.try_into().ok()?;
     let header = FrameHeader::parse(header);
     if !(MIN_BODY..=max_body).contains(&header.body_len) {
@@ -114,8 +117,8 @@ fn frame_at(
     if !header.matches(body) {
         return None;
     }
-    let stored = decode_body("", body)?;
-    if after.is_some_and(|last| stored.sequence <= last) {
+    let stored = EncodedRecord::parse(Bytes::copy_from_slice(body))?;
+    if after.is_some_and(|last| stored.sequence() <= last) {
         return None;
     }
     Some((stored, FRAME_HEADER + body.len()))
@@ -125,7 +128,7 @@ fn frame_at(
 #[derive(Debug)]
 pub(crate) enum Frame {
     /// A valid record and its frame's length.
-    Record(StoredRecord, u64),
+    Record(EncodedRecord, u64),
     /// A frame whose checksum or fields do not hold; its length is known, so reading can
     /// go on after it.
     Damaged(u64),
@@ -137,7 +140,6 @@ pub(crate) enum Frame {
 /// of the segment appends have committed).
 pub(crate) fn read_frame(
     reader: &mut impl Read,
-    topic: &str,
     available: u64,
     max_body: u32,
 ) -> io::Result<Frame> {
@@ -156,7 +158,7 @@ pub(crate) fn read_frame(
     if !header.matches(&body) {
         return Ok(Frame::Damaged(frame_len));
     }
-    Ok(match decode_body(topic, &body) {
+    Ok(match EncodedRecord::parse(Bytes::from(body)) {
         Some(stored) => Frame::Record(stored, frame_len),
         None => Frame::Damaged(frame_len),
     })
@@ -256,21 +258,21 @@ mod tests {
         bytes[frames[1].end - 1] ^= 0xff;
         let mut reader = &bytes[..];
         let available = bytes.len() as u64;
-        match read_frame(&mut reader, "t", available, MAX).unwrap() {
+        match read_frame(&mut reader, available, MAX).unwrap() {
             Frame::Record(stored, len) => {
-                assert_eq!(stored.sequence, 0);
+                assert_eq!(stored.sequence(), 0);
                 assert_eq!(len, frames[0].len() as u64);
             }
             other => panic!("expected a record, got {other:?}"),
         }
         let rest = available - frames[0].len() as u64;
         assert!(matches!(
-            read_frame(&mut reader, "t", rest, MAX).unwrap(),
+            read_frame(&mut reader, rest, MAX).unwrap(),
             Frame::Damaged(len) if len == frames[1].len() as u64
         ));
         let mut short = &bytes[..];
         assert!(matches!(
-            read_frame(&mut short, "t", 10, MAX).unwrap(),
+            read_frame(&mut short, 10, MAX).unwrap(),
             Frame::Unframeable
         ));
     }

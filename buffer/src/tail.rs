@@ -1,6 +1,6 @@
-//! The memory tail: the records appended last, kept as the caller handed them over, so a
-//! reader that keeps up takes them from memory instead of reading the segment back and
-//! decoding it again.
+//! The memory tail: the records appended last, kept as the frames written (each entry a
+//! slice of its append's one shared buffer, `encoded.rs` says why), so a reader that
+//! keeps up takes them from memory instead of reading the segment back.
 //!
 //! Each entry carries the place of its frame on disk ([`Position`]), so the reader's
 //! cursor is the same whichever way it read a record. The tail is a contiguous run of the
@@ -11,7 +11,7 @@
 
 use std::collections::VecDeque;
 
-use crate::record::Record;
+use crate::encoded::EncodedRecord;
 
 /// A place in a topic's log: segment (its first sequence number) and byte offset in it.
 /// Ordered as the log is: by segment, then by offset.
@@ -28,9 +28,8 @@ pub(crate) struct TailEntry {
     pub position: Position,
     /// Its frame's length on disk.
     pub len: u64,
-    pub sequence: u64,
-    pub appended_ms: u64,
-    pub record: Record,
+    /// Its sequence number and append time are in its body.
+    pub record: EncodedRecord,
 }
 
 impl TailEntry {
@@ -112,7 +111,8 @@ impl Tail {
         Some(entry)
     }
 
-    fn clear(&mut self) {
+    /// Drops every entry: the reader reads the files up to the next entry pushed.
+    pub fn clear(&mut self) {
         self.entries.clear();
         self.bytes = 0;
     }
@@ -121,14 +121,13 @@ impl Tail {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
 
     fn entry(segment: u64, offset: u64, len: u64, sequence: u64) -> TailEntry {
         TailEntry {
             position: Position { segment, offset },
             len,
-            sequence,
-            appended_ms: 0,
-            record: Record::new("t", sequence.to_string()),
+            record: EncodedRecord::encode(&Record::new("t", sequence.to_string()), sequence, 0),
         }
     }
 
@@ -187,7 +186,7 @@ mod tests {
                 offset: 20,
             })
             .unwrap();
-        assert_eq!(taken.sequence, 2);
+        assert_eq!(taken.record.sequence(), 2);
         assert_eq!(
             taken.end(),
             Position {
@@ -196,7 +195,8 @@ mod tests {
             }
         );
         assert_eq!(
-            tail.take_following(taken.end()).map(|e| e.sequence),
+            tail.take_following(taken.end())
+                .map(|e| e.record.sequence()),
             Some(3)
         );
         assert!(
@@ -219,7 +219,8 @@ mod tests {
             offset: 70,
         };
         assert_eq!(
-            tail.take_following(end_of_earlier).map(|e| e.sequence),
+            tail.take_following(end_of_earlier)
+                .map(|e| e.record.sequence()),
             Some(5)
         );
         let gap = Position {

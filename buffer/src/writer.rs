@@ -9,12 +9,15 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use tracing::error;
 
 use crate::acknowledge;
 use crate::config::FsyncPolicy;
+use crate::encoded::EncodedRecord;
 use crate::error::AppendError;
-use crate::record::{Frames, Record};
+use crate::record::{FRAME_HEADER, Frames};
 use crate::segment::segment_path;
 use crate::syncer::SyncTarget;
 use crate::tail::{Position, TailEntry};
@@ -79,7 +82,6 @@ impl TopicWriter {
         &mut self,
         topic: &Topic,
         mut frames: Frames,
-        records: Vec<Record>,
         appended_ms: u64,
         layout: &Layout,
         to_sync: &mut Vec<SyncTarget>,
@@ -87,7 +89,8 @@ impl TopicWriter {
         let first_sequence = self.next_sequence;
         frames.number(first_sequence);
         self.next_sequence += frames.lens.len() as u64;
-        let mut records = records.into_iter();
+        // Shared by the memory tail's entries: one allocation for the append's records.
+        let shared = Bytes::from(std::mem::take(&mut frames.bytes));
         let mut index = 0;
         let mut start = 0usize;
         while index < frames.lens.len() {
@@ -114,13 +117,19 @@ impl TopicWriter {
                 end += 1;
             }
             let run_end = start + usize::try_from(run).unwrap_or(usize::MAX);
-            let bytes = frames.bytes.get(start..run_end).unwrap_or_default();
+            let bytes = shared.get(start..run_end).unwrap_or_default();
             self.write(bytes, layout.fsync, to_sync)?;
-            let entries = frames.lens[index..end]
-                .iter()
-                .zip(first_sequence + index as u64..)
-                .zip(records.by_ref())
-                .map(|((&len, sequence), record)| (len, sequence, record));
+            let mut frame_start = start;
+            let entries = frames.lens[index..end].iter().map(|&len| {
+                let body_start = frame_start + FRAME_HEADER;
+                let frame_end = usize::try_from(len)
+                    .ok()
+                    .and_then(|len| frame_start.checked_add(len))
+                    .filter(|&end| body_start <= end && end <= shared.len());
+                let body = frame_end.map(|end| shared.slice(body_start..end));
+                frame_start = frame_end.unwrap_or(shared.len());
+                (len, body.and_then(EncodedRecord::parse))
+            });
             self.commit(topic, run, entries, appended_ms);
             index = end;
             start = run_end;
@@ -174,7 +183,7 @@ impl TopicWriter {
         &mut self,
         topic: &Topic,
         run: u64,
-        entries: impl Iterator<Item = (u64, u64, Record)>,
+        entries: impl Iterator<Item = (u64, Option<EncodedRecord>)>,
         appended_ms: u64,
     ) {
         let Some(active) = &mut self.active else {
@@ -186,17 +195,21 @@ impl TopicWriter {
         {
             let mut state = topic.state();
             let state = &mut *state;
-            for (len, sequence, record) in entries {
-                state.tail.push(TailEntry {
-                    position: Position {
-                        segment: active.first,
-                        offset,
-                    },
-                    len,
-                    sequence,
-                    appended_ms,
-                    record,
-                });
+            for (len, record) in entries {
+                let position = Position {
+                    segment: active.first,
+                    offset,
+                };
+                match record {
+                    Some(record) => state.tail.push(TailEntry {
+                        position,
+                        len,
+                        record,
+                    }),
+                    // Not for a frame this process encoded; were it so, the reader reads
+                    // it from the file (and finds it damaged) instead of passing it over.
+                    None => state.tail.clear(),
+                }
                 offset += len;
                 count += 1;
             }

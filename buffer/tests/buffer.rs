@@ -35,7 +35,7 @@ fn record(topic: &str, i: usize) -> Record {
 }
 
 fn payload(delivery: &Delivery) -> String {
-    String::from_utf8(delivery.record.data.to_vec()).unwrap()
+    String::from_utf8(delivery.record.data().to_vec()).unwrap()
 }
 
 fn payloads(deliveries: &[Delivery]) -> Vec<String> {
@@ -118,10 +118,10 @@ async fn records_come_back_in_append_order_with_attributes_and_ordering_key() {
         .unwrap();
     let deliveries = read(&mut reader, 6).await;
     assert_eq!(payloads(&deliveries), expected(0..6));
+    assert_eq!(reader.topic(), A);
     let last = &deliveries[5].record;
-    assert_eq!(last.topic, A);
-    assert_eq!(last.ordering_key.as_deref(), Some("client-1"));
-    assert_eq!(last.attributes["hermes_event_id"], "e-5");
+    assert_eq!(last.ordering_key(), Some("client-1"));
+    assert_eq!(last.attribute("hermes_event_id"), Some("e-5"));
     let sequences: Vec<u64> = deliveries.iter().map(|d| d.id.sequence()).collect();
     assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
     assert_nothing_more(&mut reader).await;

@@ -61,7 +61,7 @@ fn child(dir: &str) {
         tokio::spawn(async move {
             while let Ok(Some(batch)) = reader.next_batch(64).await {
                 for delivery in batch {
-                    let id = String::from_utf8_lossy(&delivery.record.data).into_owned();
+                    let id = String::from_utf8_lossy(&delivery.record.data()).into_owned();
                     let n: u64 = id
                         .split('-')
                         .nth(1)
@@ -149,7 +149,7 @@ fn parent() {
             replayed.extend(
                 batch
                     .into_iter()
-                    .map(|d| String::from_utf8_lossy(&d.record.data).into_owned()),
+                    .map(|d| String::from_utf8_lossy(&d.record.data()).into_owned()),
             );
         }
         replayed

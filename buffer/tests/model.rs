@@ -121,7 +121,7 @@ async fn run(ops: Vec<Op>, tail: Option<u64>) -> Result<(), TestCaseError> {
                         .unwrap()
                         .into_iter()
                         .map(|d| {
-                            let id = String::from_utf8(d.record.data.to_vec()).unwrap();
+                            let id = String::from_utf8(d.record.data().to_vec()).unwrap();
                             (id.parse().unwrap(), d.id)
                         })
                         .collect(),

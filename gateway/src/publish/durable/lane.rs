@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use hermes_buffer::{Acker, Delivery, Record, RecordId, TopicReader};
+use hermes_buffer::{Acker, Delivery, EncodedRecord, Record, RecordId, TopicReader};
 
 use super::dead_letter::DeadLetterFile;
 use super::dead_letter_topic::{DeadLetterTopic, DeadLetterTopicName};
@@ -95,11 +95,8 @@ pub(super) async fn run(
     }
 }
 
-fn tag_of(record: &Record) -> &str {
-    record
-        .attributes
-        .get(TAG_ATTRIBUTE)
-        .map_or("", String::as_str)
+fn tag_of(record: &EncodedRecord) -> &str {
+    record.attribute(TAG_ATTRIBUTE).unwrap_or("")
 }
 
 impl Lane<'_> {
@@ -233,7 +230,11 @@ impl Lane<'_> {
         deliveries: Vec<Delivery>,
         reason: &'static str,
     ) -> Vec<Delivery> {
-        let records: Vec<&Record> = deliveries.iter().map(|d| &d.record).collect();
+        let records: Vec<Record> = deliveries
+            .iter()
+            .map(|d| d.record.to_record(&self.topic))
+            .collect();
+        let records: Vec<&Record> = records.iter().collect();
         let results = topic.publish(&records, &self.topic, reason).await;
         let mut published = Vec::new();
         let mut taken = Vec::new();
@@ -286,9 +287,14 @@ impl Lane<'_> {
         reason: &'static str,
         error: String,
     ) {
-        let (ids, records): (Vec<_>, Vec<_>) =
-            deliveries.into_iter().map(|d| (d.id, d.record)).unzip();
-        let tags: Vec<String> = records.iter().map(|r| tag_of(r).to_owned()).collect();
+        let tags: Vec<String> = deliveries
+            .iter()
+            .map(|d| tag_of(&d.record).to_owned())
+            .collect();
+        let (ids, records): (Vec<_>, Vec<_>) = deliveries
+            .into_iter()
+            .map(|d| (d.id, d.record.to_record(&self.topic)))
+            .unzip();
         match self.dead_letters.write(records, reason, error).await {
             Ok(()) => {
                 MessagesDeadLettered {

@@ -17,11 +17,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::{BasePublisher, Publisher as TopicPublisher};
 use google_cloud_pubsub::error::PublishError;
-use hermes_buffer::{Delivery, Record};
+use google_cloud_pubsub::model::Message;
+use hermes_buffer::{Delivery, EncodedRecord};
 
 use super::sink::TopicSink;
 use crate::events::PublishRequestSent;
-use crate::publish::worker::pubsub_message;
 use crate::publish::{BatchSettings, PublishMetrics};
 
 /// The client's delay timer: longer than any lane takes to hand it a batch and flush, so
@@ -66,7 +66,9 @@ impl TopicSink for PubSubSink {
     ) -> BoxFuture<'a, Vec<Result<(), PublishError>>> {
         Box::pin(async move {
             let requests = plan_requests(
-                batch.iter().map(|d| &d.record),
+                batch
+                    .iter()
+                    .map(|d| (d.record.ordering_key(), record_size(&d.record))),
                 self.topic.len(),
                 self.limits,
             );
@@ -106,13 +108,28 @@ pub(super) struct PlannedRequest {
     pub bytes: usize,
 }
 
-/// Splits a batch into the requests the client sends for it: one group per ordering key
+/// The Pub/Sub form of a record read in place: payload (shared, not copied),
+/// attributes and (non-empty) ordering key.
+fn pubsub_message(record: &EncodedRecord) -> Message {
+    let mut message = Message::new().set_data(record.data()).set_attributes(
+        record
+            .attributes()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    if let Some(key) = record.ordering_key() {
+        message = message.set_ordering_key(key);
+    }
+    message
+}
+
+/// Splits a batch (each record's ordering key and [`record_size`]) into the requests the
+/// client sends for it: one group per ordering key
 /// (no key is a group too) in order of first appearance, each cut greedily like the
 /// client's batcher: before a record that would push the request past `max_bytes` (unless
 /// the request is empty: an oversized record goes alone), and after the record that
 /// reaches `max_messages` or `max_bytes`.
 pub(super) fn plan_requests<'r>(
-    records: impl Iterator<Item = &'r Record>,
+    records: impl Iterator<Item = (Option<&'r str>, usize)>,
     topic_len: usize,
     limits: BatchSettings,
 ) -> Vec<PlannedRequest> {
@@ -125,9 +142,8 @@ pub(super) fn plan_requests<'r>(
         records: Vec::new(),
         bytes: topic_len,
     };
-    for (index, record) in records.enumerate() {
-        let key = record.ordering_key.as_deref().unwrap_or("");
-        let size = record_size(record);
+    for (index, (key, size)) in records.enumerate() {
+        let key = key.unwrap_or("");
         let slot = match open.iter().position(|(k, _)| *k == key) {
             Some(slot) => slot,
             None => {
@@ -156,12 +172,11 @@ pub(super) fn plan_requests<'r>(
 }
 
 /// A record's size as the client's batcher counts it.
-fn record_size(record: &Record) -> usize {
-    record.data.len()
-        + record.ordering_key.as_deref().map_or(0, str::len)
+fn record_size(record: &EncodedRecord) -> usize {
+    record.data_len()
+        + record.ordering_key().map_or(0, str::len)
         + record
-            .attributes
-            .iter()
+            .attributes()
             .map(|(k, v)| k.len() + v.len())
             .sum::<usize>()
 }
@@ -170,13 +185,9 @@ fn record_size(record: &Record) -> usize {
 mod tests {
     use super::*;
 
-    fn record(key: Option<&str>, data_len: usize) -> Record {
-        Record {
-            topic: "projects/p/topics/t".into(),
-            attributes: Default::default(),
-            ordering_key: key.map(str::to_owned),
-            data: vec![b'x'; data_len].into(),
-        }
+    /// A record as the planner sees it: its ordering key and its size.
+    fn record(key: Option<&str>, data_len: usize) -> (Option<&str>, usize) {
+        (key, data_len + key.map_or(0, str::len))
     }
 
     fn limits(max_messages: u32, max_bytes: u32) -> BatchSettings {
@@ -194,7 +205,7 @@ mod tests {
     #[test]
     fn a_batch_without_keys_is_cut_at_the_message_limit() {
         let records: Vec<_> = (0..2_500).map(|_| record(None, 10)).collect();
-        let requests = plan_requests(records.iter(), 1, limits(1_000, 9_000_000));
+        let requests = plan_requests(records.iter().copied(), 1, limits(1_000, 9_000_000));
         assert_eq!(sizes(&requests), vec![1_000, 1_000, 500]);
         assert_eq!(requests[2].bytes, 1 + 500 * 10);
         let all: Vec<usize> = requests.iter().flat_map(|r| r.records.clone()).collect();
@@ -214,7 +225,7 @@ mod tests {
             record(None, 500),
             record(None, 10),
         ];
-        let requests = plan_requests(records.iter(), 0, limits(1_000, 100));
+        let requests = plan_requests(records.iter().copied(), 0, limits(1_000, 100));
         assert_eq!(sizes(&requests), vec![2, 1, 1, 1]);
         assert!(
             requests
@@ -233,7 +244,7 @@ mod tests {
             record(Some("a"), 1),
             record(None, 1),
         ];
-        let requests = plan_requests(records.iter(), 0, limits(1_000, 1_000));
+        let requests = plan_requests(records.iter().copied(), 0, limits(1_000, 1_000));
         let groups: Vec<Vec<usize>> = requests.iter().map(|r| r.records.clone()).collect();
         assert_eq!(groups, vec![vec![0, 3], vec![1, 4], vec![2]]);
     }
