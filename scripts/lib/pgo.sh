@@ -55,6 +55,13 @@ pgo_rustflags() {
   printf -- '-Cprofile-use=%s -Cllvm-args=-no-pgo-warn-mismatch' "$copy"
 }
 
+# The rustc flags of the release gateway the images carry (scripts/build-images): static
+# (static-pie), so it runs in an image without a libc. The load benchmark builds it the
+# same way, so it measures that binary, and the two share one cache instead of each
+# rebuilding the other's gateway (RUSTFLAGS are part of cargo's fingerprint).
+# shellcheck disable=SC2034 # used by the scripts that source this file
+RELEASE_STATIC_RUSTFLAGS='-C target-feature=+crt-static'
+
 # The host target triple (what --target names).
 pgo_host() {
   rustc -vV | sed -n 's/^host: //p'
