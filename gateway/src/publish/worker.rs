@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::lanes::{LaneId, Lanes, Next, Pending};
 use super::limits::MAX_BATCH_MESSAGES;
-use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics, Record};
+use super::{OutgoingMessage, PubSubConfig, PubSubTarget, PublishMetrics};
 use crate::events::{
     BatchTaken, ClientConnectFailed, LogThrottle, MessagePublished, MessageRefused, MessageRetried,
     MessagesAbandoned, PublishAttemptFailed,
@@ -225,15 +225,18 @@ pub(super) fn topic_publisher(
         .build()
 }
 
-/// The Pub/Sub form of a record: payload, attributes and (non-empty) ordering key.
-pub(super) fn pubsub_message(record: &Record) -> Message {
-    let mut message = Message::new().set_data(record.data.clone()).set_attributes(
-        record
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    if let Some(key) = record.ordering_key() {
+/// The Pub/Sub form of a record: payload, attributes and (non-empty) ordering key. Takes
+/// the parts, so both forms of a record build it alike: the in-memory publisher's
+/// `Record` and the durable one's `EncodedRecord`, read in place.
+pub(super) fn pubsub_message<'r>(
+    data: bytes::Bytes,
+    attributes: impl Iterator<Item = (&'r str, &'r str)>,
+    ordering_key: Option<&str>,
+) -> Message {
+    let mut message = Message::new()
+        .set_data(data)
+        .set_attributes(attributes.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    if let Some(key) = ordering_key {
         message = message.set_ordering_key(key);
     }
     message
@@ -401,7 +404,14 @@ impl Pump {
         }
         pending.attempts += 1;
         let msg = &pending.msg;
-        let message = pubsub_message(&msg.record);
+        let message = pubsub_message(
+            msg.record.data.clone(),
+            msg.record
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+            msg.record.ordering_key(),
+        );
         let topic = msg.record.topic.clone();
         let seq = pending.seq;
         let generation = self.lanes.generation_of(msg);

@@ -17,11 +17,11 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use google_cloud_pubsub::client::{BasePublisher, Publisher as TopicPublisher};
 use google_cloud_pubsub::error::PublishError;
-use google_cloud_pubsub::model::Message;
 use hermes_buffer::{Delivery, EncodedRecord};
 
 use super::sink::TopicSink;
 use crate::events::PublishRequestSent;
+use crate::publish::worker::pubsub_message;
 use crate::publish::{BatchSettings, PublishMetrics};
 
 /// The client's delay timer: longer than any lane takes to hand it a batch and flush, so
@@ -75,8 +75,12 @@ impl TopicSink for PubSubSink {
             let mut futures: Vec<Option<_>> = (0..batch.len()).map(|_| None).collect();
             for request in &requests {
                 for &index in &request.records {
-                    futures[index] =
-                        Some(self.publisher.publish(pubsub_message(&batch[index].record)));
+                    let record = &batch[index].record;
+                    futures[index] = Some(self.publisher.publish(pubsub_message(
+                        record.data(),
+                        record.attributes(),
+                        record.ordering_key(),
+                    )));
                 }
             }
             self.publisher.flush().await;
@@ -106,20 +110,6 @@ impl TopicSink for PubSubSink {
 pub(super) struct PlannedRequest {
     pub records: Vec<usize>,
     pub bytes: usize,
-}
-
-/// The Pub/Sub form of a record read in place: payload (shared, not copied),
-/// attributes and (non-empty) ordering key.
-fn pubsub_message(record: &EncodedRecord) -> Message {
-    let mut message = Message::new().set_data(record.data()).set_attributes(
-        record
-            .attributes()
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-    );
-    if let Some(key) = record.ordering_key() {
-        message = message.set_ordering_key(key);
-    }
-    message
 }
 
 /// Splits a batch (each record's ordering key and [`record_size`]) into the requests the
