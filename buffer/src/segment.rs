@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::encoded::EncodedRecord;
+use crate::encoded::{self, EncodedRecord};
 use crate::record::{FRAME_HEADER, FrameHeader};
 
 /// The smallest valid body: sequence, append time, ordering key length, attribute count.
@@ -79,15 +79,12 @@ pub(crate) fn scan(bytes: &[u8], max_body: u32) -> Scan {
     let mut last_sequence: Option<u64> = None;
     while pos < bytes.len() {
         match frame_at(bytes, pos, max_body, last_sequence) {
-            Some((stored, len)) => {
+            Some((record, len)) => {
                 if let Some(from) = damaged_from.take() {
                     scan.damaged.push(from as u64..pos as u64);
                 }
-                last_sequence = Some(stored.sequence());
-                scan.records.push(ScannedRecord {
-                    sequence: stored.sequence(),
-                    appended_ms: stored.appended_ms(),
-                });
+                last_sequence = Some(record.sequence);
+                scan.records.push(record);
                 pos += len;
                 scan.valid_end = pos as u64;
             }
@@ -100,13 +97,13 @@ pub(crate) fn scan(bytes: &[u8], max_body: u32) -> Scan {
     scan
 }
 
-/// The valid frame at `pos`, if there is one, and its length.
+/// The valid frame at `pos`, if there is one, and its length. Reads the body in place.
 fn frame_at(
     bytes: &[u8],
     pos: usize,
     max_body: u32,
     after: Option<u64>,
-) -> Option<(EncodedRecord, usize)> {
+) -> Option<(ScannedRecord, usize)> {
     let header: [u8; FRAME_HEADER] = bytes.get(pos..pos + FRAME_HEADER)?.try_into().ok()?;
     let header = FrameHeader::parse(header);
     if !(MIN_BODY..=max_body).contains(&header.body_len) {
@@ -117,11 +114,15 @@ fn frame_at(
     if !header.matches(body) {
         return None;
     }
-    let stored = EncodedRecord::parse(Bytes::copy_from_slice(body))?;
-    if after.is_some_and(|last| stored.sequence() <= last) {
+    let (sequence, appended_ms) = encoded::sequence_and_appended_ms(body)?;
+    if after.is_some_and(|last| sequence <= last) {
         return None;
     }
-    Some((stored, FRAME_HEADER + body.len()))
+    let record = ScannedRecord {
+        sequence,
+        appended_ms,
+    };
+    Some((record, FRAME_HEADER + body.len()))
 }
 
 /// One step of reading a segment front to back.
