@@ -51,6 +51,11 @@ pub struct Outcome {
     pub untimestamped: u64,
     /// Responses whose status was not 2xx.
     pub non_2xx: u64,
+    /// Microseconds from the schedule's start to each request's send, in the order of
+    /// the latencies: where in the run the slow ones were (`--timeline`).
+    pub sent_at_us: Vec<u32>,
+    /// The mix's index of each request, in the same order.
+    pub hits: Vec<u32>,
 }
 
 /// Why a connection stopped early.
@@ -143,7 +148,8 @@ pub async fn run(
         if now < due {
             pacer.wait_until(due).await?;
         }
-        let request = &requests[next.fetch_add(1, Ordering::Relaxed) % requests.len()];
+        let index = next.fetch_add(1, Ordering::Relaxed) % requests.len();
+        let request = &requests[index];
         let (send_at, send_wall) = (Instant::now(), SystemTime::now());
         let sent = if now < due { send_at } else { due };
         let due_wall = wall_time(due, send_at, send_wall);
@@ -156,6 +162,10 @@ pub async fn run(
             })?;
         let (status, arrived) = read_response(&mut stream, &mut buffer, &request.path).await?;
         outcome.latencies_us.push(micros(sent.elapsed()));
+        outcome
+            .sent_at_us
+            .push(micros(sent.saturating_duration_since(schedule.start)));
+        outcome.hits.push(u32::try_from(index).unwrap_or(u32::MAX));
         let arrived = arrived.unwrap_or_else(|| {
             outcome.untimestamped += 1;
             SystemTime::now()

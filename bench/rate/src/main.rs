@@ -12,7 +12,10 @@ mod connection;
 mod latency;
 mod mix;
 mod pacer;
+mod timeline;
 
+use std::fs::File;
+use std::io::BufWriter;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +49,11 @@ struct Args {
     /// Seconds to send for.
     #[arg(long, default_value_t = 15.0)]
     duration: f64,
+    /// Also write every request to this file, tab-separated in the order sent:
+    /// milliseconds from the start, the server's and the as-read latency in µs, the
+    /// hit's path. Shows whether the slow requests come together (a stall) or spread.
+    #[arg(long)]
+    timeline: Option<PathBuf>,
 }
 
 /// The run's result, printed as JSON.
@@ -83,6 +91,10 @@ async fn main() -> anyhow::Result<()> {
     // Connections take turns: connection i sends at i/rate, then every connections/rate.
     let interval = Duration::from_secs_f64(f64::from(args.connections) / args.rate);
     let start = Instant::now() + Duration::from_millis(100);
+    // The start on CLOCK_MONOTONIC (what `Instant` reads), so the timeline lines up with
+    // a profile recorded with `perf record -k CLOCK_MONOTONIC`.
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let start_monotonic = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 + 0.1;
     let mut connections = JoinSet::new();
     for i in 0..args.connections {
         let schedule = Schedule {
@@ -107,10 +119,19 @@ async fn main() -> anyhow::Result<()> {
         total
             .server_latencies_us
             .extend(outcome.server_latencies_us);
+        total.sent_at_us.extend(outcome.sent_at_us);
+        total.hits.extend(outcome.hits);
         total.untimestamped += outcome.untimestamped;
         total.non_2xx += outcome.non_2xx;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.timeline {
+        File::create(path)
+            .and_then(|file| {
+                timeline::write(BufWriter::new(file), &total, &requests, start_monotonic)
+            })
+            .with_context(|| format!("writing the timeline to {}", path.display()))?;
+    }
     let requests = total.latencies_us.len();
     let report = Report {
         target_rate: args.rate,
