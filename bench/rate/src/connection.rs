@@ -55,7 +55,7 @@ pub struct Outcome {
     /// the latencies: where in the run the slow ones were (`--timeline`).
     pub sent_at_us: Vec<u32>,
     /// The mix's index of each request, in the same order.
-    pub hits: Vec<u32>,
+    pub hits: Vec<usize>,
 }
 
 /// Why a connection stopped early.
@@ -165,7 +165,7 @@ pub async fn run(
         outcome
             .sent_at_us
             .push(micros(sent.saturating_duration_since(schedule.start)));
-        outcome.hits.push(u32::try_from(index).unwrap_or(u32::MAX));
+        outcome.hits.push(index);
         let arrived = arrived.unwrap_or_else(|| {
             outcome.untimestamped += 1;
             SystemTime::now()

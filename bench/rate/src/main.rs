@@ -90,11 +90,12 @@ async fn main() -> anyhow::Result<()> {
     let duration = Duration::from_secs_f64(args.duration);
     // Connections take turns: connection i sends at i/rate, then every connections/rate.
     let interval = Duration::from_secs_f64(f64::from(args.connections) / args.rate);
-    let start = Instant::now() + Duration::from_millis(100);
+    let lead = Duration::from_millis(100);
+    let start = Instant::now() + lead;
     // The start on CLOCK_MONOTONIC (what `Instant` reads), so the timeline lines up with
     // a profile recorded with `perf record -k CLOCK_MONOTONIC`.
     let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let start_monotonic = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 + 0.1;
+    let start_monotonic = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 + lead.as_secs_f64();
     let mut connections = JoinSet::new();
     for i in 0..args.connections {
         let schedule = Schedule {

@@ -22,9 +22,8 @@ pub fn write(
     writeln!(out, "# start: {start_monotonic:.6} s on CLOCK_MONOTONIC")?;
     writeln!(out, "sent_ms\tserver_us\tas_read_us\tpath")?;
     for i in order {
-        let path = usize::try_from(outcome.hits[i])
-            .ok()
-            .and_then(|hit| requests.get(hit))
+        let path = requests
+            .get(outcome.hits[i])
             .map_or("?", |request| request.path.as_str());
         writeln!(
             out,
