@@ -39,23 +39,39 @@ pub struct Schedule {
     pub end: Instant,
 }
 
+/// One request as the generator saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Response {
+    /// Microseconds from the schedule's start to the request's send: where in the run it
+    /// was (`--timeline`).
+    pub sent_at_us: u32,
+    /// Microseconds from the request's due time to its full response, as read.
+    pub latency_us: u32,
+    /// Microseconds the server took with it (module docs).
+    pub server_latency_us: u32,
+    /// The mix's index of the hit sent.
+    pub hit: usize,
+}
+
 /// What one connection saw.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// Microseconds from each request's due time to its full response, as read.
-    pub latencies_us: Vec<u32>,
-    /// Microseconds the server took with each request (module docs).
-    pub server_latencies_us: Vec<u32>,
+    /// Every request answered, in the order this connection sent them.
+    pub responses: Vec<Response>,
     /// Responses the kernel gave no receive timestamp; their server latency ends when
     /// the generator read them.
     pub untimestamped: u64,
     /// Responses whose status was not 2xx.
     pub non_2xx: u64,
-    /// Microseconds from the schedule's start to each request's send, in the order of
-    /// the latencies: where in the run the slow ones were (`--timeline`).
-    pub sent_at_us: Vec<u32>,
-    /// The mix's index of each request, in the same order.
-    pub hits: Vec<usize>,
+}
+
+impl Outcome {
+    /// Adds another connection's outcome to this one.
+    pub fn merge(&mut self, other: Outcome) {
+        self.responses.extend(other.responses);
+        self.untimestamped += other.untimestamped;
+        self.non_2xx += other.non_2xx;
+    }
 }
 
 /// Why a connection stopped early.
@@ -161,17 +177,18 @@ pub async fn run(
                 source,
             })?;
         let (status, arrived) = read_response(&mut stream, &mut buffer, &request.path).await?;
-        outcome.latencies_us.push(micros(sent.elapsed()));
-        outcome
-            .sent_at_us
-            .push(micros(sent.saturating_duration_since(schedule.start)));
-        outcome.hits.push(index);
+        let latency_us = micros(sent.elapsed());
         let arrived = arrived.unwrap_or_else(|| {
             outcome.untimestamped += 1;
             SystemTime::now()
         });
         let took = server_time(send_wall, arrived, due_wall, previous_arrived);
-        outcome.server_latencies_us.push(micros(took));
+        outcome.responses.push(Response {
+            sent_at_us: micros(sent.saturating_duration_since(schedule.start)),
+            latency_us,
+            server_latency_us: micros(took),
+            hit: index,
+        });
         previous_arrived = Some(arrived);
         if !(200..300).contains(&status) {
             outcome.non_2xx += 1;

@@ -116,14 +116,7 @@ async fn main() -> anyhow::Result<()> {
         let outcome = joined
             .context("a connection task panicked")?
             .context("a connection failed")?;
-        total.latencies_us.extend(outcome.latencies_us);
-        total
-            .server_latencies_us
-            .extend(outcome.server_latencies_us);
-        total.sent_at_us.extend(outcome.sent_at_us);
-        total.hits.extend(outcome.hits);
-        total.untimestamped += outcome.untimestamped;
-        total.non_2xx += outcome.non_2xx;
+        total.merge(outcome);
     }
     let elapsed = start.elapsed().as_secs_f64();
     if let Some(path) = &args.timeline {
@@ -133,14 +126,20 @@ async fn main() -> anyhow::Result<()> {
             })
             .with_context(|| format!("writing the timeline to {}", path.display()))?;
     }
-    let requests = total.latencies_us.len();
+    let requests = total.responses.len();
     let report = Report {
         target_rate: args.rate,
         achieved_rate: requests as f64 / elapsed,
         requests,
         non_2xx: total.non_2xx,
-        latency_us: latency::percentiles(total.latencies_us),
-        server_latency_us: latency::percentiles(total.server_latencies_us),
+        latency_us: latency::percentiles(total.responses.iter().map(|r| r.latency_us).collect()),
+        server_latency_us: latency::percentiles(
+            total
+                .responses
+                .iter()
+                .map(|r| r.server_latency_us)
+                .collect(),
+        ),
         untimestamped: total.untimestamped,
     };
     println!("{}", serde_json::to_string(&report)?);

@@ -17,20 +17,20 @@ pub fn write(
     requests: &[Request],
     start_monotonic: f64,
 ) -> io::Result<()> {
-    let mut order: Vec<usize> = (0..outcome.sent_at_us.len()).collect();
-    order.sort_by_key(|&i| outcome.sent_at_us[i]);
+    let mut responses: Vec<_> = outcome.responses.iter().collect();
+    responses.sort_by_key(|response| response.sent_at_us);
     writeln!(out, "# start: {start_monotonic:.6} s on CLOCK_MONOTONIC")?;
     writeln!(out, "sent_ms\tserver_us\tas_read_us\tpath")?;
-    for i in order {
+    for response in responses {
         let path = requests
-            .get(outcome.hits[i])
+            .get(response.hit)
             .map_or("?", |request| request.path.as_str());
         writeln!(
             out,
             "{:.3}\t{}\t{}\t{path}",
-            f64::from(outcome.sent_at_us[i]) / 1000.0,
-            outcome.server_latencies_us[i],
-            outcome.latencies_us[i],
+            f64::from(response.sent_at_us) / 1000.0,
+            response.server_latency_us,
+            response.latency_us,
         )?;
     }
     out.flush()
@@ -39,6 +39,7 @@ pub fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connection::Response;
 
     fn request(path: &str) -> Request {
         Request {
@@ -50,11 +51,18 @@ mod tests {
     #[test]
     fn lines_come_in_the_order_sent_with_each_requests_latencies_and_path() {
         // Two connections' outcomes joined: the second connection's request went first.
+        let response = |sent_at_us, server_latency_us, latency_us, hit| Response {
+            sent_at_us,
+            latency_us,
+            server_latency_us,
+            hit,
+        };
         let outcome = Outcome {
-            latencies_us: vec![40, 2500, 35],
-            server_latencies_us: vec![30, 2400, 25],
-            sent_at_us: vec![1000, 1500, 250],
-            hits: vec![0, 1, 1],
+            responses: vec![
+                response(1000, 30, 40, 0),
+                response(1500, 2400, 2500, 1),
+                response(250, 25, 35, 1),
+            ],
             ..Outcome::default()
         };
         let requests = [request("/g/collect?en=page_view"), request("/mp/collect")];
