@@ -4,7 +4,7 @@
 //! then in its lane's batch for the linger (milliseconds), and a `Record` is a dozen
 //! small allocations (attribute strings, map nodes). Kept alive that long they spread the
 //! allocator's pages between the hit path's short-lived objects, and `malloc` cost
-//! doubled on the buffered hit path (docs/performance.md, round 17). The encoded body is
+//! doubled on the buffered hit path (docs/performance-log.md, round 17). The encoded body is
 //! one reference-counted slice of the append's frames, and what a lane needs of it (the
 //! tag attribute, the ordering key, the payload) is read from it without allocating.
 
