@@ -452,7 +452,7 @@ mod tests {
     fn publish_batching_flags_default_to_the_documented_values() {
         let settings = batching(&[]).unwrap();
         assert_eq!(settings, BatchSettings::default());
-        assert_eq!(settings.max_delay, Duration::from_millis(7));
+        assert_eq!(settings.max_delay, Duration::from_millis(5));
         assert_eq!(settings.target_messages, 150);
         assert_eq!(settings.max_linger, Duration::from_millis(250));
     }

@@ -61,11 +61,14 @@ pub const DEFAULT_MAX_LINGER: Duration = Duration::from_millis(250);
 /// asks for on average, so requests cut at the next check still average above it.
 pub const DEFAULT_TARGET_MESSAGES: u32 = 150;
 
-/// How long a quiet topic's batch waits, by default: 7 ms, so that with tokio's timer
-/// (which rounds a sleep up to the next millisecond), the lane's read of the buffer and a
-/// millisecond of scheduling a lone message waits at most the 10 ms issue 10 allows
-/// batching to add at light load (with 8 ms, one message in 175 waited 10–11 ms).
-pub const DEFAULT_LINGER: Duration = Duration::from_millis(7);
+/// How long a quiet topic's batch waits, by default: 5 ms, so that tokio's timer (which
+/// rounds a sleep up to the next millisecond), the lane's read of the buffer, scheduling
+/// and a stall of the host of a few milliseconds still keep a lone message within the
+/// 10 ms issue 10 allows batching to add at light load. With 8 ms, and then 7 ms, one
+/// message in a few hundred waited 10–12.5 ms; with 5 ms every one of 2,100 at 50 req/s
+/// waited ≤ 10 ms, nearly all ≤ 7.5 ms (`docs/performance-log.md`, round 27). Busy
+/// topics fill their requests by `target_messages`, not by this.
+pub const DEFAULT_LINGER: Duration = Duration::from_millis(5);
 
 impl Default for BatchSettings {
     fn default() -> Self {
